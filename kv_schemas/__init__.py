@@ -1,0 +1,1 @@
+"""msgspec schemas of every value edgeline keeps in Workers KV."""

@@ -1,0 +1,133 @@
+"""Absolute URLs, split lazily on first access."""
+
+from __future__ import annotations
+
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+
+__all__ = ["URL", "QueryParams"]
+
+
+class QueryParams:
+    """Read the query string as ordered, multi-valued parameters."""
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, query: str) -> None:
+        self._pairs = parse_qsl(query, keep_blank_values=True)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """Return the first value of ``name``, or ``default``."""
+        for k, v in self._pairs:
+            if k == name:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Return every value of ``name`` in order."""
+        return [v for k, v in self._pairs if k == name]
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return any(k == name for k, _ in self._pairs)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(dict.fromkeys(k for k, _ in self._pairs))
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def items(self) -> list[tuple[str, str]]:
+        """Return every (name, value) pair in order."""
+        return list(self._pairs)
+
+    def __repr__(self) -> str:
+        return f"QueryParams({urlencode(self._pairs)!r})"
+
+
+class URL:
+    """An absolute URL; its parts are computed on first use and cached."""
+
+    __slots__ = ("_raw", "_split", "_params")
+
+    def __init__(self, raw: str) -> None:
+        self._raw = raw
+        self._split: SplitResult | None = None
+        self._params: QueryParams | None = None
+
+    @property
+    def _parts(self) -> SplitResult:
+        split = self._split
+        if split is None:
+            split = self._split = urlsplit(self._raw)
+        return split
+
+    @property
+    def scheme(self) -> str:
+        return self._parts.scheme
+
+    @property
+    def netloc(self) -> str:
+        return self._parts.netloc
+
+    @property
+    def host(self) -> str:
+        """The host as sent, lower-cased, without the port."""
+        return (self._parts.hostname or "").lower()
+
+    @property
+    def port(self) -> int | None:
+        return self._parts.port
+
+    @property
+    def path(self) -> str:
+        return self._parts.path or "/"
+
+    @property
+    def query(self) -> str:
+        return self._parts.query
+
+    @property
+    def fragment(self) -> str:
+        return self._parts.fragment
+
+    @property
+    def params(self) -> QueryParams:
+        """The query string parsed into parameters."""
+        params = self._params
+        if params is None:
+            params = self._params = QueryParams(self._parts.query)
+        return params
+
+    @property
+    def origin(self) -> str:
+        """``scheme://netloc``, as used for the web origin of the URL."""
+        return f"{self.scheme}://{self.netloc}"
+
+    def replace(self, **parts: str) -> URL:
+        """Return a copy with some of scheme, netloc, path, query, fragment replaced."""
+        return URL(urlunsplit(self._parts._replace(**parts)))
+
+    def join(self, path_and_query: str) -> URL:
+        """Return this URL's origin followed by ``path_and_query``."""
+        return URL(self.origin + path_and_query)
+
+    def __str__(self) -> str:
+        return self._raw
+
+    def __repr__(self) -> str:
+        return f"URL({self._raw!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, URL):
+            return self._raw == other._raw
+        if isinstance(other, str):
+            return self._raw == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._raw)
