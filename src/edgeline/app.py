@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable, Iterable
+
 from .context import Context
 from .errors import HTTPError
 from .messages import Request, Response
@@ -121,7 +122,7 @@ class App(_Routes):
         chain = self._chain or self._build_chain()
         try:
             response = await chain(request, ctx)
-        except Exception as exc:  # noqa: BLE001 - the client must never see a traceback
+        except Exception as exc:
             response = self._error_response(request, exc)
         if request.method == "HEAD" and (response.is_streaming or response.body):
             response = _without_body(response)

@@ -35,7 +35,7 @@ class DemoOrigin:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while (message := await receive())["type"] != "lifespan.shutdown":
+            while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
@@ -51,16 +51,17 @@ class DemoOrigin:
             except (ValueError, KeyError, TypeError):
                 await _json(send, {"error": "expected a JSON object with a name"}, 400)
                 return
-            item = {"id": max(self.items, default=0) + 1, "name": name, "price": str(data.get("price", "0"))}
-            self.items[item["id"]] = item
+            number = max(self.items, default=0) + 1
+            item = {"id": number, "name": name, "price": str(data.get("price", "0"))}
+            self.items[number] = item
             await _json(send, item, 201)
         elif path.startswith("/api/items/") and method in ("GET", "HEAD"):
             key = path.rsplit("/", 1)[1]
-            item = self.items.get(int(key)) if key.isdigit() else None
-            if item is None:
+            found = self.items.get(int(key)) if key.isdigit() else None
+            if found is None:
                 await _json(send, {"error": f"no item {key}"}, 404)
             else:
-                await _json(send, item, cache="public, max-age=30")
+                await _json(send, found, cache="public, max-age=30")
         elif path == "/api/echo":
             headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]]
             body = await _body(receive)

@@ -125,7 +125,7 @@ class Headers(MutableMapping[str, str]):
         """Append a value for ``name``, keeping any existing ones."""
         self._items.append(_check(name, value))
 
-    def setdefault(self, name: str, default: str = "") -> str:  # type: ignore[override]
+    def setdefault(self, name: str, default: str = "") -> str:
         """Return the field's value, setting it to ``default`` first if absent."""
         current = self.get(name)
         if current is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json as _json
 from collections.abc import AsyncIterable, AsyncIterator
 from http.cookies import CookieError, SimpleCookie
-from typing import Any, Union
+from typing import Any
 
 from .errors import BodyConsumed, BodyTooLarge
 from .headers import Headers, HeadersInit
@@ -18,8 +18,8 @@ from .url import URL
 
 __all__ = ["Body", "Request", "Response"]
 
-Body = Union[bytes, AsyncIterable[bytes]]
-BodyInit = Union[bytes, bytearray, memoryview, str, AsyncIterable[bytes], None]
+Body = bytes | AsyncIterable[bytes]
+BodyInit = bytes | bytearray | memoryview | str | AsyncIterable[bytes] | None
 
 
 def _coerce_body(body: BodyInit) -> Body:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = ["URL", "QueryParams"]
@@ -35,7 +36,7 @@ class QueryParams:
     def __contains__(self, name: object) -> bool:
         return any(k == name for k, _ in self._pairs)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return iter(dict.fromkeys(k for k, _ in self._pairs))
 
     def __len__(self) -> int:

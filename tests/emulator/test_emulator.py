@@ -15,7 +15,6 @@ import pytest
 
 from edgeline.emulator.config import load_wrangler
 from edgeline.emulator.server import Emulator
-
 from tests.conftest import ROOT, ServerThread
 
 pytestmark = pytest.mark.anyio

@@ -74,7 +74,7 @@ def _platform_stream(chunks: AsyncIterable[bytes]) -> Any:
             controller.close()
             proxies.destroy()
             return
-        except Exception as exc:  # noqa: BLE001 - surfaces as a stream error in JS
+        except Exception as exc:
             controller.error(str(exc))
             proxies.destroy()
             return
@@ -179,7 +179,7 @@ class FetchTransport:
                 options["body"] = body
         try:
             upstream = await workers.fetch(str(request.url), **options)
-        except Exception as exc:  # noqa: BLE001 - translated at the boundary
+        except Exception as exc:
             raise OriginError(f"fetch to {request.url.origin} failed: {exc}") from exc
         return from_platform_response(upstream)
 

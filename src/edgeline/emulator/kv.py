@@ -631,7 +631,7 @@ class SyncKVNamespace:
         found = self._storage._read_many(self._id, builtins.list(dict.fromkeys(encoded)))
         result = JsDict()
         total = 0
-        for name, raw in zip(names, encoded):
+        for name, raw in zip(names, encoded, strict=True):
             entry = found.get(raw)
             if entry is None:
                 result[name] = None

@@ -91,7 +91,7 @@ class WorkerLoader:
         sys.path.insert(0, root)
         try:
             module = importlib.import_module(self.main.stem)
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken worker must not stop the emulator
+        except (Exception, SystemExit) as exc:
             self.module = None
             self.error = "".join(traceback.format_exception(exc))
             log.error("worker failed to import:\n%s", self.error)
@@ -123,11 +123,11 @@ class ExecutionContext:
         self.tasks: list[asyncio.Future[Any]] = []
         self.props: dict[str, Any] = {}
 
-    def waitUntil(self, awaitable: Awaitable[Any]) -> None:  # noqa: N802 - platform name
+    def waitUntil(self, awaitable: Awaitable[Any]) -> None:
         # NOTE: a JS promise runs from the moment it exists; start the work now.
         self.tasks.append(asyncio.ensure_future(awaitable))
 
-    def passThroughOnException(self) -> None:  # noqa: N802 - platform name
+    def passThroughOnException(self) -> None:
         """Accepted; the emulator has no origin to fall through to."""
 
 
@@ -248,7 +248,7 @@ class Emulator:
         try:
             result = await _call_entrypoint(module, request, self.env, ctx)
             js_response = _to_web_response(result)
-        except Exception as exc:  # noqa: BLE001 - reported as a local 500 page
+        except Exception as exc:
             log.error("worker raised while handling %s %s:\n%s", request.js_object.method,
                       request.js_object.url, "".join(traceback.format_exception(exc)))
             self._after_response(ctx)
@@ -346,7 +346,7 @@ async def _send_web_response(send: Send, response: Any) -> None:
     try:
         async for chunk in stream.iter_chunks():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    except Exception as exc:  # noqa: BLE001 - headers are gone; all we can do is log and end
+    except Exception as exc:
         log.error("response stream failed mid-body: %s", exc)
         raise
     await send({"type": "http.response.body", "body": b""})

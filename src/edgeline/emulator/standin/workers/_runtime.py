@@ -27,7 +27,7 @@ class _EnvOverlay:
 
 def configure(env: Any, flags: frozenset[str] | set[str] = frozenset()) -> None:
     """Install the isolate's env and compatibility flags (called by the emulator)."""
-    global _env, _flags  # noqa: PLW0603
+    global _env, _flags
     _env = env
     _flags = frozenset(flags)
 
@@ -61,7 +61,7 @@ class _CloudflareWorkers:
         return _env
 
     @property
-    def waitUntil(self) -> Any:  # noqa: N802 - JavaScript name
+    def waitUntil(self) -> Any:
         return _wait_until
 
 
@@ -74,7 +74,7 @@ def cloudflare_workers_module() -> _CloudflareWorkers:
 
 @contextmanager
 def patched_env(overrides: dict[str, Any]) -> Iterator[None]:
-    global _env  # noqa: PLW0603
+    global _env
     saved = _env
     _env = _EnvOverlay(saved, overrides)
     try:

@@ -13,6 +13,7 @@ workerd that a user can observe are listed in the README.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import re
 from collections import deque
@@ -85,7 +86,7 @@ class JsBuffer:
         self.constructor = _Constructor(kind)
 
     @property
-    def byteLength(self) -> int:  # noqa: N802 - JavaScript name
+    def byteLength(self) -> int:
         return len(self._data)
 
     def to_bytes(self) -> bytes:
@@ -135,7 +136,7 @@ class ReadableStream:
     def locked(self) -> bool:
         return self._locked
 
-    def getReader(self) -> _Reader:  # noqa: N802 - JavaScript name
+    def getReader(self) -> _Reader:
         if self._locked:
             raise TypeErrorJs("ReadableStream is locked to a reader")
         self._locked = True
@@ -234,7 +235,7 @@ class _Reader:
             return ReadResult(True, None)
         return ReadResult(False, JsBuffer(chunk))
 
-    def releaseLock(self) -> None:  # noqa: N802 - JavaScript name
+    def releaseLock(self) -> None:
         self._stream._locked = False
 
     async def cancel(self, reason: Any = None) -> None:
@@ -296,7 +297,7 @@ class WebHeaders:
         values = [v for k, v in self._list if k == key]
         return ", ".join(values) if values else None
 
-    def getSetCookie(self) -> list[str]:  # noqa: N802 - JavaScript name
+    def getSetCookie(self) -> list[str]:
         return [v for k, v in self._list if k == "set-cookie"]
 
     def entries(self) -> Iterable[tuple[str, str]]:
@@ -347,10 +348,10 @@ class _WebBody:
     headers: WebHeaders
 
     @property
-    def bodyUsed(self) -> bool:  # noqa: N802 - JavaScript name
+    def bodyUsed(self) -> bool:
         return self.body is not None and self.body._disturbed
 
-    async def arrayBuffer(self) -> JsBuffer:  # noqa: N802 - JavaScript name
+    async def arrayBuffer(self) -> JsBuffer:
         return JsBuffer(await self._consume(), "ArrayBuffer")
 
     async def bytes(self) -> JsBuffer:
@@ -362,7 +363,7 @@ class _WebBody:
     async def json(self) -> Any:
         return json.loads(await self._consume())
 
-    async def _consume(self) -> bytes:
+    async def _consume(self) -> builtins.bytes:
         if self.body is None:
             return b""
         return await self.body._read_all()
@@ -423,9 +424,9 @@ class WebResponse(_WebBody):
         body: Any = None,
         *,
         status: int = 200,
-        statusText: str = "",  # noqa: N803 - JavaScript name
+        statusText: str = "",
         headers: Any = None,
-        webSocket: Any = None,  # noqa: N803 - JavaScript name
+        webSocket: Any = None,
     ) -> None:
         if not 200 <= status <= 599 and status != 101:
             raise ValueError(f"Responses may only be constructed with status codes in the range 200 to 599, inclusive. Got {status}.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, MutableMapping
+from collections.abc import Generator, Iterator, MutableMapping
 from email.parser import BytesParser
 from email.policy import default
 from typing import Any
@@ -63,7 +63,7 @@ class FormData(MutableMapping[str, Any]):
     def items(self) -> Generator[tuple[str, Any], None, None]:  # type: ignore[override]
         yield from self._fields
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return self.keys()
 
     def __delitem__(self, key: str) -> None:
@@ -113,9 +113,11 @@ class FormData(MutableMapping[str, Any]):
         if not message.is_multipart():
             raise TypeError("Failed to parse body as FormData.")
         for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
+            name = str(part.get_param("name", header="content-disposition") or "")
             filename = part.get_filename()
-            payload = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)
+            if not isinstance(payload, bytes):
+                payload = b""
             if filename is not None:
                 form.append(name, File([payload], filename, part.get_content_type()))
             else:

@@ -120,7 +120,7 @@ class FetchResponse:
         self._raise_if_failed()
         return (await self.buffer()).to_bytes()
 
-    async def formData(self) -> FormData:  # noqa: N802 - SDK name
+    async def formData(self) -> FormData:
         return await self.form_data()
 
     async def form_data(self) -> FormData:

@@ -7,7 +7,7 @@ from typing import Any
 from ._web import JsObject
 
 
-class JsDict(dict):  # type: ignore[type-arg]
+class JsDict(dict[str, Any]):
     """A dict that also allows attribute access, as ``python_from_rpc`` returns."""
 
     def __getattr__(self, name: str) -> Any:

@@ -4,16 +4,19 @@ from collections.abc import Awaitable
 from http import HTTPMethod
 from typing import Any, Protocol, TypeAlias, TypedDict
 
+from ._web import JsBuffer, ReadableStream, WebHeaders
+from .blob import Blob
 from .formdata import FormData
 
 
 class Context(Protocol):
-    def waitUntil(self, other: Awaitable[Any]) -> None: ...  # noqa: N802 - SDK name
+    def waitUntil(self, other: Awaitable[Any]) -> None: ...
 
 
-JSBody: TypeAlias = "js.Blob | JsBuffer | js.FormData | js.ReadableStream | js.URLSearchParams"  # noqa: F821
+# The SDK names JavaScript types here; locally they are the emulator's models.
+JSBody: TypeAlias = "Blob | JsBuffer | ReadableStream"
 Body: TypeAlias = "str | FormData | JSBody"
-Headers: TypeAlias = "dict[str, str] | list[tuple[str, str]] | js.Headers"  # noqa: F821
+Headers: TypeAlias = "dict[str, str] | list[tuple[str, str]] | WebHeaders"
 
 
 class RequestInitCfProperties(TypedDict, total=False):

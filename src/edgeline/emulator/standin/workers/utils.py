@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import _runtime
-from ._web import JsBuffer, ReadableStream, WebHeaders, WebResponse
+from ._web import ReadableStream, WebHeaders, WebResponse
 
 # The SDK accepts these JavaScript types as a Response body; here, their models.
 RESPONSE_ACCEPTED_TYPES = {"Blob", "ArrayBuffer", "Uint8Array", "FormData", "ReadableStream",
