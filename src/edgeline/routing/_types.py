@@ -69,8 +69,6 @@ class Router(Protocol):
         """Register ``target`` for ``method`` on ``path``; raise RouteError if it is bad."""
         ...
 
-    def match(
-        self, method: str, path: str, host: str = ""
-    ) -> tuple[Any, dict[str, Any]] | None:
+    def match(self, method: str, path: str, host: str = "") -> tuple[Any, dict[str, Any]] | None:
         """Return ``(target, params)``, ``(MethodNotAllowed, params)`` or None."""
         ...

@@ -1,0 +1,381 @@
+"""Benchmark edgeline's router against Falcon, sanic-routing, werkzeug and Starlette.
+
+The corpus is the GitHub REST API table (203 routes) in
+``../shared/bench-data/github-api-routes.txt``; its ``:name`` parameters are
+rewritten to each router's own syntax. Every router gets the same routes and
+looks up the same request paths, in the same process and the same run:
+
+* ``full``: every route once, in table order, with its own method;
+* ``static``: only the routes without parameters;
+* ``deepest``: the route(s) whose last parameter sits deepest in the path.
+
+Figures are per-lookup microseconds (median over repeated runs, with
+``_min``/``_max``; ``floor_*_us`` is just ``path.split("/")`` plus a params
+dict, the part of a lookup no dispatch scheme removes in CPython),
+``speedup_vs_falcon`` (Falcon's ``find()`` time over edgeline's
+``match()`` time on the full table; edgeline includes method
+dispatch and 405 detection, Falcon leaves that to the resource), other
+ratios, and ``compile_ms`` (a fresh router, 203 routes added and compiled).
+
+Before timing, every router's answer for every lookup is checked, so a router
+that matched the wrong route cannot look fast.
+
+Usage: ``python bench/router.py [--quick]`` prints the results as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+ROUTES_FILE = REPO / ".." / "shared" / "bench-data" / "github-api-routes.txt"
+
+Route = tuple[str, str]  # (METHOD, "/path/:param")
+Lookup = tuple[str, str, int]  # (METHOD, request path, index of the expected route)
+Matcher = Callable[[list[Lookup]], None]
+
+_PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def load_routes(path: Path = ROUTES_FILE) -> list[Route]:
+    """Read ``METHOD /path`` lines, skipping comments and blank lines."""
+    routes: list[Route] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            method, route_path = line.split()
+            routes.append((method, route_path))
+    return routes
+
+
+def template(route_path: str, style: str) -> str:
+    """Rewrite ``:name`` parameters into one router's syntax."""
+    if style == "angle":
+        return _PARAM.sub(r"<\1>", route_path)
+    return _PARAM.sub(r"{\1}", route_path)
+
+
+def request_path(route_path: str) -> str:
+    """Fill every parameter with a value no static segment of the table uses."""
+    return _PARAM.sub(lambda m: f"x-{m.group(1)}", route_path)
+
+
+def build_cases(routes: list[Route]) -> dict[str, list[Lookup]]:
+    """Return the lookups of each case: full table, static only, deepest parameter."""
+    full = [(method, request_path(path), i) for i, (method, path) in enumerate(routes)]
+    static = [lookup for lookup in full if ":" not in routes[lookup[2]][1]]
+
+    def deepest_param(path: str) -> int:
+        segments = path.split("/")
+        return max((i for i, s in enumerate(segments) if s.startswith(":")), default=-1)
+
+    depth = max(deepest_param(path) for _, path in routes)
+    deepest = [lookup for lookup in full if deepest_param(routes[lookup[2]][1]) == depth]
+    return {"full": full, "static": static, "deepest": deepest}
+
+
+# --------------------------------------------------------------------------
+# The routers: each setup returns (matcher over lookups, checker of one lookup)
+# --------------------------------------------------------------------------
+
+
+def setup_edgeline(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], bool]]:
+    """Build edgeline's compiled router; targets are route indexes."""
+    from edgeline.routing import Router
+
+    router = Router()
+    for i, (method, path) in enumerate(routes):
+        router.add(method, template(path, "brace"), i)
+    router.compile()
+    match = router.match
+
+    def run(lookups: list[Lookup]) -> None:
+        for method, path, _ in lookups:
+            match(method, path)
+
+    def check(lookup: Lookup) -> bool:
+        found = match(lookup[0], lookup[1])
+        return found is not None and found[0] == lookup[2]
+
+    return run, check
+
+
+def _by_template(routes: list[Route], style: str) -> dict[str, dict[str, int]]:
+    """Group routes by path template: template -> {method: route index}."""
+    grouped: dict[str, dict[str, int]] = {}
+    for i, (method, path) in enumerate(routes):
+        grouped.setdefault(template(path, style), {})[method] = i
+    return grouped
+
+
+def setup_falcon(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], bool]]:
+    """Build Falcon's CompiledRouter with one dummy resource per template."""
+    from falcon.routing import CompiledRouter
+
+    router = CompiledRouter()
+    for path, methods in _by_template(routes, "brace").items():
+        attrs: dict[str, Any] = {"methods": methods}
+        for method in methods:
+            attrs[f"on_{method.lower()}"] = lambda self, req, resp, **kw: None
+        router.add_route(path, type("Resource", (), attrs)())
+    find = router.find
+    find("/")  # NOTE: Falcon compiles on first find; keep that out of the timing
+
+    def run(lookups: list[Lookup]) -> None:
+        for _, path, _ in lookups:
+            find(path)
+
+    def check(lookup: Lookup) -> bool:
+        found = find(lookup[1])
+        return found is not None and getattr(found[0], "methods", {}).get(lookup[0]) == lookup[2]
+
+    return run, check
+
+
+def setup_sanic(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], bool]]:
+    """Build sanic-routing's router the way Sanic does (resolve with method)."""
+    from sanic_routing import BaseRouter
+
+    class Router(BaseRouter):
+        def get(self, path: str, method: str) -> Any:  # type: ignore[override]
+            return self.resolve(path=path, method=method)
+
+    router = Router()
+    for path, methods in _by_template(routes, "angle").items():
+        for method, index in methods.items():
+            handler = (lambda i: lambda: i)(index)
+            router.add(path, handler, methods=[method], name=f"r{index}")
+    router.finalize()
+    get = router.get
+
+    def run(lookups: list[Lookup]) -> None:
+        for method, path, _ in lookups:
+            get(path, method)
+
+    def check(lookup: Lookup) -> bool:
+        _route, handler, _params = get(lookup[1], lookup[0])
+        return bool(handler() == lookup[2])
+
+    return run, check
+
+
+def setup_werkzeug(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], bool]]:
+    """Build a werkzeug Map and match through a bound MapAdapter with the method."""
+    from werkzeug.routing import Map, Rule
+
+    rules = [
+        Rule(template(path, "angle"), endpoint=i, methods=[method])
+        for i, (method, path) in enumerate(routes)
+    ]
+    adapter = Map(rules).bind("api.example.com")
+    match = adapter.match
+
+    def run(lookups: list[Lookup]) -> None:
+        for method, path, _ in lookups:
+            match(path, method=method)
+
+    def check(lookup: Lookup) -> bool:
+        endpoint, _args = match(lookup[1], method=lookup[0])
+        return bool(endpoint == lookup[2])
+
+    return run, check
+
+
+def setup_starlette(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], bool]]:
+    """Build Starlette routes and match as Router.app does: FULL wins, PARTIAL kept."""
+    from starlette.routing import Match, Route
+
+    async def endpoint(request: Any) -> None:
+        return None
+
+    table = [
+        Route(template(path, "brace"), endpoint, methods=[method], name=str(i))
+        for i, (method, path) in enumerate(routes)
+    ]
+    full_match = Match.FULL
+    none_match = Match.NONE
+
+    def find(method: str, path: str) -> Any:
+        scope = {"type": "http", "path": path, "root_path": "", "method": method}
+        partial = None
+        for route in table:
+            matched, child = route.matches(scope)
+            if matched is full_match:
+                return route
+            if matched is not none_match and partial is None:
+                partial = route
+        return partial
+
+    def run(lookups: list[Lookup]) -> None:
+        for method, path, _ in lookups:
+            find(method, path)
+
+    def check(lookup: Lookup) -> bool:
+        route = find(lookup[0], lookup[1])
+        return route is not None and route.name == str(lookup[2])
+
+    return run, check
+
+
+def setup_floor(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], bool]]:
+    """Return the irreducible part of a split-based lookup: split plus a params dict.
+
+    Not a router: it tells how much of every router's time no dispatch scheme
+    can remove in CPython, which puts the ratios above in proportion.
+    """
+
+    def run(lookups: list[Lookup]) -> None:
+        for method, path, _ in lookups:
+            segs = path.split("/")
+            (method, {"p": segs[1]})
+
+    return run, lambda lookup: True
+
+
+ROUTERS: dict[str, Callable[[list[Route]], tuple[Matcher, Callable[[Lookup], bool]]]] = {
+    "edgeline": setup_edgeline,
+    "falcon": setup_falcon,
+    "sanic": setup_sanic,
+    "werkzeug": setup_werkzeug,
+    "starlette": setup_starlette,
+    "floor": setup_floor,
+}
+
+
+# --------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------
+
+
+def time_per_lookup_us(run: Matcher, lookups: list[Lookup], budget_ns: int) -> float:
+    """Return microseconds per lookup, looping until about ``budget_ns`` has passed."""
+    clock = time.perf_counter_ns
+    loops = 1
+    while True:
+        start = clock()
+        for _ in range(loops):
+            run(lookups)
+        elapsed = clock() - start
+        if elapsed >= budget_ns // 4 or loops >= 1 << 24:
+            break
+        loops *= 4
+    # NOTE: the calibration above doubles as warm-up; this is the measured pass.
+    loops = max(1, int(loops * budget_ns / max(elapsed, 1)))
+    start = clock()
+    for _ in range(loops):
+        run(lookups)
+    elapsed = clock() - start
+    return elapsed / 1000 / (loops * len(lookups))
+
+
+def compile_ms(routes: list[Route], repeats: int) -> list[float]:
+    """Time a fresh edgeline Router getting every route added and compiled."""
+    from edgeline.routing import Router
+
+    templates = [(method, template(path, "brace"), i) for i, (method, path) in enumerate(routes)]
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        router = Router()
+        for method, path, i in templates:
+            router.add(method, path, i)
+        router.compile()
+        samples.append((time.perf_counter_ns() - start) / 1e6)
+    return samples
+
+
+def falcon_compile_ms(routes: list[Route], repeats: int) -> list[float]:
+    """Time Falcon's CompiledRouter getting every template added and compiled."""
+    from falcon.routing import CompiledRouter
+
+    grouped = _by_template(routes, "brace")
+    resources = {
+        path: type("Resource", (), {f"on_{m.lower()}": lambda s, q, r: None for m in methods})()
+        for path, methods in grouped.items()
+    }
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        router = CompiledRouter()
+        for path, resource in resources.items():
+            router.add_route(path, resource)
+        router.find("/")
+        samples.append((time.perf_counter_ns() - start) / 1e6)
+    return samples
+
+
+def _summary(name: str, samples: list[float], out: dict[str, float | str]) -> None:
+    out[name] = round(statistics.median(samples), 4)
+    out[f"{name}_min"] = round(min(samples), 4)
+    out[f"{name}_max"] = round(max(samples), 4)
+
+
+def run(quick: bool = False) -> dict[str, float | str]:
+    """Run the benchmark and return a flat dict of named figures."""
+    routes = load_routes()
+    cases = build_cases(routes)
+    repeats = 3 if quick else 7
+    budget_ns = 80_000_000 if quick else 150_000_000
+    slow_budget_ns = 20_000_000 if quick else 80_000_000  # werkzeug and Starlette
+
+    routers = {name: setup(routes) for name, setup in ROUTERS.items()}
+    for name, (_run, check) in routers.items():
+        wrong = [lookup for lookup in cases["full"] if not check(lookup)]
+        if wrong:
+            method, path, index = wrong[0]
+            raise AssertionError(
+                f"{name} answered {method} {path} wrongly (want route {routes[index]}); "
+                f"{len(wrong)} lookups wrong"
+            )
+
+    samples: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        # NOTE: interleaved, so slow drift of the machine is shared by all routers.
+        for case, lookups in cases.items():
+            for name, (matcher, _check) in routers.items():
+                budget = slow_budget_ns if name in ("werkzeug", "starlette") else budget_ns
+                us = time_per_lookup_us(matcher, lookups, budget)
+                samples.setdefault(f"{name}_{case}_us", []).append(us)
+
+    out: dict[str, float | str] = {}
+    for key, values in samples.items():
+        _summary(key, values, out)
+    for case in cases:
+        edge = statistics.median(samples[f"edgeline_{case}_us"])
+        for peer in ("falcon", "sanic", "werkzeug", "starlette"):
+            ratio = statistics.median(samples[f"{peer}_{case}_us"]) / edge
+            key = f"speedup_vs_{peer}" if case == "full" else f"speedup_vs_{peer}_{case}"
+            out[key] = round(ratio, 2)
+    _summary("compile_ms", compile_ms(routes, 11 if quick else 31), out)
+    _summary("falcon_compile_ms", falcon_compile_ms(routes, 5 if quick else 11), out)
+    out["routes"] = len(routes)
+    out["lookups_full"] = len(cases["full"])
+    out["lookups_static"] = len(cases["static"])
+    out["lookups_deepest"] = len(cases["deepest"])
+    out["python"] = platform.python_version()
+    out["machine"] = platform.machine()
+    return out
+
+
+def main() -> None:
+    """Print the benchmark's results as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter runs")
+    args = parser.parse_args()
+    if str(REPO / "src") not in sys.path:
+        # NOTE: lets `python bench/router.py` run from a checkout without installing.
+        sys.path.insert(0, str(REPO / "src"))
+    print(json.dumps(run(quick=args.quick), indent=2))
+
+
+if __name__ == "__main__":
+    main()
