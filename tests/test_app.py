@@ -184,3 +184,16 @@ async def test_forward_streams_through_the_origin_transport() -> None:
 def test_forward_rejects_a_bad_origin_at_setup() -> None:
     with pytest.raises(ValueError, match="absolute http"):
         forward("ftp://nope")
+
+
+async def test_trailing_slash_redirect_policy_answers_308_keeping_the_query() -> None:
+    from edgeline.routing import Router
+
+    app = App(router=Router(trailing_slash="redirect"))
+
+    @app.get("/docs/")
+    async def docs(request: Request, ctx: Context) -> Response:
+        return Response.from_text("docs")
+
+    response = await TestClient(app).get("/docs?page=2")
+    assert response.status == 308 and response.headers["location"] == "/docs/?page=2"

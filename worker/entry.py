@@ -3,10 +3,11 @@
 It runs unmodified on Cloudflare and under `edgeline dev`.
 """
 
-from app import app
 from workers import WorkerEntrypoint
 
 from edgeline.adapters.cloudflare import serve
+
+from app import app
 
 
 class Default(WorkerEntrypoint):

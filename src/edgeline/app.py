@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from .context import Context
 from .errors import HTTPError
 from .messages import Request, Response
-from .routing import MethodNotAllowed, Router
+from .routing import MethodNotAllowed, Redirect, Router, RouterProtocol
 from .types import CallNext, Handler, Middleware
 
 __all__ = ["App", "RouteGroup"]
@@ -89,8 +89,8 @@ class RouteGroup(_Routes):
 class App(_Routes):
     """A set of routes and middleware; ``handle(request, ctx)`` serves one request."""
 
-    def __init__(self, *, router: Router | None = None, debug: bool = False) -> None:
-        self.router: Router = router if router is not None else Router()
+    def __init__(self, *, router: RouterProtocol | None = None, debug: bool = False) -> None:
+        self.router: RouterProtocol = router if router is not None else Router()
         self.debug = debug
         self._middleware: list[Middleware] = []
         self._chain: CallNext | None = None
@@ -133,6 +133,10 @@ class App(_Routes):
         if found is None:
             return await self.not_found(request, ctx)
         target, params = found
+        if type(target) is Redirect:
+            # The router's trailing-slash policy: 308 keeps the method (RFC 9110 §15.4.9).
+            query = request.url.query
+            return Response.redirect(target.location + ("?" + query if query else ""), 308)
         if type(target) is MethodNotAllowed:
             # RFC 9110 §15.5.6: a 405 response MUST carry Allow.
             return Response.problem(

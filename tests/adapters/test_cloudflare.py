@@ -23,6 +23,15 @@ from edgeline.errors import OriginError  # noqa: E402
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture
+async def fetch_clients() -> AsyncIterator[None]:
+    """Close the pooled outbound clients inside the test's own event loop."""
+    yield
+    from workers.fetch import aclose_clients
+
+    await aclose_clients()
+
+
 class Ctx:
     def __init__(self) -> None:
         self.tasks: list[Any] = []
@@ -90,7 +99,7 @@ async def test_null_body_statuses_send_no_body() -> None:
     assert response.status == 304 and response.body is None
 
 
-async def test_fetch_transport_against_a_real_origin(demo_origin: ServerThread) -> None:
+async def test_fetch_transport_against_a_real_origin(demo_origin: ServerThread, fetch_clients: None) -> None:
     transport = FetchTransport()
     upload = Request("POST", f"{demo_origin.url}/api/echo", {"x-test": "1"}, ticks(50))
     echoed = await (await transport.handle(upload)).json()
@@ -101,7 +110,7 @@ async def test_fetch_transport_against_a_real_origin(demo_origin: ServerThread) 
     assert [c async for c in stream.stream()][2].startswith(b"id: 2")
 
 
-async def test_fetch_transport_translates_failures() -> None:
+async def test_fetch_transport_translates_failures(fetch_clients: None) -> None:
     with pytest.raises(OriginError, match="failed") as info:
         await FetchTransport().handle(Request("GET", f"http://127.0.0.1:{free_port()}/"))
     assert info.value.status == 502

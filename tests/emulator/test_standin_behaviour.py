@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from http import HTTPMethod
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,6 +19,15 @@ import workers._runtime as runtime  # noqa: E402
 from workers._web import WebResponse  # noqa: E402
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def fetch_clients() -> AsyncIterator[None]:
+    """Close the pooled outbound clients inside the test's own event loop."""
+    yield
+    from workers.fetch import aclose_clients
+
+    await aclose_clients()
 
 
 async def test_response_bodies_and_types() -> None:
@@ -113,7 +123,7 @@ async def test_module_env_wait_until_and_patch_env() -> None:
         workers.import_from_javascript("cloudflare:sockets")
 
 
-async def test_fetch_streams_from_a_real_server(demo_origin: ServerThread) -> None:
+async def test_fetch_streams_from_a_real_server(demo_origin: ServerThread, fetch_clients: None) -> None:
     response = await workers.fetch(f"{demo_origin.url}/api/stream?n=3")
     assert response.status == 200 and response.ok
     reader = response.body.getReader()
@@ -129,7 +139,7 @@ async def test_fetch_streams_from_a_real_server(demo_origin: ServerThread) -> No
         missing.raise_for_status()
 
 
-async def test_fetch_to_a_closed_port_raises() -> None:
+async def test_fetch_to_a_closed_port_raises(fetch_clients: None) -> None:
     from tests.conftest import free_port
 
     with pytest.raises(OSError, match="failed"):
