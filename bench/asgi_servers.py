@@ -275,7 +275,7 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         # Server output goes to a file, not a pipe, so a chatty server can
         # never block on a full pipe buffer mid-benchmark.
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives until stop()
+        self._log = tempfile.TemporaryFile()
         self._known_children: set[int] = set()
 
     def start(self) -> float:
