@@ -121,7 +121,10 @@ def load_wrangler(path: str | Path, env: str | None = None) -> WorkerConfig:
         line = getattr(exc, "lineno", None)
         if line is None:
             found = re.search(r"line (\d+)", str(exc))
-            line = int(found.group(1)) if found else None
+            if found:
+                line = int(found.group(1))
+            elif "end of document" in str(exc):
+                line = len(text.rstrip("\n").splitlines()) or 1
         raise ConfigError(f"not valid TOML: {exc}", file=str(path), line=line) from None
     reader = _Reader(path, text)
 
