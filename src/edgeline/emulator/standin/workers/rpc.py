@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeline.emulator.jsobject import JsDict
+
 from ._web import JsObject
 
-
-class JsDict(dict[str, Any]):
-    """A dict that also allows attribute access, as ``python_from_rpc`` returns."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
+__all__ = ["JsDict", "python_from_rpc", "python_to_rpc"]
 
 
 def python_from_rpc(obj: Any) -> Any:
