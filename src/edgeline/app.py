@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from .context import Context
 from .errors import HTTPError
 from .messages import Request, Response
+from .origin._errors import OriginFailure, problem_for
 from .routing import MethodNotAllowed, Redirect, Router, RouterProtocol
 from .types import CallNext, Handler, Middleware
 
@@ -147,6 +148,8 @@ class App(_Routes):
         return await target(request, ctx)
 
     def _error_response(self, request: Request, exc: Exception) -> Response:
+        if isinstance(exc, OriginFailure):
+            return problem_for(exc)  # Retry-After and no-store, as the origin path answers
         if isinstance(exc, HTTPError):
             return Response.problem(exc.status, type(exc).title, exc.detail)
         log.error("unhandled error in %s %s", request.method, request.path, exc_info=exc)
