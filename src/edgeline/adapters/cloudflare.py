@@ -31,6 +31,7 @@ from ..headers import Headers
 from ..messages import Request, Response
 
 try:  # Pyodide, on Cloudflare or under Node
+    from js import Error as _JsError
     from js import Object
     from js import ReadableStream as _JsReadableStream
     from pyodide.ffi import create_proxy, to_js
@@ -38,6 +39,11 @@ try:  # Pyodide, on Cloudflare or under Node
     ON_PYODIDE = True
 except ImportError:  # the local emulator
     ON_PYODIDE = False
+
+try:  # Pyodide 0.27+: JS null arrives as this sentinel, not as None
+    from pyodide.ffi import jsnull as _js_null
+except ImportError:
+    _js_null = None
 
 __all__ = ["FetchTransport", "from_platform_response", "serve", "to_core_request",
            "to_platform_response"]
@@ -75,7 +81,10 @@ def _platform_stream(chunks: AsyncIterable[bytes]) -> Any:
             proxies.destroy()
             return
         except Exception as exc:
-            controller.error(str(exc))
+            # NOTE: a JS Error, not a string: Python code awaiting a read of
+            # this stream gets a JsException from it, while a bare string
+            # reason cannot become a Python exception and the await never ends.
+            controller.error(_JsError.new(f"{type(exc).__name__}: {exc}"))
             proxies.destroy()
             return
         controller.enqueue(to_js(chunk))
@@ -114,6 +123,11 @@ def _headers_from_platform(js_headers: Any) -> Headers:
     return Headers.from_trusted([(str(k), str(v)) for k, v in js_headers])
 
 
+def _present(value: Any) -> Any:
+    """Return ``value``, or None for JS ``null`` (which Pyodide does not turn into None)."""
+    return None if value is _js_null else value
+
+
 def _cf_dict(cf: Any) -> dict[str, Any]:
     if cf is None:
         return {}
@@ -124,13 +138,15 @@ def _cf_dict(cf: Any) -> dict[str, Any]:
 def to_core_request(request: workers.Request) -> Request:
     """Convert the SDK's request into an edgeline Request; the body stays a stream."""
     js_request = request.js_object
-    stream = js_request.body
+    # NOTE: a bodiless request has ``body`` null; requests built without
+    # metadata (previews, tests) have no ``cf`` at all (reading it raises).
+    stream = _present(js_request.body)
     return Request(
         js_request.method,
         js_request.url,
         _headers_from_platform(js_request.headers),
         _drain(stream) if stream is not None else None,
-        cf=_cf_dict(js_request.cf),
+        cf=_cf_dict(_present(getattr(js_request, "cf", None))),
     )
 
 
@@ -150,7 +166,7 @@ def to_platform_response(response: Response) -> workers.Response:
 def from_platform_response(response: Any) -> Response:
     """Convert a platform response (from ``fetch``) into an edgeline Response."""
     js_response = response.js_object
-    stream = js_response.body
+    stream = _present(js_response.body)
     return Response(
         _drain(stream) if stream is not None else None,
         js_response.status,
@@ -177,6 +193,10 @@ class FetchTransport:
             body = _platform_body(request)
             if body is not None:
                 options["body"] = body
+                if ON_PYODIDE and not isinstance(body, bytes):
+                    # NOTE: the Fetch standard's RequestInit.duplex; Node's fetch
+                    # requires it with a stream body, workerd ignores the member.
+                    options["duplex"] = "half"
         try:
             upstream = await workers.fetch(str(request.url), **options)
         except Exception as exc:

@@ -1,0 +1,274 @@
+"""Cold start: import + init of a worker in a fresh interpreter, on Pyodide and on CPython.
+
+Three workers with comparable routes, measured in the same run:
+
+* ``floor``: a worker that only returns a response (the SDK and nothing else);
+* ``edgeline``: the example worker (worker/entry.py + worker/app.py);
+* ``starlette``: a Starlette app with the example's routes, served through
+  the Workers SDK's own ASGI adapter (``workers.asgi``), as Python users
+  deploy Starlette/FastAPI on Workers.
+
+Under Pyodide (tests/pyodide/harness.mjs: real Pyodide under Node, the real
+``workers-runtime-sdk``), every sample is a fresh interpreter: boot, install
+the wheels, then time the import of the worker's entry module plus its first
+request (``GET /hello/ada``) through the platform path. Interpreter boot is
+the same for every worker and is reported on its own.
+
+Under CPython every sample is a fresh ``python`` process that times the
+import of the app module plus one request through the app's own interface
+(edgeline ``App.handle``; the ASGI callable for Starlette; a function call
+for the floor): there is no Workers SDK on CPython.
+
+Figures (milliseconds, medians with ``_min``/``_max``):
+``pyodide_init_ms`` / ``cpython_init_ms`` (edgeline), the same for
+``floor_*`` and ``starlette_*`` (the CPython floor is a bare function call,
+so no ratio is taken to it); ``pyodide_ratio_to_starlette`` (target at most
+0.5), ``pyodide_ratio_to_starlette_above_floor`` (what each framework adds
+over the floor), ``pyodide_ratio_to_floor``, ``cpython_ratio_to_starlette``;
+``pyodide_boot_ms``; ``bundle_kib`` (the ``wrangler deploy --dry-run`` output).
+
+Usage: ``edgeline bench startup [--quick]`` or ``python bench/startup.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.pyodide.runner import (  # noqa: E402 - after the path is set
+    MICROPIP,
+    SDK,
+    PyodideHarness,
+    fetch_wheels,
+    unavailable_reason,
+    vendor_modules,
+)
+
+# Pure-Python wheels Starlette needs, pinned exactly.
+STARLETTE = ["starlette==1.10.0", "anyio==4.16.0", "sniffio==1.3.1", "idna==3.20",
+             "typing_extensions==4.16.0"]
+
+FLOOR_ENTRY = '''
+from workers import Response, WorkerEntrypoint
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        return Response("ok")
+'''
+
+# The example worker's routes, written the Starlette way.
+STARLETTE_APP = '''
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+GREETINGS = {"DE": "Hallo", "FR": "Bonjour", "ES": "Hola", "IT": "Ciao", "JP": "こんにちは",
+             "BR": "Olá", "NL": "Hallo", "SE": "Hej"}
+
+
+def country(request):
+    return request.headers.get("cf-ipcountry")
+
+
+async def index(request):
+    return JSONResponse({"service": "starlette example", "you_are_in": country(request)})
+
+
+async def hello(request):
+    greeting = GREETINGS.get(country(request) or "", "Hello")
+    return PlainTextResponse(f"{greeting}, {request.path_params['name']}! (from the edge)\\n")
+
+
+async def geo(request):
+    return JSONResponse({"country": country(request)})
+
+
+async def visits(request):
+    kv = request.scope["env"].EDGE_STATE
+    return JSONResponse({"visits": int(await kv.get("visits") or 0)})
+
+
+async def api(request):
+    return Response(status_code=502)
+
+
+app = Starlette(routes=[
+    Route("/", index), Route("/hello/{name}", hello), Route("/geo", geo),
+    Route("/visits", visits), Route("/api/{rest:path}", api,
+                                    methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+])
+'''
+
+STARLETTE_ENTRY = '''
+from workers.asgi import entrypoint
+
+from starlette_app import app
+
+Default = entrypoint(app)
+'''
+
+# Runs in a fresh CPython: argv[1] kind, argv[2] folder holding the app module.
+CPYTHON_PROBE = r'''
+import json, sys, time
+kind, folder = sys.argv[1], sys.argv[2]
+sys.path.insert(0, folder)
+start = time.perf_counter()
+if kind == "floor":
+    def handle():
+        return b"ok"
+    handle()
+elif kind == "edgeline":
+    import asyncio
+    from app import app
+    from edgeline import Context, Request
+    request = Request("GET", "http://edge.example/hello/ada", cf={"country": "DE"})
+    response = asyncio.run(app.handle(request, Context(request)))
+    assert response.status == 200, response.status
+else:
+    import asyncio
+    from starlette_app import app
+    sent = []
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "https", "path": "/hello/ada", "raw_path": b"/hello/ada",
+             "query_string": b"", "root_path": "", "headers": [(b"host", b"edge.example")],
+             "client": ("127.0.0.1", 1), "server": ("edge.example", 443)}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 200, sent[0]
+print(json.dumps({"init_ms": (time.perf_counter() - start) * 1000.0}))
+'''
+
+
+def _workers(base: Path) -> dict[str, Path]:
+    """Write the three workers into ``base``; return their folders."""
+    floor = base / "floor"
+    floor.mkdir()
+    (floor / "entry.py").write_text(FLOOR_ENTRY)
+    edgeline = base / "edgeline"
+    shutil.copytree(ROOT / "worker", edgeline, ignore=shutil.ignore_patterns("__pycache__"))
+    starlette = base / "starlette"
+    starlette.mkdir()
+    (starlette / "entry.py").write_text(STARLETTE_ENTRY)
+    (starlette / "starlette_app.py").write_text(textwrap.dedent(STARLETTE_APP))
+    return {"floor": floor, "edgeline": edgeline, "starlette": starlette}
+
+
+def _summary(prefix: str, values: list[float]) -> dict[str, float]:
+    return {prefix: round(statistics.median(values), 3), f"{prefix}_min": round(min(values), 3),
+            f"{prefix}_max": round(max(values), 3)}
+
+
+def _pyodide(workers: dict[str, Path], modules: Path, samples: int) -> dict[str, Any]:
+    micropip, sdk, *starlette = fetch_wheels([MICROPIP, SDK, *STARLETTE])
+    harness = PyodideHarness()
+    inits: dict[str, list[float]] = {kind: [] for kind in workers}
+    imports: dict[str, list[float]] = {kind: [] for kind in workers}
+    boots: list[float] = []
+    try:
+        for _ in range(samples):
+            # NOTE: interleaved, so that drift of the machine is shared by all three.
+            for kind, folder in workers.items():
+                booted = harness.boot(wheels=[sdk, *starlette], micropip=micropip,
+                                      python_modules=modules)
+                boots.append(booted["boot_ms"])
+                loaded = harness.load(folder, kv=["EDGE_STATE"])
+                reply = harness.fetch("GET", "https://edge.example/hello/ada",
+                                      headers=[("cf-ipcountry", "DE")], cf={"country": "DE"})
+                if reply.status != 200:
+                    raise RuntimeError(f"{kind} answered {reply.status}: {reply.error}\n{harness.log}")
+                imports[kind].append(loaded["import_ms"])
+                inits[kind].append(loaded["import_ms"] + reply.total_ms)
+    finally:
+        harness.close()
+    figures: dict[str, Any] = {}
+    for kind in workers:
+        name = "pyodide_init_ms" if kind == "edgeline" else f"{kind}_pyodide_init_ms"
+        figures.update(_summary(name, inits[kind]))
+        figures.update(_summary(name.replace("init", "import"), imports[kind]))
+    figures.update(_summary("pyodide_boot_ms", boots))
+    return figures
+
+
+def _cpython(workers: dict[str, Path], samples: int) -> dict[str, Any]:
+    folders = {"floor": workers["floor"], "edgeline": workers["edgeline"],
+               "starlette": workers["starlette"]}
+    inits: dict[str, list[float]] = {kind: [] for kind in folders}
+    for _ in range(samples):
+        for kind, folder in folders.items():
+            done = subprocess.run([sys.executable, "-c", CPYTHON_PROBE, kind, str(folder)],
+                                  capture_output=True, text=True, timeout=60, cwd=ROOT)
+            if done.returncode != 0:
+                raise RuntimeError(f"CPython probe {kind} failed:\n{done.stderr[-2000:]}")
+            inits[kind].append(json.loads(done.stdout)["init_ms"])
+    figures: dict[str, Any] = {}
+    for kind in folders:
+        name = "cpython_init_ms" if kind == "edgeline" else f"{kind}_cpython_init_ms"
+        figures.update(_summary(name, inits[kind]))
+    return figures
+
+
+def _bundle_kib(base: Path) -> float | None:
+    from tests.test_packaging import WRANGLER, build_bundle
+
+    if not WRANGLER.exists():
+        return None
+    project = base / "bundle"
+    shutil.copytree(ROOT / "worker", project / "worker",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "wrangler.toml", project / "wrangler.toml")
+    done = build_bundle(project, project / "dist")
+    if done.returncode != 0:
+        raise RuntimeError(f"wrangler failed:\n{done.stderr[-2000:]}")
+    size = sum(p.stat().st_size for p in (project / "dist").rglob("*") if p.is_file())
+    return round(size / 1024, 1)
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Measure cold start on Pyodide and CPython; return flat named figures."""
+    samples = 3 if quick else 7
+    base = Path(tempfile.mkdtemp(prefix="edgeline-startup-"))
+    try:
+        workers = _workers(base)
+        figures: dict[str, Any] = {"samples": samples}
+        figures.update(_cpython(workers, samples))
+        reason = unavailable_reason()
+        if reason is None:
+            modules = vendor_modules(base / "python_modules")
+            figures.update(_pyodide(workers, modules, samples))
+            edgeline = figures["pyodide_init_ms"]
+            starlette = figures["starlette_pyodide_init_ms"]
+            floor = figures["floor_pyodide_init_ms"]
+            figures["pyodide_ratio_to_starlette"] = round(edgeline / starlette, 3)
+            figures["pyodide_ratio_to_floor"] = round(edgeline / floor, 3)
+            if starlette > floor:
+                figures["pyodide_ratio_to_starlette_above_floor"] = round(
+                    max(edgeline - floor, 0.0) / (starlette - floor), 3)
+        else:
+            print(f"bench startup: Pyodide figures skipped: {reason}", file=sys.stderr)
+        figures["cpython_ratio_to_starlette"] = round(
+            figures["cpython_init_ms"] / figures["starlette_cpython_init_ms"], 3)
+        kib = _bundle_kib(base)
+        if kib is not None:
+            figures["bundle_kib"] = kib
+        return figures
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2, sort_keys=True))

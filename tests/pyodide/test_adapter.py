@@ -1,0 +1,180 @@
+"""The Cloudflare adapter's Pyodide code path, run in real Pyodide against Node's web APIs.
+
+The conformance suite drives whole requests; these cases reach the edges a
+request rarely hits: a stream that fails or is cancelled mid-body, ``cf``
+with nested objects, a fetch that cannot connect, what the core imports.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.pyodide.runner import ROOT, PyodideHarness, require_harness
+
+
+@pytest.fixture(scope="module")
+def harness() -> PyodideHarness:
+    return require_harness()
+
+
+def test_runs_the_pinned_pyodide_with_python_313(harness: PyodideHarness) -> None:
+    version = harness.run("import sys, pyodide; [pyodide.__version__, sys.version_info[:2]]")
+    package = json.loads((ROOT / "node_modules" / "pyodide" / "package.json").read_text())
+    assert version == [package["version"], [3, 13]]
+
+
+def test_the_real_sdk_is_imported_not_the_emulator_standin(harness: PyodideHarness) -> None:
+    found = harness.run(
+        "import workers, importlib.metadata as md\n"
+        "[workers.__file__, md.version('workers-runtime-sdk')]")
+    assert found == ["/lib/python3.13/site-packages/workers/__init__.py", "1.9.5"]
+
+
+def test_platform_stream_delivers_chunks_then_closes(harness: PyodideHarness) -> None:
+    chunks = harness.run("""
+from edgeline.adapters.cloudflare import _platform_stream
+
+async def three():
+    for part in (b"a", b"bc", b"def"):
+        yield part
+
+reader = _platform_stream(three()).getReader()
+seen = []
+while True:
+    result = await reader.read()
+    if result.done:
+        break
+    seen.append(result.value.to_bytes().decode())
+seen
+""")
+    assert chunks == ["a", "bc", "def"]
+
+
+def test_platform_stream_error_reaches_the_js_reader(harness: PyodideHarness) -> None:
+    outcome = harness.run("""
+from edgeline.adapters.cloudflare import _platform_stream
+
+async def failing():
+    yield b"first"
+    raise ValueError("origin went away")
+
+reader = _platform_stream(failing()).getReader()
+first = (await reader.read()).value.to_bytes().decode()
+try:
+    await reader.read()
+    error = None
+except Exception as exc:
+    error = str(exc)
+[first, error]
+""")
+    assert outcome[0] == "first"
+    assert outcome[1] is not None and "origin went away" in outcome[1]
+
+
+def test_platform_stream_cancel_closes_the_python_iterator(harness: PyodideHarness) -> None:
+    closed = harness.run("""
+from edgeline.adapters.cloudflare import _platform_stream
+
+closed = []
+
+async def endless():
+    try:
+        while True:
+            yield b"tick"
+    finally:
+        closed.append("closed")
+
+reader = _platform_stream(endless()).getReader()
+await reader.read()
+await reader.cancel("client disconnected")
+closed
+""")
+    assert closed == ["closed"]
+
+
+def test_drain_reads_a_js_stream_as_bytes(harness: PyodideHarness) -> None:
+    data = harness.run("""
+from js import Response
+from edgeline.adapters.cloudflare import _drain
+
+parts = [part async for part in _drain(Response.new("hello, stream").body)]
+[type(parts[0]).__name__, b"".join(parts).decode()]
+""")
+    assert data == ["bytes", "hello, stream"]
+
+
+def test_cf_converts_nested_objects_to_python(harness: PyodideHarness) -> None:
+    cf = harness.run("""
+from js import JSON
+from edgeline.adapters.cloudflare import _cf_dict
+
+cf = _cf_dict(JSON.parse('{"country": "DE", "asn": 3320, "botManagement": {"score": 30}}'))
+[type(cf).__name__, cf]
+""")
+    assert cf == ["dict", {"country": "DE", "asn": 3320, "botManagement": {"score": 30}}]
+
+
+def test_js_headers_become_core_headers(harness: PyodideHarness) -> None:
+    pairs = harness.run("""
+from js import Headers
+from edgeline.adapters.cloudflare import _headers_from_platform
+
+js = Headers.new()
+js.append("X-Multi", "a")
+js.append("x-multi", "b")
+js.append("Set-Cookie", "a=1")
+js.append("Set-Cookie", "b=2")
+_headers_from_platform(js).raw
+""")
+    # Node, like workerd, joins repeated fields and keeps Set-Cookie apart.
+    assert pairs == [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["x-multi", "a, b"]]
+
+
+def test_fetch_transport_failure_is_an_origin_error(harness: PyodideHarness) -> None:
+    message = harness.run("""
+from edgeline import Request
+from edgeline.adapters.cloudflare import FetchTransport
+from edgeline.errors import OriginError
+
+try:
+    await FetchTransport().handle(Request("GET", "http://127.0.0.1:1/nothing"))
+    message = None
+except OriginError as exc:
+    message = str(exc)
+message
+""")
+    assert message is not None and message.startswith("fetch to http://127.0.0.1:1 failed")
+
+
+def test_core_imports_no_server_side_packages(harness: PyodideHarness) -> None:
+    loaded = harness.run("""
+import sys
+import edgeline, edgeline.app, edgeline.origin, edgeline.adapters.cloudflare
+sorted({name.partition(".")[0] for name in sys.modules}
+       & {"httpx", "anyio", "uvicorn", "httptools", "h11", "sniffio", "msgspec"})
+""")
+    assert loaded == []
+
+
+def test_emulator_is_not_shipped(harness: PyodideHarness) -> None:
+    found = harness.run("""
+import importlib.util
+[importlib.util.find_spec(name) is not None
+ for name in ("edgeline.emulator", "edgeline.cli", "edgeline.demo")]
+""")
+    assert found == [False, False, False]
+
+
+def test_msgspec_is_in_pyodides_lock_but_not_offline(harness: PyodideHarness) -> None:
+    """Document the gap: msgspec ships with Pyodide 0.28 but only from its CDN."""
+    lock = json.loads((ROOT / "node_modules" / "pyodide" / "pyodide-lock.json").read_text())
+    entry = lock["packages"]["msgspec"]
+    assert entry["file_name"].endswith("-cp313-cp313-pyodide_2025_0_wasm32.whl")
+    assert not (ROOT / "node_modules" / "pyodide" / entry["file_name"]).exists()
+    missing = harness.run("""
+import importlib.util
+importlib.util.find_spec("msgspec") is None
+""")
+    assert missing is True
