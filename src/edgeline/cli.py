@@ -130,8 +130,10 @@ async def _dev(args: argparse.Namespace) -> int:
 # -- build -----------------------------------------------------------------------
 
 # Modules of edgeline the deployed worker never imports (and must not ship:
-# the emulator carries a stand-in `workers` package).
-_NOT_SHIPPED = ("emulator", "demo.py", "cli.py", "__pycache__")
+# the emulator carries a stand-in `workers` package). The ASGI and httpx
+# transports and the test client run only under CPython.
+_NOT_SHIPPED = ("emulator", "demo.py", "cli.py", "proxy.py", "testing.py", "asgi.py",
+                "httpx_transport.py", "__pycache__")
 
 
 def vendor(out: Path) -> list[Path]:

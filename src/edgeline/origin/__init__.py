@@ -42,7 +42,6 @@ from ._resilience import (
     backoff_delay,
 )
 from ._target import TargetTransport, sign_origin_request, verify_origin_signature
-from .asgi import AsgiTransport
 
 __all__ = [
     "HEALTH", "HOP_BY_HOP", "IDEMPOTENT", "AsgiTransport", "BreakerTransport", "CircuitBreaker",
@@ -53,3 +52,13 @@ __all__ = [
     "parse_traceparent", "problem_for", "sign_origin_request", "strip_hop_by_hop",
     "upstream_request", "verify_origin_signature",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # PERF: a deployed worker never mounts an ASGI app; importing it only when
+    # asked keeps it out of the isolate's start-up.
+    if name == "AsgiTransport":
+        from .asgi import AsgiTransport
+
+        return AsgiTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
