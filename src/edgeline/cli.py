@@ -247,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("name", nargs="?", default=None)
     bench.add_argument("--quick", action="store_true")
 
+    from .proxy import register as register_proxy
+
+    register_proxy(sub)
+
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     if args.command == "dev":
@@ -260,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         return _build(args)
     if args.command == "bench":
         return _bench(args)
+    if hasattr(args, "func"):
+        return int(args.func(args))
     parser.error(f"unknown command {args.command}")
     return 2
 

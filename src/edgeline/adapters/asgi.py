@@ -1,0 +1,144 @@
+"""Serve an edgeline App as an ASGI 3 application (any ASGI server, CPython).
+
+Per request: the Request is built from the scope (``raw_path`` kept as the
+client sent it, so percent-encoding survives), its body streams from
+``receive``, the Context gets ``wait_until`` (tasks kept and awaited on
+``aclose``), and the Response streams to ``send``. A HEAD response never
+sends a body. An error mid-body is logged and ends the connection (the
+head is already out); a client never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from ..app import App
+from ..context import Context
+from ..headers import Headers
+from ..messages import Request
+
+__all__ = ["AsgiAdapter"]
+
+log = logging.getLogger("edgeline")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+async def _receive_body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError("client disconnected while sending the body")
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+class AsgiAdapter:
+    """An ASGI app that hands every HTTP request to ``app.handle(request, ctx)``.
+
+    ``env``: the bindings the context carries; ``origin``: the context's
+    origin transport; ``cf``: a function of the scope returning the
+    ``request.cf`` dict (default: none).
+    """
+
+    def __init__(
+        self, app: App, *, env: Any = None, origin: Any = None,
+        cf: Callable[[Scope], dict[str, Any]] | None = None,
+    ) -> None:
+        self.app = app
+        self.env = env
+        self.origin = origin
+        self.cf = cf
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def wait_until(self, awaitable: Awaitable[Any]) -> None:
+        """Run ``awaitable`` after (or alongside) the response; errors are logged."""
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed: %r", task.exception())
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) for background work started through ``wait_until``."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    def build_request(self, scope: Scope, receive: Receive) -> Request:
+        """Return the edgeline Request for an ASGI ``http`` scope."""
+        raw = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers = Headers.from_trusted(raw)
+        host = None
+        has_body = False
+        for name, value in raw:
+            if name == "host":
+                host = value
+            elif name == "transfer-encoding" or (name == "content-length" and value != "0"):
+                has_body = True
+        if host is None:
+            server = scope.get("server") or ("127.0.0.1", 80)
+            host = f"{server[0]}:{server[1]}"
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        url = f"{scope.get('scheme', 'http')}://{host}{path}"
+        query = scope.get("query_string")
+        if query:
+            url += "?" + query.decode("latin-1")
+        body: Any = _receive_body(receive) if has_body else b""
+        cf = self.cf(scope) if self.cf is not None else None
+        return Request(scope["method"], url, headers, body, cf=cf)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await self.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if kind != "http":
+            raise RuntimeError(f"edgeline serves HTTP only, not {kind}")
+        request = self.build_request(scope, receive)
+        ctx = Context(request, env=self.env, wait_until=self.wait_until, origin=self.origin)
+        response = await self.app.handle(request, ctx)
+        status = response.status
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw]
+        body = response.body
+        head_only = request.method == "HEAD" or status in _NO_BODY_STATUS
+        if isinstance(body, bytes):
+            if not head_only and "content-length" not in response.headers:
+                headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": b"" if head_only else body})
+            return
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if head_only:
+            aclose = getattr(body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            await send({"type": "http.response.body", "body": b""})
+            return
+        try:
+            async for chunk in response.stream():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except Exception as exc:
+            log.error("response body failed mid-stream for %s %s: %s", request.method,
+                      request.path, exc)
+            raise
+        await send({"type": "http.response.body", "body": b""})

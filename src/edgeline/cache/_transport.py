@@ -1,0 +1,621 @@
+"""CachingTransport: an RFC 9111 shared cache as a Transport wrapping a Transport.
+
+::
+
+    cache = CachingTransport(origin_transport, MemoryStore(64 << 20), CachePolicy(),
+                             background=ctx.wait_until)   # or any "run this later"
+    response = await cache.handle(request)
+
+Why a transport and not middleware: the cache sits exactly where requests
+leave for the origin, so any handler (``forward()``, ``ctx.fetch``, the
+proxy) gets caching by being given this transport, and resilience layers
+(retry, breaker, failover) stay below it where a stale copy can cover
+their failures.
+
+What happens per method (RFC 9111):
+
+- GET/HEAD: look up the primary key (``_keys``), then the Vary variant
+  (§4.1); serve fresh (§4.2) with Age (§5.1) and Cache-Status (RFC 9211);
+  serve stale within stale-while-revalidate while one background refresh
+  runs (RFC 5861 §3); otherwise validate with the stored validators
+  (§4.3.1) and update the stored header fields from a 304 (§3.2, §4.3.4);
+  serve stale when the origin fails and stale-if-error (RFC 5861 §4) or a
+  disconnected origin (§4.2.4) allows. Concurrent misses for one key
+  collapse into one origin fetch; the others wait (bounded) and are then
+  served from the store.
+- A miss streams the origin body to the client while a copy fills the
+  store (up to ``max_object_size``; larger bodies are not stored).
+- Unsafe methods (anything but GET, HEAD, OPTIONS, TRACE) pass through and,
+  on a 2xx/3xx answer, invalidate the target URI and same-host
+  Location/Content-Location (§4.4).
+
+The clock is injected (``clock``) and read per call; nothing here reads
+the time or randomness at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from ..errors import BodyTooLarge, OriginError
+from ..headers import Headers
+from ..messages import Request, Response
+from ..types import Transport
+from ._directives import EMPTY, Directives, parse_cache_control
+from ._entry import Entry
+from ._freshness import UNDERSTOOD_STATUSES, age_value, corrected_initial_age, format_http_date
+from ._keys import parse_vary, secondary_key, vary_values
+from ._policy import CachePolicy
+from ._serve import is_not_modified, not_modified_response, range_response
+from ._status import cache_status
+from ._store import Store
+
+__all__ = ["CachingTransport"]
+
+log = logging.getLogger("edgeline.cache")
+
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# RFC 9110 §7.6.1 and RFC 9111 §3.1: not stored. Age is recomputed on use.
+_NOT_STORED = frozenset({
+    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+    "upgrade", "proxy-authenticate", "proxy-authorization", "age",
+})
+# RFC 9111 §3.2: fields a 304 must not change in the stored response.
+_NOT_UPDATED = _NOT_STORED | {"content-length", "content-encoding", "content-range"}
+_CONDITIONALS = ("if-none-match", "if-modified-since", "if-match", "if-unmodified-since",
+                 "if-range", "range")
+_ERROR_STATUSES = frozenset({500, 502, 503, 504})  # RFC 5861 §4
+_DIRECTIVE_FIELDS = frozenset({"cache-control", "pragma"})
+_SERVE_FIELDS = frozenset({"if-none-match", "if-modified-since", "range"})
+
+
+def _default_background(awaitable: Awaitable[Any]) -> None:
+    task = asyncio.ensure_future(awaitable)
+    _PENDING.add(task)
+    task.add_done_callback(_PENDING.discard)
+
+
+_PENDING: set[asyncio.Future[Any]] = set()
+
+
+class _Lookup:
+    __slots__ = ("entry", "key", "storage_key", "vary_miss")
+
+    def __init__(self, entry: Entry | None, key: str, storage_key: str, vary_miss: bool) -> None:
+        self.entry = entry
+        self.key = key
+        self.storage_key = storage_key
+        self.vary_miss = vary_miss
+
+
+class CachingTransport:
+    """Answer from a store when HTTP caching allows it; otherwise ask ``inner``."""
+
+    __slots__ = ("inner", "store", "policy", "clock", "background", "variant", "_inflight",
+                 "_refreshing", "name")
+
+    def __init__(
+        self, inner: Transport, store: Store, policy: CachePolicy | None = None, *,
+        clock: Callable[[], float] = time.time,
+        background: Callable[[Awaitable[Any]], None] | None = None,
+        variant: Callable[[Request], str] | None = None,
+    ) -> None:
+        self.inner = inner
+        self.store = store
+        self.policy = policy or CachePolicy()
+        self.clock = clock
+        self.background = background or _default_background
+        self.variant = variant
+        self.name = self.policy.name
+        self._inflight: dict[str, asyncio.Event] = {}
+        self._refreshing: set[str] = set()
+
+    # -- entry points ----------------------------------------------------------------
+
+    async def handle(self, request: Request) -> Response:
+        """Serve ``request`` from the cache or the origin (never raises but OriginError)."""
+        method = request.method
+        if method == "GET" or method == "HEAD":
+            return await self._read(request, waited=False)
+        response = await self.inner.handle(request)
+        if method not in _SAFE:
+            if 200 <= response.status < 400:
+                await self._invalidate(request, response)
+        self._mark(response, cache_status(self.name, fwd="method"))
+        return response
+
+    async def purge(self, *, key: str | None = None, prefix: str | None = None,
+                    tag: str | None = None, url: str | None = None) -> int:
+        """Remove stored responses by key, key prefix, Cache-Tag or URL."""
+        if url is not None:
+            parts = urlsplit(url)
+            key = self.policy.keys.url_key(url, parts.netloc, parts.path or "/", parts.query,
+                                           parts.scheme)
+        return await self.store.purge(key=key, prefix=prefix, tag=tag)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _key(self, request: Request) -> str:
+        return self.policy.keys.key(request, self.variant(request) if self.variant else "")
+
+    async def _lookup(self, request: Request) -> _Lookup:
+        key = self._key(request)
+        store = self.store
+        found = await store.get(key)
+        if found is None or not found.is_marker:
+            return _Lookup(found, key, key, False)
+        skey = secondary_key(key, found.vary, vary_values(request.headers, found.vary))
+        entry = await store.get(skey)
+        return _Lookup(entry, key, skey, entry is None)
+
+    async def _read(self, request: Request, *, waited: bool) -> Response:
+        policy = self.policy
+        headers = request.headers
+        # PERF: one pass over the request's field names; most hits have none
+        # of the fields that change what the cache does.
+        names = {k for k, _ in headers.raw}
+        req_cc = EMPTY
+        if policy.honor_request_directives and not names.isdisjoint(_DIRECTIVE_FIELDS):
+            values = headers.get_all("cache-control")
+            if values:
+                req_cc = parse_cache_control(values)
+            elif "no-cache" in (headers.get("pragma") or "").lower():
+                # RFC 9111 §5.4: Pragma: no-cache counts only without Cache-Control.
+                req_cc = Directives({"no-cache": None})
+        if "no-store" in req_cc:
+            # RFC 9111 §5.2.1.5: nothing of this exchange is stored; it goes to the origin.
+            response = await self.inner.handle(request)
+            self._mark(response, cache_status(self.name, fwd="request", detail="no-store"))
+            return response
+        found = await self._lookup(request)
+        entry = found.entry
+        now = self.clock()
+        authorized = "authorization" in names
+        if entry is not None and authorized and not _auth_allowed(entry.directives):
+            entry = None  # RFC 9111 §3.5
+        if entry is not None:
+            age = entry.age(now)
+            verdict = self._verdict(entry, age, req_cc)
+            if verdict == "fresh":
+                entry.hits += 1
+                return self._from_entry(request, entry, age, cache_status(
+                    self.name, hit=True, ttl=entry.lifetime - age, collapsed=waited))
+            if verdict == "stale-ok":
+                return self._from_entry(request, entry, age, cache_status(
+                    self.name, hit=True, ttl=entry.lifetime - age, detail="max-stale"))
+            if verdict == "swr":
+                self._refresh_later(request, found)
+                return self._from_entry(request, entry, age, cache_status(
+                    self.name, hit=True, ttl=entry.lifetime - age,
+                    detail="stale-while-revalidate"))
+        if "only-if-cached" in req_cc:
+            # RFC 9111 §5.2.1.7: no usable stored response: 504.
+            return Response(b"", 504, {"cache-status": cache_status(self.name, fwd="miss",
+                                                                    detail="only-if-cached")})
+        key = found.key
+        waiting = self._inflight.get(key)
+        # NOTE: an authorized request never waits on another's fetch: the
+        # answer it would get may be one it is not entitled to (RFC 9111 §3.5).
+        if waiting is not None and not waited and not authorized:
+            try:
+                await asyncio.wait_for(waiting.wait(), policy.collapse_timeout)
+            except TimeoutError:
+                pass
+            return await self._read(request, waited=True)
+        event = asyncio.Event()
+        self._inflight[key] = event
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                if self._inflight.get(key) is event:
+                    del self._inflight[key]
+                event.set()
+
+        try:
+            if entry is not None:
+                return await self._validate(request, found, entry, req_cc, release)
+            fwd = "vary-miss" if found.vary_miss else ("request" if "no-cache" in req_cc else "uri-miss")
+            return await self._miss(request, found, fwd, release)
+        finally:
+            if released is False and not getattr(release, "deferred", False):
+                release()
+
+    def _verdict(self, entry: Entry, age: float, req_cc: Directives) -> str:
+        """Return fresh, stale-ok, swr or validate for ``entry`` at ``age`` (RFC 9111 §4.2, §4.3)."""
+        d = entry.directives
+        lifetime = entry.lifetime
+        no_cache = "no-cache" in d and d.get("no-cache") is None
+        if no_cache or entry.status == 0:
+            return "validate"
+        fresh = lifetime > age
+        if req_cc.present:
+            if "no-cache" in req_cc:
+                return "validate"
+            max_age = req_cc.delta("max-age")
+            if max_age is not None and age > max_age:
+                fresh = False
+            min_fresh = req_cc.delta("min-fresh")
+            if min_fresh is not None and lifetime - age < min_fresh:
+                fresh = False
+        if fresh:
+            return "fresh"
+        strict = d.must_revalidate
+        lax = not strict and not (d.proxy_revalidate or "s-maxage" in d)
+        if req_cc.present and "max-stale" in req_cc and lax:
+            # RFC 9111 §5.2.1.2: max-stale without a value accepts any staleness.
+            raw = req_cc.get("max-stale")
+            limit = math.inf if raw is None else float(req_cc.delta("max-stale") or 0)
+            if age - lifetime <= limit:
+                return "stale-ok"
+        swr = d.delta("stale-while-revalidate")
+        if swr and not strict and age - lifetime <= swr and not req_cc.present:
+            return "swr"
+        return "validate"
+
+    def _from_entry(self, request: Request, entry: Entry, age: float, member: str) -> Response:
+        extra = [("age", str(int(age))), ("cache-status", member)]
+        status = entry.status
+        names = {k for k, _ in request.headers.raw}
+        if names.isdisjoint(_SERVE_FIELDS):
+            if request.method == "HEAD":
+                return Response(b"", status, Headers.from_trusted(entry.headers + extra))
+            return Response(entry.body, status, Headers.from_trusted(entry.headers + extra))
+        if 200 <= status < 300 and is_not_modified(request, entry):
+            return not_modified_response(entry, extra)
+        items = entry.headers + extra
+        if "range" in names:
+            ranged = range_response(request, entry, items)
+            if ranged is not None:
+                return ranged
+        if request.method == "HEAD":
+            return Response(b"", status, Headers.from_trusted(items))
+        return Response(entry.body, status, Headers.from_trusted(items))
+
+    # -- going to the origin ------------------------------------------------------------
+
+    async def _miss(self, request: Request, found: _Lookup, fwd: str,
+                    release: Callable[[], None]) -> Response:
+        request_time = self.clock()
+        response = await self.inner.handle(request)
+        return await self._admit(request, found, response, request_time, fwd, None, release)
+
+    async def _admit(self, request: Request, found: _Lookup, response: Response,
+                     request_time: float, fwd: str, fwd_status: int | None,
+                     release: Callable[[], None]) -> Response:
+        """Store ``response`` if allowed (streaming it through), and mark it."""
+        response_time = self.clock()
+        why = self._why_not_store(request, response)
+        if why is not None:
+            self._mark(response, cache_status(self.name, fwd=fwd, fwd_status=fwd_status,
+                                              detail=why))
+            return response
+        body = response.body
+        if isinstance(body, bytes):
+            if len(body) > self.policy.max_object_size:
+                self._mark(response, cache_status(self.name, fwd=fwd, fwd_status=fwd_status,
+                                                  detail="too-large"))
+                return response
+            entry = self._make_entry(request, response, body, request_time, response_time)
+            await self._store(found, request, response, entry)
+            self._mark(response, cache_status(self.name, fwd=fwd, fwd_status=fwd_status,
+                                              stored=True, ttl=entry.lifetime - entry.initial_age))
+            return response
+        # A streamed body: tee it to the client and into the store.
+        self._mark(response, cache_status(self.name, fwd=fwd, fwd_status=fwd_status, stored=True))
+        release.deferred = True  # type: ignore[attr-defined]
+        response._body = self._tee(request, found, response, body, request_time, response_time,
+                                   release)
+        return response
+
+    async def _tee(self, request: Request, found: _Lookup, response: Response,
+                   source: Any, request_time: float, response_time: float,
+                   release: Callable[[], None]) -> AsyncIterator[bytes]:
+        limit = self.policy.max_object_size
+        chunks: list[bytes] | None = []
+        size = 0
+        complete = False
+        try:
+            async for chunk in source:
+                if chunks is not None:
+                    size += len(chunk)
+                    if size > limit:
+                        chunks = None  # NOTE: too large to keep; keep streaming
+                    else:
+                        chunks.append(bytes(chunk))
+                yield chunk
+            complete = True
+        finally:
+            try:
+                if complete and chunks is not None:
+                    entry = self._make_entry(request, response, b"".join(chunks), request_time,
+                                             response_time)
+                    await self._store(found, request, response, entry)
+            except Exception as exc:
+                log.warning("cache store failed for %s: %s", found.key, exc)
+            finally:
+                release()
+
+    async def _validate(self, request: Request, found: _Lookup, entry: Entry,
+                        req_cc: Directives, release: Callable[[], None]) -> Response:
+        request_time = self.clock()
+        conditional = self._conditional(request, entry)
+        try:
+            response = await self.inner.handle(conditional)
+        except OriginError as exc:
+            if self._stale_if_error(entry, req_cc, disconnected=True):
+                return self._stale(request, entry, "stale-if-error")
+            raise exc
+        status = response.status
+        if status == 304 and entry.status != 0:
+            updated = await self._freshen(found, entry, response, request_time)
+            if updated is not None:
+                return self._from_entry(request, updated, updated.age(self.clock()), cache_status(
+                    self.name, fwd="stale", fwd_status=304, stored=True,
+                    ttl=updated.lifetime - updated.initial_age))
+        if status in _ERROR_STATUSES and self._stale_if_error(entry, req_cc, disconnected=False):
+            await _discard(response)
+            return self._stale(request, entry, "stale-if-error")
+        if request.method == "HEAD" and response.is_streaming:
+            # NOTE: a HEAD client never reads the body; buffer it so the copy is stored.
+            try:
+                await response.read(self.policy.max_object_size)
+            except BodyTooLarge:
+                response._body = b""
+        if status == 304:
+            # A 304 we cannot apply: fetch the full response unconditionally.
+            request_time = self.clock()
+            response = await self.inner.handle(_unconditional(request))
+            status = response.status
+        return await self._admit(request if request.method == "GET" else conditional, found,
+                                 response, request_time, "stale", status, release)
+
+    def _stale(self, request: Request, entry: Entry, detail: str) -> Response:
+        age = entry.age(self.clock())
+        return self._from_entry(request, entry, age, cache_status(
+            self.name, hit=True, ttl=entry.lifetime - age, detail=detail))
+
+    def _conditional(self, request: Request, entry: Entry) -> Request:
+        """Return the validation request for ``entry`` (RFC 9111 §4.3.1)."""
+        items = [p for p in request.headers.raw if p[0] not in _CONDITIONALS]
+        if entry.etag is not None:
+            tag = entry.etag.strip()
+            if not tag.startswith(('"', "W/", "w/")):
+                tag = f'"{tag}"'
+            items.append(("if-none-match", tag))
+        if entry.last_modified is not None:
+            raw = entry.header("last-modified")
+            if raw:
+                items.append(("if-modified-since", raw))
+        return Request("GET", request.url, Headers.from_trusted(items), b"", cf=request.cf)
+
+    def _refresh_later(self, request: Request, found: _Lookup) -> None:
+        key = found.storage_key
+        if key in self._refreshing or found.key in self._inflight:
+            return
+        self._refreshing.add(key)
+        background_request = Request("GET", request.url, request.headers.copy(), b"",
+                                     cf=request.cf)
+
+        async def refresh() -> None:
+            try:
+                entry = await self.store.get(key)
+                if entry is None:
+                    return
+                request_time = self.clock()
+                response = await self.inner.handle(self._conditional(background_request, entry))
+                if response.status == 304:
+                    await self._freshen(found, entry, response, request_time)
+                    return
+                if response.status in _ERROR_STATUSES:
+                    await _discard(response)
+                    return
+                out = await self._admit(background_request, found, response, request_time,
+                                        "stale", response.status, lambda: None)
+                await _discard(out)
+            except Exception as exc:
+                log.warning("background revalidation of %s failed: %s", key, exc)
+            finally:
+                self._refreshing.discard(key)
+
+        self.background(refresh())
+
+    def _stale_if_error(self, entry: Entry, req_cc: Directives, *, disconnected: bool) -> bool:
+        """Return True if ``entry`` may be served because the origin failed (RFC 5861 §4)."""
+        d = entry.directives
+        if entry.status == 0 or d.must_revalidate or ("no-cache" in d and d.get("no-cache") is None):
+            return False
+        given = d.delta("stale-if-error")
+        if req_cc.present and "stale-if-error" in req_cc:
+            requested = req_cc.delta("stale-if-error") or 0
+            given = requested if given is None else max(given, requested)
+        if given is None:
+            if not disconnected or d.proxy_revalidate or "s-maxage" in d:
+                return False
+            window = self.policy.stale_if_error_default
+        else:
+            window = float(given)
+        staleness = entry.age(self.clock()) - entry.lifetime
+        return staleness <= window
+
+    # -- storing ----------------------------------------------------------------------------
+
+    def _why_not_store(self, request: Request, response: Response) -> str | None:
+        """Return why ``response`` may not be stored (RFC 9111 §3), or None if it may."""
+        status = response.status
+        if request.method != "GET":
+            return "method"
+        if status < 200 or status == 206 or status == 304:
+            return "status"
+        items = response.headers.raw
+        d, _ = self.policy.facts.directives(items)
+        if d.must_understand:
+            if status not in UNDERSTOOD_STATUSES:
+                return "must-understand"
+        elif d.no_store:
+            return "no-store"
+        if "private" in d and d.get("private") is None:
+            return "private"
+        if "authorization" in request.headers and not _auth_allowed(d):
+            return "authorization"
+        if self.policy.honor_request_directives:
+            cc = request.headers.get_all("cache-control")
+            if cc and parse_cache_control(cc).no_store:
+                return "request-no-store"
+        vary = [v for k, v in items if k == "vary"]
+        if vary and parse_vary(vary) is None:
+            return "vary-star"
+        if self.policy.set_cookie == "bypass" and any(k == "set-cookie" for k, _ in items):
+            return "set-cookie"
+        if not ("max-age" in d or "s-maxage" in d or any(k == "expires" for k, _ in items)
+                or "public" in d or status in _HEURISTIC_OR_VALIDATED_OK):
+            return "not-cacheable"
+        if not any(k in ("etag", "last-modified") for k, _ in items):
+            # NOTE: a copy that is stale at once and cannot be validated is
+            # useless unless explicitly fresh or servable stale.
+            lifetime_hints = ("max-age", "s-maxage", "stale-while-revalidate", "stale-if-error")
+            if not any(d.delta(h) for h in lifetime_hints) and not any(
+                    k == "expires" for k, _ in items) and self.policy.facts.default_ttl <= 0:
+                return "no-freshness"
+        return None
+
+    def _make_entry(self, request: Request, response: Response, body: bytes,
+                    request_time: float, response_time: float) -> Entry:
+        items = response.headers.raw
+        policy = self.policy
+        drop = set(_NOT_STORED)
+        for k, v in items:
+            if k == "connection":
+                drop.update(t.strip().lower() for t in v.split(","))
+        d, _ = policy.facts.directives(items)
+        for name in ("no-cache", "private"):
+            # RFC 9111 §5.2.2.4, §5.2.2.7: listed fields are not stored.
+            listed = d.field_names(name)
+            if listed:
+                drop.update(listed)
+        if policy.set_cookie == "strip":
+            drop.add("set-cookie")
+        stored = [(k, v) for k, v in items if k not in drop and k != "content-length"]
+        stored.append(("content-length", str(len(body))))
+        date_values = [v for k, v in items if k == "date"]
+        if not date_values:
+            # RFC 9110 §6.6.1: a recipient with a clock may add a missing Date.
+            stored.append(("date", format_http_date(response_time)))
+        from ._freshness import parse_http_date
+
+        date = parse_http_date(date_values[0]) if date_values else response_time
+        initial_age = corrected_initial_age(
+            age=age_value([v for k, v in items if k == "age"]), date=date,
+            request_time=request_time, response_time=response_time)
+        vary_names = parse_vary([v for k, v in items if k == "vary"]) or ()
+        tags: tuple[str, ...] = ()
+        tag_values = [v for k, v in items if k == policy.tag_header]
+        if tag_values:
+            tags = tuple(t.strip() for v in tag_values for t in v.split(",") if t.strip())[:64]
+        return Entry(response.status, stored, body, initial_age=initial_age,
+                     response_time=response_time, request_time=request_time, facts=policy.facts,
+                     vary=vary_names, tags=tags)
+
+    def _retention(self, entry: Entry) -> float:
+        d = entry.directives
+        extra = max(d.delta("stale-while-revalidate") or 0, d.delta("stale-if-error") or 0,
+                    self.policy.stale_if_error_default)
+        if entry.etag is not None or entry.last_modified is not None:
+            extra = self.policy.max_ttl  # NOTE: a validator keeps a stale copy useful
+        return max(1.0, min(self.policy.max_ttl, entry.lifetime - entry.initial_age + extra))
+
+    async def _store(self, found: _Lookup, request: Request, response: Response,
+                     entry: Entry) -> None:
+        key = found.key
+        ttl = self._retention(entry)
+        if entry.vary:
+            marker = Entry.marker(entry.vary, entry.response_time, self.policy.facts)
+            await self.store.put(key, marker, ttl)
+            skey = secondary_key(key, entry.vary, vary_values(request.headers, entry.vary))
+            await self.store.put(skey, entry, ttl)
+        else:
+            await self.store.put(key, entry, ttl)
+
+    async def _freshen(self, found: _Lookup, entry: Entry, response: Response,
+                       request_time: float) -> Entry | None:
+        """Update ``entry`` from a 304 (RFC 9111 §3.2, §4.3.4); None if it does not apply."""
+        new_items = response.headers.raw
+        new_etag = next((v for k, v in new_items if k == "etag"), None)
+        if new_etag is not None and entry.etag is not None and new_etag.strip() != entry.etag.strip():
+            return None  # §4.3.4: the 304 selects a different stored response
+        replaced = {k for k, _ in new_items if k not in _NOT_UPDATED}
+        items = [p for p in entry.headers if p[0] not in replaced]
+        items.extend(p for p in new_items if p[0] not in _NOT_UPDATED)
+        response_time = self.clock()
+        date_values = [v for k, v in new_items if k == "date"]
+        from ._freshness import parse_http_date
+
+        date = parse_http_date(date_values[0]) if date_values else response_time
+        if not date_values:
+            items = [p for p in items if p[0] != "date"]
+            items.append(("date", format_http_date(response_time)))
+        updated = Entry(entry.status, items, entry.body,
+                        initial_age=corrected_initial_age(
+                            age=age_value([v for k, v in new_items if k == "age"]), date=date,
+                            request_time=request_time, response_time=response_time),
+                        response_time=response_time, request_time=request_time,
+                        facts=self.policy.facts, vary=entry.vary, tags=entry.tags)
+        if updated.directives.no_store and not updated.directives.must_understand:
+            await self.store.delete(found.storage_key)
+            return updated
+        await self.store.put(found.storage_key, updated, self._retention(updated))
+        return updated
+
+    async def _invalidate(self, request: Request, response: Response) -> None:
+        """Invalidate the target URI and same-host Location/Content-Location (RFC 9111 §4.4)."""
+        keys = {self._key(request)}
+        host = (request.headers.get("host") or request.url.netloc).lower()
+        for name in ("location", "content-location"):
+            value = response.headers.get(name)
+            if not value:
+                continue
+            target = urlsplit(urljoin(str(request.url), value))
+            if target.netloc.lower() != host and target.netloc.lower() != request.url.netloc.lower():
+                continue  # §4.4: only URIs of the same origin
+            keys.add(self.policy.keys.url_key(
+                f"{host}\x00{target.geturl()}", host, target.path or "/", target.query,
+                target.scheme))
+        for key in keys:
+            await self.store.purge(key=key)
+
+    @staticmethod
+    def _mark(response: Response, member: str) -> None:
+        response.headers.raw.append(("cache-status", member))
+
+
+# Statuses storable without explicit freshness: heuristically cacheable ones
+# (RFC 9111 §3 "a status code that is defined as heuristically cacheable").
+from ._freshness import HEURISTICALLY_CACHEABLE as _HEURISTIC_OR_VALIDATED_OK  # noqa: E402
+
+
+def _auth_allowed(d: Directives) -> bool:
+    """RFC 9111 §3.5: a shared cache may reuse responses to authorized requests only so."""
+    return d.must_revalidate or d.public or "s-maxage" in d
+
+
+def _unconditional(request: Request) -> Request:
+    items = [p for p in request.headers.raw if p[0] not in _CONDITIONALS]
+    return Request("GET", request.url, Headers.from_trusted(items), b"", cf=request.cf)
+
+
+async def _discard(response: Response) -> None:
+    body = response.body
+    if not isinstance(body, bytes):
+        try:
+            async for _ in response.stream():
+                pass
+        except Exception:
+            pass
