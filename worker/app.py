@@ -4,6 +4,7 @@ Edit this file while `edgeline dev` runs; the worker reloads on save.
 """
 
 from edgeline import App, Context, Request, Response
+from edgeline.config import ConfigPlane
 from edgeline.origin import forward
 
 app = App()
@@ -23,6 +24,12 @@ async def server_timing(request: Request, ctx: Context, call_next) -> Response:
 
 
 app.use(server_timing)
+
+# Routes, origins, rules and policies from KV (config/edge.toml, pushed with
+# `edgeline config push config/edge.toml`; `edgeline dev --demo` pushes it for you),
+# re-read every 30 s in the background. Its routes are matched before the ones below.
+plane = ConfigPlane("EDGE_CONFIG", "edge-config", refresh_seconds=30)
+app.use(plane.middleware)
 
 
 @app.get("/")

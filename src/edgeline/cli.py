@@ -62,7 +62,7 @@ def _server(app: Any) -> Any:
             yield
 
     config = uvicorn.Config(app, http="httptools", lifespan="off", log_config=None,
-                            log_level="warning", access_log=False, proxy_headers=False,
+                            log_level="warning", access_log=False, proxy_headers=False, server_header=False,
                             timeout_graceful_shutdown=2)
     return EmbeddedServer(config)
 
@@ -90,6 +90,8 @@ async def _dev(args: argparse.Namespace) -> int:
     state_dir = Path(args.state) if args.state else config.root / ".edgeline" / "state"
     emulator = Emulator(config, state_dir=state_dir, location=args.location,
                         extra_watch=[Path(p) for p in args.watch], env_name=args.env)
+    if args.demo:
+        _seed_demo_config(config, emulator)
     sock = _bind(host, port)
     servers.append((_server(emulator), sock))
     url = f"http://{host}:{sock.getsockname()[1]}"
@@ -103,7 +105,8 @@ async def _dev(args: argparse.Namespace) -> int:
                  f"curl {url}/hello/ada                 # geo-personalized at the edge",
                  f"curl -H 'X-Edgeline-Geo: DE' {url}/hello/ada   # act as a client in Germany",
                  f"curl {url}/geo                       # request.cf as the worker sees it",
-                 f"curl {url}/api/items                 # proxied to the origin"):
+                 f"curl {url}/api/items                 # proxied to the origin",
+                 f"curl {url}/v1/items/1                # a route from the KV configuration"):
         print(f"    {line}", file=sys.stderr)
     print("  edit worker/*.py and save: the worker reloads. Ctrl-C stops.", file=sys.stderr)
 
@@ -125,6 +128,27 @@ async def _dev(args: argparse.Namespace) -> int:
     await emulator.aclose()
     print("edgeline dev: stopped", file=sys.stderr)
     return 0
+
+
+def _seed_demo_config(config: Any, emulator: Any) -> None:
+    """Give the demo its edge configuration: config/edge.toml, if KV has none yet."""
+    from .config.cli import DEFAULT_BINDING, DEFAULT_KEY, encode_for_kv
+
+    source = config.root / "config" / "edge.toml"
+    binding = next((b for b in config.kv_namespaces if b.binding == DEFAULT_BINDING), None)
+    if binding is None or not source.is_file():
+        return
+    namespace = emulator.kv.namespace(binding.id).sync
+    if namespace.get(DEFAULT_KEY) is not None:
+        return
+    try:
+        data, _ = encode_for_kv(str(source))
+    except ConfigError as exc:
+        log.error("demo configuration %s not loaded:\n%s", source, exc)
+        return
+    namespace.put(DEFAULT_KEY, data.decode())
+    log.info("demo: pushed %s to KV %s/%s", source.relative_to(config.root), binding.binding,
+             DEFAULT_KEY)
 
 
 # -- build -----------------------------------------------------------------------
@@ -247,8 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("name", nargs="?", default=None)
     bench.add_argument("--quick", action="store_true")
 
+    from .config.cli import register as register_config
     from .proxy import register as register_proxy
 
+    register_config(sub)
     register_proxy(sub)
 
     args = parser.parse_args(argv)

@@ -1,0 +1,46 @@
+"""``EdgeConfig``: the one document that configures an edge worker, kept under one KV key.
+
+One document, one key: a Workers KV write is atomic per key only, and KV is
+eventually consistent (60 s or more between locations), so routes and the
+origins, lists and policies they name must travel together or a location
+could see a route to an origin it does not know yet.
+
+Named things (origins, IP lists, geo policies) are lists of Structs with a
+``name`` field rather than objects keyed by name: msgspec reports a bad value
+inside a dict as ``$.ip_lists[...]``, without the key, while a list gives the
+exact path (``$.ip_lists[2].entries[41]``). Names are checked for uniqueness
+when the configuration compiles.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+import msgspec
+
+from ._base import Schema
+from .geo import GeoPolicy
+from .lists import IPList
+from .origins import Origin
+from .routes import Route
+from .rules import Rule
+
+__all__ = ["SCHEMA_VERSION", "EdgeConfig"]
+
+# The newest EdgeConfig version this code reads. History:
+#   1: origins, routes, rules, ip_lists, geo_policies.
+SCHEMA_VERSION: Final = 1
+
+
+class EdgeConfig(Schema, frozen=True):
+    """Everything operators change without a redeploy (see :mod:`kv_schemas`)."""
+
+    version: Annotated[int, msgspec.Meta(ge=1)]
+    # Lets editors find the JSON Schema (`edgeline schema`); ignored otherwise.
+    schema_uri: str | None = msgspec.field(default=None, name="$schema")
+    description: str = ""
+    origins: list[Origin] = []
+    routes: list[Route] = []
+    rules: list[Rule] = []
+    ip_lists: list[IPList] = []
+    geo_policies: list[GeoPolicy] = []

@@ -1,0 +1,74 @@
+"""The configuration plane: typed KV data, loaded, compiled, refreshed, kept known-good.
+
+::
+
+    from edgeline.config import ConfigPlane
+
+    plane = ConfigPlane("EDGE_CONFIG", "edge-config", refresh_seconds=30)
+    app.use(plane.middleware)     # KV routes are matched before the app's own
+
+The document under the key is a ``kv_schemas.EdgeConfig`` in JSON (see
+:mod:`kv_schemas` for the schema and its evolution rules). Loading decodes
+it with a decoder built once, compiles it (:func:`compile_config`: origins
+into transports, IP lists into sorted ranges, routes into a router, plus
+every compiler registered with :func:`compiler`) and swaps the result in
+whole; anything wrong rejects it whole with :class:`ConfigInvalid`, whose
+problems name the field path, the expected type and the line. See
+:mod:`edgeline.config._plane` for refresh and the admin route, and
+``edgeline config --help`` for the command line.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from ._errors import ConfigInvalid, Problem
+from ._ipset import IPListError, IPSet, sort_entries
+from ._limits import MAX_KEY_BYTES, MAX_VALUE_BYTES, check_key, check_value_size
+from ._plane import STATE_KEY, ConfigPlane
+
+# PERF: these need msgspec and the schemas; they are imported on first use so
+# that a worker's start-up (and Pyodide without msgspec) does not pay for them.
+_LAZY = {
+    "Build": "._compile", "CompiledConfig": "._compile", "Compiler": "._compile",
+    "GeoPolicies": "._compile", "compile_config": "._compile", "compiler": "._compile",
+    "compilers": "._compile", "convert_config": "._decode", "decode_config": "._decode",
+    "load_file": "._decode", "load_config": "._load", "validate_file": "._load",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "MAX_KEY_BYTES",
+    "MAX_VALUE_BYTES",
+    "STATE_KEY",
+    "Build",
+    "CompiledConfig",
+    "Compiler",
+    "ConfigInvalid",
+    "ConfigPlane",
+    "GeoPolicies",
+    "IPListError",
+    "IPSet",
+    "Problem",
+    "check_key",
+    "check_value_size",
+    "compile_config",
+    "compiler",
+    "compilers",
+    "convert_config",
+    "decode_config",
+    "load_config",
+    "load_file",
+    "sort_entries",
+    "validate_file",
+]
