@@ -193,7 +193,7 @@ class FetchTransport:
             body = _platform_body(request)
             if body is not None:
                 options["body"] = body
-                if ON_PYODIDE and not isinstance(body, bytes):
+                if not isinstance(body, bytes):
                     # NOTE: the Fetch standard's RequestInit.duplex; Node's fetch
                     # requires it with a stream body, workerd ignores the member.
                     options["duplex"] = "half"

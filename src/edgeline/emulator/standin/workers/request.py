@@ -26,9 +26,9 @@ class Request:
         body = other_options.pop("body", None)
         redirect = other_options.pop("redirect", None)
         cf = other_options.pop("cf", None)
-        other_options.pop("fetcher", None)
-        if other_options:
-            raise TypeError(f"Unexpected Request options: {sorted(other_options)}")
+        # NOTE: the rest of RequestInit (duplex, integrity, signal, ...) is passed
+        # to the web Request, which ignores members it does not act on; so here.
+        other_options.clear()
         base = input._js_request if isinstance(input, Request) else None
         js_headers = (_to_js_headers(headers) if headers is not None
                       else WebHeaders(base.headers) if base is not None else WebHeaders())
