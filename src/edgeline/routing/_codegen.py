@@ -1,35 +1,54 @@
-"""Turn a route table into Python source, exec'd once, that matches split paths.
+"""Turn a route table into one Python function, exec'd once, that matches split paths.
 
-The generated ``find(segs, n, method) -> (target, params) | None`` takes
-``segs = path.split("/")`` of a normalized path (``segs[0]`` is the empty
-root, ``n == len(segs)``). It is organised for the few steps CPython is fast
-at, dict lookups and local-variable tests:
+The generated code works on ``segs = path.split("/")`` of a normalized path
+(``segs[0]`` is the empty root, ``n == len(segs)``). It is one flat function
+(PERF: a call costs as much as three string comparisons), organised for what
+CPython 3.11 does fast. Comparing a fresh segment with a constant costs about
+a quarter of a dict lookup, which must hash the segment first, so a dict is
+used only where it pays:
 
-1. a dict on the first segment picks the *bucket* function of the routes that
-   start with that static text (routes starting with a parameter come after,
-   in their own function, as priority requires);
-2. the bucket switches on ``n`` and unpacks the segments into locals;
-3. for each *group* of routes sharing a rank vector and parameter names, in
-   priority order (lexicographic on the rank vector), it checks that the
-   parameter segments are non-empty, looks the static segments up in one dict
-   (a string, or a tuple of strings), converts typed parameters, then looks up
-   the method. A miss anywhere falls through to the next group: that is the
-   backtracking of a trie walk, without the walk.
+1. a switch on ``n`` unpacks the segments into locals ``s1``, ``s2``, ...;
+2. routes starting with static text are picked by their first segment, then
+   routes starting with a parameter are tried, as priority requires;
+3. each *group* of routes sharing a rank vector is tried in priority order
+   (lexicographic on the rank vector): a decision tree on its static
+   segments, then per route one flat condition (parameters non-empty, the
+   method, typed conversions) and a ``return`` building the params dict as a
+   literal from the locals. A miss anywhere falls through to the next group:
+   that is the backtracking of a trie walk, without the walk. Parameter
+   positions that every route of a first segment has are tested once.
+
+Every switch (length, first segment, a static segment in a decision tree)
+tests its alternatives with ``==``, those with the most routes first (each
+route taken as equally likely), and finds the rest, past the point where the
+chain costs more on average (:func:`_chain_length`), with one dict lookup: to
+an int and a binary tree on it when the alternatives hold code, or straight
+to the data when they differ only in static text (a *table*: nested dicts to
+the method table, and the parameter names that vary). The method is tested
+with a set (up to two targets per route) or looked up in a dict.
 
 Routes ending in ``{name:path}`` join every length branch they can match, and
-a final branch holds them alone for longer paths.
+a final block, after the switch, holds them alone for other lengths.
+
+With ``hot`` (routes that ignore the host), the function is the router's
+``match`` itself: the raw-path lookup of fully static routes and the checks
+that prove a path needs no normalization come first, and a miss goes to the
+router's slow path. ``find(segs, n, method)``, which the slow path calls with
+decoded segments, reuses the same function through its fourth argument
+instead of compiling the body twice (PERF: compiling is most of the cost of
+building a router).
 
 APPSEC: nothing from a route is spliced into the source except through
-``repr()`` (static text, parameter names); tables, converters and targets are
-bound in the exec namespace under generated names.
+``repr()`` (static text, parameter names, methods); tables, converters,
+method sets and targets are bound in the exec namespace under generated names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
-from ._converters import MISSING, Converter
+from ._converters import INT, MISSING, Converter
 from ._table import Leaf
 
 __all__ = ["Finder", "Generated", "generate"]
@@ -37,29 +56,45 @@ __all__ = ["Finder", "Generated", "generate"]
 Finder = Callable[[list[str], int, Any], "tuple[Any, dict[str, Any]] | None"]
 LeafMethods = Callable[[Leaf], dict[Any, Any]]
 
-# The hot ``match`` for a router whose routes ignore the host: the static
-# lookup on the raw path, the checks that prove the path needs no
-# normalization, then ``find`` inlined (PERF: saves a call per request).
-_MATCH = """
-def match(method, path, host=''):
-    m = STATIC(path)
-    if m is not None:
-        t = m.get(method)
-        if t is not None:
-            return t, {{}}
-    if '%' in path or '.' in path and '/.' in path{extra_check}:
-        return SLOW(method, path, TABLES)
-    segs = path.split('/')
-    n = len(segs)
-    if segs[0] or n == 1:
-        return SLOW(method, path, TABLES)
-    f = FIRST(segs[1])
-    if f is not None:
-        r = f(segs, n, method)
-        if r is not None:
-            return r
-{param_first}    return SLOW(method, path, TABLES)
-"""
+# PERF: a route with up to this many targets (by method) tells them apart
+# with ``==`` tests on the method, beyond it with a dict lookup.
+MAX_METHOD_CHAIN: Final = 2
+
+# PERF: past this many lengths a chain of ``n == k`` tests gives way to a tree.
+MAX_LENGTH_CHAIN: Final = 12
+
+# NOTE: bounds the nesting of the decision tree on a group's static segments
+# (the tokenizer allows 100 levels of indentation); deeper groups are matched
+# with nested dict lookups in one flat condition instead.
+MAX_DECISION_DEPTH: Final = 40
+
+# NOTE: int("9" * n) raises ValueError beyond sys.get_int_max_str_digits(),
+# which cannot be set below 640; shorter runs of digits convert inline.
+_INT_INLINE_DIGITS: Final = 640
+
+# The head of the hot ``match``: static routes by raw path, then the checks
+# that prove the path is already normalized (see ``_compiled``). ``_segs`` is
+# only ever passed by ``find``, with the decoded segments of the slow path.
+_MATCH_HEAD = """\
+def match(method, path, host='', _segs=None):
+    if _segs is None:
+        m = STATIC(path)
+        if m is not None:
+            t = m.get(method)
+            if t is not None:
+                return t, {{}}
+        if '%' in path or '.' in path and '/.' in path{extra_check}:
+            return SLOW(method, path)
+        segs = path.split('/')
+    else:
+        segs = _segs
+    n = len(segs)"""
+
+_HOT_MISS = "SLOW(method, path)"
+
+_FIND_WRAPPER = """\
+def find(segs, n, method):
+    return match(method, None, '', segs)"""
 
 
 class Generated:
@@ -74,17 +109,19 @@ class Generated:
 
 
 class _Writer:
-    """Accumulate generated functions and the objects they refer to."""
+    """Accumulate the generated function and the objects it refers to."""
 
-    def __init__(self, leaf_methods: LeafMethods) -> None:
+    def __init__(self, leaf_methods: LeafMethods, miss: str) -> None:
         self.leaf_methods = leaf_methods
+        self.miss = miss
         self.namespace: dict[str, Any] = {"MISSING": MISSING}
         self.lines: list[str] = []
         self.count = 0
         self.parsers: dict[int, str] = {}
-        self.builders: dict[tuple[str, ...], str] = {}
-        self.prelude: list[str] = []  # builders, emitted ahead of the functions using them
-        self.fixups: list[tuple[dict[Any, Any], Any, str]] = []
+
+    def emit(self, depth: int, line: str) -> None:
+        """Append one line of source at indentation ``depth``."""
+        self.lines.append("    " * depth + line)
 
     def bind(self, prefix: str, value: Any) -> str:
         """Put ``value`` in the namespace under a fresh name and return the name."""
@@ -100,49 +137,116 @@ class _Writer:
             name = self.parsers[id(converter)] = self.bind("C", converter.parse)
         return name
 
-    def bucket(self, name: str, leaves: list[Leaf], first_is_static: bool) -> None:
-        """Emit the function matching ``leaves``, which share their first segment kind."""
-        out = self.lines
-        out.append(f"def {name}(segs, n, method):")
-        fixed = [leaf for leaf in leaves if not leaf.has_tail]
-        tails = [leaf for leaf in leaves if leaf.has_tail]
-        lengths = sorted({len(leaf.ranks) + 1 for leaf in fixed})
-        for k, length in enumerate(lengths):
-            out.append(f"    {'if' if k == 0 else 'elif'} n == {length}:")
-            skip = 2 if first_is_static else 1
-            names = ", ".join("_" if i < skip else f"s{i}" for i in range(length))
-            out.append(f"        {names}, = segs")
-            members = [leaf for leaf in fixed if len(leaf.ranks) + 1 == length]
-            members += [leaf for leaf in tails if len(leaf.ranks) + 1 <= length]
-            self.groups(members, 2, first_is_static, unpacked=True)
-        if tails:
-            depth = 1
-            if lengths:
-                out.append("    else:")
-                depth = 2
-            self.groups(tails, depth, first_is_static, unpacked=False)
-        out.append("    return None")
+    # ------------------------------------------------------------------
+    # Switches
+    # ------------------------------------------------------------------
+
+    def tree(
+        self,
+        var: str,
+        keys: list[int],
+        depth: int,
+        body: Callable[[int, int], None],
+    ) -> None:
+        """Emit a binary tree of ``if var < k`` ending in ``if var == key`` tests.
+
+        ``body(key, depth)`` emits what runs for ``key``; a value that is none
+        of the keys falls out of the tree without running anything.
+        """
+        if len(keys) <= 3:
+            for k, key in enumerate(keys):
+                self.emit(depth, f"{'if' if k == 0 else 'elif'} {var} == {key}:")
+                body(key, depth + 1)
+            return
+        mid = len(keys) // 2
+        self.emit(depth, f"if {var} < {keys[mid]}:")
+        self.tree(var, keys[:mid], depth + 1, body)
+        self.emit(depth, "else:")
+        self.tree(var, keys[mid:], depth + 1, body)
+
+    def switch(
+        self,
+        expr: str,
+        parts: list[tuple[str, list[Leaf]]],
+        depth: int,
+        part: Callable[[list[Leaf], int], None],
+        rest: Callable[[list[Leaf], int], None] | None,
+    ) -> None:
+        """Emit the code choosing among disjoint ``parts`` by the text ``expr`` holds.
+
+        The heaviest parts (most routes: each route is taken as equally
+        likely) are tested first, with ``==``; past the point where that costs
+        more on average (see :func:`_chain_length`), the others are found with
+        one dict lookup: ``rest(leaves, depth)`` emits it if given (a data
+        table), else it is a dict to an int and a binary tree on the int.
+        """
+        weighted = sorted(
+            ((_weight(leaves), text, leaves) for text, leaves in parts), key=_heaviest
+        )
+        ordered = [(text, leaves) for _, text, leaves in weighted]
+        weights = [weight for weight, _, _ in weighted]
+        chained = _chain_length(weights, 4.0 if rest is not None else None)
+        for k, (text, leaves) in enumerate(ordered[:chained]):
+            self.emit(depth, f"{'if' if k == 0 else 'elif'} {expr} == {text!r}:")
+            part(leaves, depth + 1)
+        others = ordered[chained:]
+        if not others:
+            return
+        if chained:
+            self.emit(depth, "else:")
+            depth += 1
+        if rest is not None:
+            rest([leaf for _, leaves in others for leaf in leaves], depth)
+            return
+        self.count += 1
+        var = f"k{self.count}"
+        index = {text: k for k, (text, _) in enumerate(others)}
+        self.emit(depth, f"{var} = {self.bind('F', index.get)}({expr}, -1)")
+        self.tree(var, list(range(len(others))), depth, lambda k, inner: part(others[k][1], inner))
+
+    def dispatch(self, members: list[Leaf], depth: int, unpacked: bool) -> None:
+        """Emit the code trying ``members`` (which all fit the current ``n``) in order."""
+        buckets: dict[str, list[Leaf]] = {}
+        param_first: list[Leaf] = []
+        for leaf in members:
+            rank, text = leaf.shape[0]
+            if rank == 0:
+                buckets.setdefault(text, []).append(leaf)
+            else:
+                param_first.append(leaf)
+        # NOTE: buckets are disjoint (their first segments differ), so their
+        # order is free.
+        self.switch(
+            "s1",
+            list(buckets.items()),
+            depth,
+            lambda leaves, inner: self.groups(leaves, inner, True, unpacked),
+            None,
+        )
+        if param_first:
+            self.groups(param_first, depth, first_is_static=False, unpacked=unpacked)
 
     def groups(
         self, members: list[Leaf], depth: int, first_is_static: bool, unpacked: bool
     ) -> None:
-        """Emit one block per (rank vector, names) group, in priority order."""
+        """Emit one block per rank vector, in priority order."""
         grouped: dict[tuple[int, ...], list[Leaf]] = {}
         for leaf in members:
             grouped.setdefault(leaf.ranks, []).append(leaf)
+        checked: set[int] = set()
+        if unpacked:
+            # PERF: a parameter position every route here has (``{owner}`` in
+            # all of ``/repos/{owner}/...``) is checked non-empty once, up front.
+            checked = set.intersection(*(set(_params(leaf)) for leaf in members))
+            if checked:
+                self.emit(depth, f"if {' and '.join(f's{i}' for i in sorted(checked))}:")
+                depth += 1
         for ranks, group in sorted(grouped.items(), key=lambda kv: kv[0]):
-            self.group(group, ranks, depth, first_is_static, unpacked)
+            self.group(group, ranks, depth, first_is_static, unpacked, checked)
 
-    def builder(self, names: tuple[str, ...]) -> str:
-        """Return a function building ``(target, params)`` for these parameter names."""
-        name = self.builders.get(names)
-        if name is None:
-            name = self.builders[names] = f"_n{len(self.builders)}"
-            args = ", ".join(f"a{i}" for i in range(len(names)))
-            pairs = ", ".join(f"{n!r}: a{i}" for i, n in enumerate(names))
-            self.prelude.append(f"def {name}(t, {args}):")
-            self.prelude.append(f"    return t, {{{pairs}}}")
-        return name
+    # ------------------------------------------------------------------
+    # One group of routes with the same rank vector
+    # ------------------------------------------------------------------
 
     def group(
         self,
@@ -151,81 +255,312 @@ class _Writer:
         depth: int,
         first_is_static: bool,
         unpacked: bool,
+        checked: set[int],
     ) -> None:
-        """Emit the block trying every leaf of one group with a single dict lookup."""
-        out = self.lines
+        """Emit the tests for one group: a decision tree, or nested dict lookups.
+
+        ``checked`` holds the parameter positions already tested non-empty.
+        """
 
         def seg(i: int) -> str:
-            return f"s{i}" if unpacked else f"segs[{i}]"
-
-        def emit(line: str) -> None:
-            out.append("    " * depth + line)
+            # s1 is always bound (unpacked, or read for the first-segment switch).
+            return f"s{i}" if unpacked or i == 1 else f"segs[{i}]"
 
         leaf0 = group[0]
         tail = leaf0.has_tail
         fixed = len(ranks) - 1 if tail else len(ranks)
         if tail and not unpacked:
-            emit(f"if n > {len(ranks)}:")
+            self.emit(depth, f"if n > {len(ranks)}:")
             depth += 1
         params = [i + 1 for i in range(fixed) if ranks[i] != 0]
         statics = [
             i + 1 for i in range(fixed) if ranks[i] == 0 and not (i == 0 and first_is_static)
         ]
-        if params:
-            # A parameter never matches an empty segment (only a trailing slash is empty).
-            emit(f"if {' and '.join(seg(i) for i in params)}:")
-            depth += 1
-        # PERF: routes of one rank vector usually share their parameter names;
-        # then the params dict is built inline, else by a per-names builder.
-        same_names = all(leaf.names == leaf0.names for leaf in group)
-        if statics:
-            table: dict[Any, Any] = {}
-            for leaf in group:
-                texts = [leaf.shape[i - 1][1] for i in statics]
-                value = self.leaf_methods(leaf)
-                key = texts[0] if len(texts) == 1 else tuple(texts)
-                if not same_names:
-                    # The builder exists only once exec'd; resolved in generate().
-                    self.fixups.append((table, key, self.builder(leaf.names)))
-                table[key] = value
-            key = (
-                seg(statics[0]) if len(statics) == 1 else f"({', '.join(seg(i) for i in statics)},)"
+        # A parameter never matches an empty segment (only a trailing slash is empty).
+        nonempty = [seg(i) for i in params if i not in checked]
+        values, conversions = self.conversions(leaf0, params, seg)
+        if tail:
+            # An empty segment inside the rest means the path was not normalized.
+            conversions.append(
+                f"(rest := '/'.join(segs[{len(ranks)}:]))[:1] != '/' and '//' not in rest"
             )
-            emit(f"m = {self.bind('K', table)}.get({key})")
-            emit("if m is not None:")
-            depth += 1
-            methods = "m" if same_names else "m[0]"
+            values.append("rest")
+        # NOTE: a level costs at most 2 + 8 indentation levels (a chain, or a
+        # tree on up to 255 parts); below 4 static segments no need to look.
+        if len(statics) < 4 or _decision_depth(group, statics) <= MAX_DECISION_DEPTH:
+            self.decide(group, statics, [], nonempty, conversions, values, seg, depth)
         else:
-            # Same ranks and no static text left to tell them apart: one leaf.
-            assert len(group) == 1
-            methods = self.bind("L", self.leaf_methods(leaf0))
+            self.table(group, statics, nonempty, conversions, values, seg, depth)
+
+    def decide(
+        self,
+        leaves: list[Leaf],
+        positions: list[int],
+        tests: list[str],
+        nonempty: list[str],
+        conversions: list[str],
+        values: list[str],
+        seg: Callable[[int], str],
+        depth: int,
+    ) -> None:
+        """Emit a decision tree on the static segments at ``positions``, then each leaf.
+
+        ``tests`` holds the ``==`` tests already implied on the way down that
+        have not been emitted yet (a position all ``leaves`` agree on needs no
+        branch: its test joins the leaf's condition).
+        """
+        if not positions:
+            assert len(leaves) == 1  # same ranks, same static text: one shape
+            self.leaf(leaves[0], [*tests, *nonempty], conversions, values, depth)
+            return
+        i, rest = positions[0], positions[1:]
+        parts: dict[str, list[Leaf]] = {}
+        for leaf in leaves:
+            parts.setdefault(leaf.shape[i - 1][1], []).append(leaf)
+        if len(parts) == 1:
+            (text,) = parts
+            self.decide(
+                leaves,
+                rest,
+                [*tests, f"{seg(i)} == {text!r}"],
+                nonempty,
+                conversions,
+                values,
+                seg,
+                depth,
+            )
+            return
+        if tests:
+            self.emit(depth, f"if {' and '.join(tests)}:")
+            depth += 1
+
+        def part(members: list[Leaf], inner: int) -> None:
+            self.decide(members, rest, [], nonempty, conversions, values, seg, inner)
+
+        def table(members: list[Leaf], inner: int) -> None:
+            # PERF: one dict lookup on the segment; the rest of the way (more
+            # static segments, the method) is data.
+            self.table(members, positions, nonempty, conversions, values, seg, inner)
+
+        self.switch(seg(i), list(parts.items()), depth, part, table)
+
+    def conversions(
+        self, leaf: Leaf, params: list[int], seg: Callable[[int], str]
+    ) -> tuple[list[str], list[str]]:
+        """Return the param value expressions and the tests converting typed ones."""
         values: list[str] = []
-        conversions: list[str] = []
+        tests: list[str] = []
         for i in params:
-            converter = leaf0.converters[i - 1]
+            converter = leaf.converters[i - 1]
             if converter is None:
                 values.append(seg(i))
                 continue
             var = f"c{i}"
-            conversions.append(f"({var} := {self.parser(converter)}({seg(i)})) is not MISSING")
+            if converter is INT:
+                # PERF: the int converter inline; see _converters._to_int.
+                tests.append(
+                    f"{seg(i)}.isdigit() and {seg(i)}.isascii() and "
+                    f"(({var} := int({seg(i)})) if len({seg(i)}) < {_INT_INLINE_DIGITS} "
+                    f"else ({var} := {self.parser(converter)}({seg(i)}))) is not MISSING"
+                )
+            else:
+                tests.append(f"({var} := {self.parser(converter)}({seg(i)})) is not MISSING")
             values.append(var)
-        if conversions:
-            # NOTE: one flat condition, so many typed parameters cannot nest too deep.
-            emit(f"if {' and '.join(conversions)}:")
+        return values, tests
+
+    def leaf(
+        self,
+        leaf: Leaf,
+        tests: list[str],
+        conversions: list[str],
+        values: list[str],
+        depth: int,
+    ) -> None:
+        """Emit one flat condition for one leaf, then its return."""
+        methods = self.leaf_methods(leaf)
+        by_target: dict[int, list[str]] = {}
+        probes = []
+        for method, target in methods.items():
+            if isinstance(method, str):
+                by_target.setdefault(id(target), []).append(method)
+            else:
+                # Another key (the router's method-agnostic probe) only needs a hit.
+                probes.append(method)
+        pairs = ", ".join(
+            [f"{name!r}: {value}" for name, value in zip(leaf.names, values, strict=True)]
+        )
+        if len(by_target) > MAX_METHOD_CHAIN:
+            lookup = f"(t := {self.bind('L', methods.get)}(method)) is not None"
+            self.emit(depth, f"if {' and '.join([*tests, lookup, *conversions])}:")
+            self.emit(depth + 1, f"return t, {{{pairs}}}")
+            return
+        # PERF: a few targets (say GET, with HEAD served by it, and PUT): a
+        # set membership test each (GET, the commonest, first), not a dict.
+        chains = list(by_target.values())
+        if len(chains) > 1:
+            chains.sort(key=lambda names: "GET" not in names)
+        branches = []
+        for k, names in enumerate(chains):
+            accepted = self.bind("M", frozenset([*names, *probes] if k == 0 else names))
+            target = self.bind("T", methods[names[0]])
+            branches.append((f"method in {accepted}", f"return {target}, {{{pairs}}}"))
+        if len(branches) == 1:
+            condition, action = branches[0]
+            self.emit(depth, f"if {' and '.join([*tests, condition, *conversions])}:")
+            self.emit(depth + 1, action)
+            return
+        if tests or conversions:
+            self.emit(depth, f"if {' and '.join([*tests, *conversions])}:")
             depth += 1
-        if tail:
-            emit(f"rest = '/'.join(segs[{len(ranks)}:])")
-            # An empty segment inside the rest means the path was not normalized.
-            emit("if rest[:1] != '/' and '//' not in rest:")
-            depth += 1
-            values.append("rest")
-        emit(f"t = {methods}.get(method)")
-        emit("if t is not None:")
-        if same_names:
-            pairs = ", ".join(f"{n!r}: {v}" for n, v in zip(leaf0.names, values, strict=True))
-            emit(f"    return t, {{{pairs}}}")
+        for condition, action in branches:
+            self.emit(depth, f"if {condition}:")
+            self.emit(depth + 1, action)
+
+    def table(
+        self,
+        group: list[Leaf],
+        statics: list[int],
+        tests: list[str],
+        conversions: list[str],
+        values: list[str],
+        seg: Callable[[int], str],
+        depth: int,
+    ) -> None:
+        """Emit one flat condition looking ``group`` up in nested dicts on ``statics``.
+
+        ``tests`` are the conditions to check first (non-empty parameters, and
+        the static segments already decided).
+        """
+        leaf0 = group[0]
+        # PERF: parameter names that differ within the group (``{id}`` here,
+        # ``{number}`` there) come from the table, so the params dict is
+        # still one literal, with no call to build it.
+        varying = [
+            k
+            for k in range(len(leaf0.names))
+            if any(leaf.names[k] != leaf0.names[k] for leaf in group)
+        ]
+        root: dict[Any, Any] = {}
+        for leaf in group:
+            node = root
+            for i in statics[:-1]:
+                node = node.setdefault(leaf.shape[i - 1][1], {})
+            value: Any = self.leaf_methods(leaf)
+            if len(varying) == 1:
+                value = (value, leaf.names[varying[0]])
+            elif varying:
+                value = (value, tuple(leaf.names[k] for k in varying))
+            node[leaf.shape[statics[-1] - 1][1]] = value
+        # NOTE: one flat condition (walrus chain), so many static segments
+        # cannot nest the source deeper than the tokenizer allows.
+        tests = [*tests, f"(m := {self.bind('K', root.get)}({seg(statics[0])})) is not None"]
+        tests += [f"(m := m.get({seg(i)})) is not None" for i in statics[1:]]
+        tests.append(f"(t := {'m[0]' if varying else 'm'}.get(method)) is not None")
+        self.emit(depth, f"if {' and '.join([*tests, *conversions])}:")
+        keys = [repr(name) for name in leaf0.names]
+        for j, k in enumerate(varying):
+            keys[k] = "m[1]" if len(varying) == 1 else f"m[1][{j}]"
+        pairs = ", ".join(f"{key}: {v}" for key, v in zip(keys, values, strict=True))
+        self.emit(depth + 1, f"return t, {{{pairs}}}")
+
+    # ------------------------------------------------------------------
+    # The body: switch on n, then the tail-only block
+    # ------------------------------------------------------------------
+
+    def body(self, leaves: list[Leaf], depth: int) -> None:
+        """Emit the switch on ``n`` and everything below it."""
+        fixed: dict[int, list[Leaf]] = {}
+        tails: list[Leaf] = []
+        for leaf in leaves:
+            if leaf.has_tail:
+                tails.append(leaf)
+            else:
+                fixed.setdefault(len(leaf.ranks) + 1, []).append(leaf)
+
+        def branch(length: int, inner: int) -> None:
+            names = ", ".join(["r", *(f"s{i}" for i in range(1, length))])
+            self.emit(inner, f"{names}, = segs")
+            # Not an absolute path ("a/b"): only the slow path may answer.
+            self.emit(inner, f"if r: return {self.miss}")
+            members = fixed[length] + [t for t in tails if len(t.ranks) + 1 <= length]
+            self.dispatch(members, inner, unpacked=True)
+            self.emit(inner, f"return {self.miss}")
+
+        if len(fixed) <= MAX_LENGTH_CHAIN:
+            # Lengths with more routes first, as in switch().
+            weight = {
+                length: _weight(fixed[length])
+                + _weight([t for t in tails if len(t.ranks) < length])
+                for length in fixed
+            }
+            for k, length in enumerate(sorted(fixed, key=lambda length: -weight[length])):
+                self.emit(depth, f"{'if' if k == 0 else 'elif'} n == {length}:")
+                branch(length, depth + 1)
         else:
-            emit(f"    return m[1](t, {', '.join(values)})")
+            self.tree("n", sorted(fixed), depth, branch)
+        if tails:
+            shortest = min(len(t.ranks) for t in tails)
+            self.emit(depth, f"if n > {shortest} and not segs[0]:")
+            self.emit(depth + 1, "s1 = segs[1]")
+            self.dispatch(tails, depth + 1, unpacked=False)
+        self.emit(depth, f"return {self.miss}")
+
+
+def _params(leaf: Leaf) -> list[int]:
+    """Return the segment indexes (``segs[i]``) of the leaf's one-segment parameters."""
+    fixed = leaf.ranks[:-1] if leaf.has_tail else leaf.ranks
+    return [i + 1 for i, rank in enumerate(fixed) if rank != 0]
+
+
+def _heaviest(item: tuple[int, str, list[Leaf]]) -> int:
+    """Sort key putting the part with the most routes first."""
+    return -item[0]
+
+
+def _weight(leaves: list[Leaf]) -> int:
+    """Return how many routes (method and path) ``leaves`` stand for."""
+    return sum(len(leaf.methods) for leaf in leaves)
+
+
+def _chain_length(weights: list[int], table_cost: float | None) -> int:
+    """Return how many of the parts (heaviest first) to test with ``==``.
+
+    Unit: one ``==`` test. A dict lookup on a fresh segment costs about 3
+    (hashing it is most of that), then either ``table_cost`` more when the
+    rest is a data table, or the binary tree on the int it gives. The others
+    pay the failed ``==`` tests before them too. The cheapest split wins.
+    """
+    remaining = sum(weights)
+    best = len(weights)
+    best_cost = float(sum((k + 1) * w for k, w in enumerate(weights)))
+    prefix = 0.0  # cost of the parts already in the chain
+    for p, weight in enumerate(weights):
+        if table_cost is not None:
+            lookup = table_cost
+        else:
+            lookup = 3.0 + max(len(weights) - p - 1, 1).bit_length()
+        cost = prefix + remaining * (p + lookup)
+        if cost < best_cost:
+            best, best_cost = p, cost
+        prefix += (p + 1) * weight
+        remaining -= weight
+    return best
+
+
+def _decision_depth(leaves: list[Leaf], positions: list[int]) -> int:
+    """Return how many indentation levels :meth:`_Writer.decide` would use, at most."""
+    if len(leaves) <= 1 or not positions:
+        return 0
+    i = positions[0]
+    parts: dict[str, list[Leaf]] = {}
+    for leaf in leaves:
+        parts.setdefault(leaf.shape[i - 1][1], []).append(leaf)
+    below = max(_decision_depth(part, positions[1:]) for part in parts.values())
+    if len(parts) == 1:
+        return below
+    # At most: an if for the tests carried down, an else after the chain,
+    # the int tree, and the branch body.
+    return 3 + len(parts).bit_length() + below
 
 
 def generate(
@@ -237,49 +572,21 @@ def generate(
 ) -> Generated:
     """Compile the non-static ``leaves`` into a finder (and a matcher if ``hot``).
 
-    ``hot`` binds ``STATIC`` (raw path -> method table lookup), ``SLOW`` and
-    ``TABLES`` for the generated ``match``; see ``_MATCH``.
+    ``hot`` binds ``STATIC`` (raw path -> method table lookup) and ``SLOW``
+    (``(method, path)``, the slow path; None for ``path`` None, which is
+    ``find`` missing) for the generated ``match``; see ``_MATCH_HEAD``.
     """
-    writer = _Writer(leaf_methods)
-    buckets: dict[str, list[Leaf]] = {}
-    param_first: list[Leaf] = []
-    for leaf in leaves:
-        rank, text = leaf.shape[0]
-        if rank == 0:
-            buckets.setdefault(text, []).append(leaf)
-        else:
-            param_first.append(leaf)
-    entries: list[str] = []
-    for text, members in buckets.items():
-        name = f"_b{len(entries)}"
-        writer.bucket(name, members, first_is_static=True)
-        entries.append(f"{text!r}: {name}")
-    if param_first:
-        writer.bucket("_p", param_first, first_is_static=False)
-    out = writer.lines
-    out.append(f"FIRST = {{{', '.join(entries)}}}.get")
-    out.append("def find(segs, n, method):")
-    out.append("    f = FIRST(segs[1])")
-    out.append("    if f is not None:")
-    out.append("        r = f(segs, n, method)")
-    out.append("        if r is not None:")
-    out.append("            return r")
-    out.append("    return _p(segs, n, method)" if param_first else "    return None")
+    writer = _Writer(leaf_methods, _HOT_MISS if hot is not None else "None")
     if hot is not None:
         writer.namespace.update(hot)
-        out.append(
-            _MATCH.format(
-                extra_check=" or path.endswith('/')" if ignore_slash else "",
-                param_first=(
-                    "    r = _p(segs, n, method)\n    if r is not None:\n        return r\n"
-                    if param_first
-                    else ""
-                ),
-            )
-        )
-    source = "\n".join(writer.prelude + out)
+        extra = " or path.endswith('/')" if ignore_slash else ""
+        writer.lines.append(_MATCH_HEAD.format(extra_check=extra))
+        writer.body(leaves, 1)
+        writer.lines.append(_FIND_WRAPPER)
+    else:
+        writer.lines.append("def find(segs, n, method):")
+        writer.body(leaves, 1)
+    source = "\n".join([*writer.lines, ""])
     code = compile(source, "<edgeline.routing compiled>", "exec")
     exec(code, writer.namespace)  # APPSEC: our own source, see the module docstring
-    for table, key, builder in writer.fixups:
-        table[key] = (table[key], writer.namespace[builder])
     return Generated(writer.namespace["find"], writer.namespace.get("match"), source)

@@ -5,7 +5,8 @@ added. The first ``match`` (or an explicit :meth:`Router.compile` at
 configuration load) generates the matcher (see :mod:`._codegen`) under a lock
 and swaps it in; adding a route later swaps the compiling one back.
 
-The hot path, for a path that needs no normalization:
+The hot path, for a path that needs no normalization, is one generated
+function (see :mod:`._codegen`):
 
 1. one dict lookup on the raw path for routes made only of static segments
    (they win over everything else, so a hit with the method is the answer);
@@ -13,8 +14,9 @@ The hot path, for a path that needs no normalization:
    which prove the path is already normalized; an empty segment (``//``)
    needs no test, since no parameter matches one and the generated code
    rejects a wildcard rest holding one, so such paths miss and go slow;
-3. ``path.split("/")``, a dict on the first segment, a switch on the number
-   of segments, and one dict lookup per group of same-shaped routes.
+3. ``path.split("/")``, a switch on the number of segments, then on the
+   first one, then string comparisons (dict lookups where a level is wide)
+   down to the route, whose params dict is built as a literal.
 
 Anything else (escapes, dot segments, a miss, 405, the trailing-slash
 redirect) takes the slow path, which normalizes and then asks the same tables.
@@ -69,6 +71,19 @@ def _leaf_methods(leaf: Leaf) -> dict[Any, Any]:
     return methods
 
 
+def _slow_for(
+    tables: tuple[_CompiledTable, ...],
+    slow: Callable[[str, str, tuple[_CompiledTable, ...]], Result],
+) -> Callable[[str, str | None], Result]:
+    """Return the generated matcher's miss handler: the slow path over ``tables``."""
+
+    def miss(method: str, path: str | None) -> Result:
+        # NOTE: path is None when find() reused the matcher on decoded segments.
+        return None if path is None else slow(method, path, tables)
+
+    return miss
+
+
 class _CompiledTable:
     """The compiled form of one host pattern's routes."""
 
@@ -88,7 +103,7 @@ class _CompiledTable:
         }
         if hot is not None:
             hot["STATIC"] = self.by_path.get
-            hot["TABLES"] = (self,)
+            hot["SLOW"] = _slow_for((self,), hot["SLOW"])
         dynamic = [leaf for leaf in table.leaves.values() if not leaf.is_static]
         self.generated = generate(dynamic, _leaf_methods, hot=hot, ignore_slash=ignore_slash)
         self.find: Finder = self.generated.find

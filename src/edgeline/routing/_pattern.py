@@ -119,9 +119,16 @@ class RouteSpec:
         self.path = path
         self.host = host
         self.segments = segments
-        self.names = tuple(s.name for s in segments if not s.is_static)
-        self.shape = tuple(s.key for s in segments)
-        self.ranks = tuple(s.rank for s in segments)
+        # PERF: one pass (routes are added by the hundred at configuration load).
+        names: list[str] = []
+        shape: list[tuple[int, str]] = []
+        for segment in segments:
+            shape.append((segment.rank, segment.text))
+            if segment.rank:
+                names.append(segment.name)
+        self.names = tuple(names)
+        self.shape = tuple(shape)
+        self.ranks = tuple(rank for rank, _ in shape)
         self.target = target
 
     @property
@@ -200,6 +207,10 @@ def parse_route(
     segments: list[Segment] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_segments):
+        if raw and "{" not in raw and "}" not in raw and "%" not in raw and raw[0] != ".":
+            # PERF: the common static segment, which needs none of the checks below.
+            segments.append(Segment(raw, "", None, 0))
+            continue
         if "{" in raw or "}" in raw:
             found = _PARAM.match(raw)
             if found is None:

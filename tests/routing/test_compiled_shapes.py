@@ -1,0 +1,244 @@
+"""The compiled router on tables large enough to take every code-generation path.
+
+The contract suite's generated tables are small, so its matchers are mostly
+chains of ``==`` tests. These tables are sized past the generator's limits
+(its cost model, ``MAX_LENGTH_CHAIN``, ``MAX_DECISION_DEPTH``) so that wide
+levels become dict lookups (data tables, or a dict to an int and a binary
+tree), and every answer is held against the reference router.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edgeline.routing import MethodNotAllowed, ReferenceRouter, RouteError, Router
+from edgeline.routing._codegen import MAX_DECISION_DEPTH, MAX_LENGTH_CHAIN
+
+Route = tuple[str, str]
+
+
+def _pair(routes: Iterable[Route], **options: Any) -> tuple[Router, ReferenceRouter]:
+    compiled, reference = Router(**options), ReferenceRouter(**options)
+    for method, path in routes:
+        compiled.add(method, path, f"{method} {path}")
+        reference.add(method, path, f"{method} {path}")
+    compiled.compile()
+    return compiled, reference
+
+
+def _agree(
+    compiled: Router, reference: ReferenceRouter, paths: Iterable[str], methods: Iterable[str]
+) -> int:
+    """Assert both routers answer alike; return how many answers were hits."""
+    hits = 0
+    for path in paths:
+        for method in methods:
+            found = compiled.match(method, path)
+            assert found == reference.match(method, path), (method, path)
+            if found is not None and not isinstance(found[0], MethodNotAllowed):
+                hits += 1
+    return hits
+
+
+METHODS = ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
+
+# Wide enough that the generator's cost model finds these levels with a dict.
+WIDE = 24
+VARIETY = 6  # distinct texts per position in the generated tables
+
+
+def test_a_wide_level_with_differing_parameter_names() -> None:
+    # /r/{owner}/cK/{nameK}: one rank vector, K static texts, K parameter names.
+    routes: list[Route] = []
+    for k in range(WIDE):
+        routes.append(("GET", f"/r/{{owner}}/c{k}/{{name{k}}}"))
+        if k % 3 == 0:
+            routes.append(("PUT", f"/r/{{owner}}/c{k}/{{name{k}}}"))
+        if k % 5 == 0:
+            routes.append(("DELETE", f"/r/{{owner}}/c{k}/{{name{k}}}"))
+    compiled, reference = _pair(routes)
+    for k in range(WIDE):
+        found = compiled.match("GET", f"/r/octo/c{k}/x{k}")
+        assert found == (
+            f"GET /r/{{owner}}/c{k}/{{name{k}}}",
+            {"owner": "octo", f"name{k}": f"x{k}"},
+        )
+        assert list(found[1]) == ["owner", f"name{k}"]  # in path order
+    paths = [f"/r/o/c{k}/v" for k in range(WIDE)] + ["/r/o/c999/v", "/r//c1/v", "/r/o/c1/"]
+    paths += [f"/r/o/c{k}/%76%2F" for k in range(0, WIDE, 7)]  # decoded on the slow path
+    assert _agree(compiled, reference, paths, METHODS) > 2 * WIDE
+
+
+def test_a_wide_level_with_more_static_segments_below_it() -> None:
+    # The wide level is followed by a second static position, so the data
+    # table nests dicts, and some leaves take a typed parameter.
+    routes: list[Route] = []
+    for k in range(WIDE):
+        routes.append(("GET", f"/t/{{id:int}}/k{k}/{{v}}/end{k % 3}"))
+        routes.append(("POST", f"/t/{{id:int}}/k{k}/{{v}}/end{k % 3}"))
+    compiled, reference = _pair(routes)
+    found = compiled.match("POST", "/t/42/k4/w/end1")
+    assert found == ("POST /t/{id:int}/k4/{v}/end1", {"id": 42, "v": "w"})
+    paths = [
+        f"/t/{i}/k{k}/w/end{e}" for i in ("7", "x", "007") for k in range(WIDE) for e in range(3)
+    ]
+    assert _agree(compiled, reference, paths, ("GET", "HEAD", "POST", "PUT")) > WIDE
+
+
+def test_many_first_segments_go_through_a_dict_and_a_tree() -> None:
+    # Each first segment holds code (several shapes), so the switch on it is
+    # a dict to an int and a binary tree, not a data table.
+    routes: list[Route] = []
+    for k in range(WIDE):
+        routes += [("GET", f"/b{k}/{{x}}"), ("GET", f"/b{k}/{{x}}/s"), ("GET", f"/b{k}/s/{{y}}")]
+        if k % 2:
+            routes.append(("DELETE", f"/b{k}/{{x}}"))
+    routes.append(("GET", "/{any}/{x}"))  # a parameter first: tried after every bucket
+    compiled, reference = _pair(routes)
+    paths = [f"/b{k}/v" for k in range(WIDE)] + [f"/b{k}/s/w" for k in range(WIDE)]
+    paths += [f"/b{k}/s/s" for k in range(WIDE)] + ["/zz/v", "/b1/v/s", "/b1/v/t"]
+    assert _agree(compiled, reference, paths, ("GET", "DELETE", "PUT")) > 3 * WIDE
+
+
+def test_more_lengths_than_the_length_chain_takes() -> None:
+    depth = MAX_LENGTH_CHAIN + 8
+    routes = [("GET", "/a" + "".join(f"/{{p{i}}}" for i in range(k))) for k in range(depth)]
+    routes.append(("GET", "/f/{rest:path}"))
+    compiled, reference = _pair(routes)
+    paths = ["/a" + "/x" * k for k in range(depth + 2)] + [
+        "/f" + "/y" * k for k in range(depth + 2)
+    ]
+    assert _agree(compiled, reference, paths, ("GET", "POST")) >= 2 * depth
+
+
+def test_a_group_too_deep_for_a_decision_tree_is_a_table() -> None:
+    # A comb: route k differs from the all-"a" route only at static position
+    # k, so a decision tree would nest one branch per position.
+    width = MAX_DECISION_DEPTH // 2 + 5
+    base = ["a"] * width
+    routes = [("GET", "/p/{x}/" + "/".join(base))]
+    for k in range(width):
+        texts = base.copy()
+        texts[k] = "b"
+        routes.append(("GET", "/p/{x}/" + "/".join(texts)))
+        routes.append(("PUT", "/p/{x}/" + "/".join(texts)))
+    compiled, reference = _pair(routes)
+    paths = [path.replace("{x}", "v") for _, path in routes]
+    paths += ["/p/v/" + "/".join(["b"] * width), "/p//" + "/".join(base)]
+    assert _agree(compiled, reference, paths, ("GET", "PUT", "HEAD")) > 2 * width
+
+
+@pytest.mark.parametrize(
+    "segment",
+    ["0", "007", "42", "²", "١٢", "-1", "+1", " 1", "1_000", "9" * 639, "9" * 640, "9" * 700],
+)
+def test_the_inline_int_converter_agrees_with_the_converter(segment: str) -> None:
+    routes = [("GET", "/n/{n:int}"), ("GET", "/n/{s}")]
+    compiled, reference = _pair(routes)
+    found = compiled.match("GET", f"/n/{segment}")
+    assert found == reference.match("GET", f"/n/{segment}")
+    assert found is not None
+    if segment.isascii() and segment.isdigit():
+        assert found == ("GET /n/{n:int}", {"n": int(segment)})
+    else:
+        assert found == ("GET /n/{s}", {"s": segment})
+
+
+def test_digits_past_the_interpreter_limit_do_not_match_the_int_route() -> None:
+    limit = sys.get_int_max_str_digits()
+    if limit == 0:
+        pytest.skip("this interpreter converts ints of any length")
+    compiled, reference = _pair([("GET", "/n/{n:int}"), ("GET", "/n/{s}")])
+    segment = "9" * (limit + 1)
+    assert compiled.match("GET", f"/n/{segment}") == ("GET /n/{s}", {"s": segment})
+    assert compiled.match("GET", f"/n/{segment}") == reference.match("GET", f"/n/{segment}")
+
+
+def test_methods_told_apart_by_sets_and_by_dicts() -> None:
+    routes = [
+        ("GET", "/m/{x}/one"),
+        ("GET", "/m/{x}/two"),
+        ("PUT", "/m/{x}/two"),
+        ("GET", "/m/{x}/three"),
+        ("PUT", "/m/{x}/three"),
+        ("DELETE", "/m/{x}/three"),
+        ("HEAD", "/m/{x}/head"),
+        ("GET", "/m/{x}/head"),
+        ("OPTIONS", "/m/{x}/opt"),
+    ]
+    compiled, reference = _pair(routes)
+    paths = [f"/m/v/{leaf}" for leaf in ("one", "two", "three", "head", "opt", "none")]
+    _agree(compiled, reference, paths, (*METHODS, "POST", "get"))
+    assert compiled.match("HEAD", "/m/v/head") == ("HEAD /m/{x}/head", {"x": "v"})
+    assert compiled.match("HEAD", "/m/v/two") == ("GET /m/{x}/two", {"x": "v"})
+    assert compiled.match("POST", "/m/v/three") == (
+        MethodNotAllowed(("DELETE", "GET", "HEAD", "PUT")),
+        {"x": "v"},
+    )
+
+
+# --------------------------------------------------------------------------
+# Generated large tables
+# --------------------------------------------------------------------------
+
+FIRST = st.sampled_from([f"f{k}" for k in range(VARIETY + 3)] + ["{lead}"])
+SEGMENT = st.sampled_from(
+    [f"w{k}" for k in range(2 * VARIETY)] + ["{a}", "{b}", "{c:int}", "{d:uuid}", ""]
+)
+REQUEST = st.sampled_from(
+    [f"w{k}" for k in range(2 * VARIETY)]
+    + [f"f{k}" for k in range(3)]
+    + ["7", "x", "", "w1%2Fw2", "%77%31", "..", "12345678-1234-1234-1234-123456789abc"]
+)
+
+
+@st.composite
+def _large_tables(draw: st.DrawFn) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    routes = []
+    for _ in range(draw(st.integers(20, 80))):
+        segments = [draw(FIRST), *draw(st.lists(SEGMENT, max_size=4))]
+        # An empty segment is only allowed last (a trailing slash).
+        segments = [s for s in segments[:-1] if s] + segments[-1:]
+        if draw(st.integers(0, 5)) == 0:
+            segments.append("{rest:path}")
+        routes.append((draw(st.sampled_from(["GET", "PUT", "DELETE"])), "/" + "/".join(segments)))
+    requests = []
+    for _ in range(30):
+        if draw(st.booleans()):
+            pattern = draw(st.sampled_from(routes))[1]
+            parts = [
+                draw(REQUEST) if s.startswith("{") or draw(st.integers(0, 4)) == 0 else s
+                for s in pattern[1:].split("/")
+            ]
+        else:
+            parts = draw(st.lists(REQUEST, max_size=6))
+        requests.append(
+            (draw(st.sampled_from(["GET", "HEAD", "PUT", "POST"])), "/" + "/".join(parts))
+        )
+    return routes, requests
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=_large_tables())
+def test_large_generated_tables_agree_with_the_reference(
+    table: tuple[list[tuple[str, str]], list[tuple[str, str]]],
+) -> None:
+    routes, requests = table
+    compiled, reference = Router(), ReferenceRouter()
+    for i, (method, path) in enumerate(routes):
+        outcomes = []
+        for router in (compiled, reference):
+            try:
+                router.add(method, path, f"r{i}")
+                outcomes.append("ok")
+            except RouteError as error:
+                outcomes.append(str(error))
+        assert outcomes[0] == outcomes[1]
+    for method, path in requests:
+        assert compiled.match(method, path) == reference.match(method, path), (method, path)
