@@ -174,8 +174,13 @@ class OriginHop:
         return response
 
 
-def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any = None) -> Any:
-    """Return the ASGI app of ``edgeline proxy`` for ``origin`` (``.cache``: its cache)."""
+def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any = None,
+              managed_rules: int | None = None) -> Any:
+    """Return the ASGI app of ``edgeline proxy`` for ``origin`` (``.cache``: its cache).
+
+    ``managed_rules``: a paranoia level (1-4) to put edgeline's managed rules
+    in front of the cache, or None for none.
+    """
     from .adapters.asgi import AsgiAdapter
     from .cache import DEFAULT_IGNORED_PARAMS, CachePolicy, CachingTransport, MemoryStore
 
@@ -202,6 +207,11 @@ def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any 
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     app = App()
+    if managed_rules is not None:
+        from .filtering import managed_rules as managed
+
+        # Filtering runs before the cache: a blocked request never reaches it.
+        app.use(managed(paranoia=managed_rules))
     adapter: Any = None
 
     def background(awaitable: Any) -> None:
@@ -262,7 +272,8 @@ async def _serve(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config)
-        app = build_app(args.origin, config)
+        app = build_app(args.origin, config,
+                        managed_rules=args.paranoia if args.managed_rules else None)
     except ConfigError as exc:
         print(f"edgeline proxy: {exc}", file=sys.stderr)
         return 2
@@ -306,6 +317,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--listen", type=_listen, default=("127.0.0.1", 8080),
                         help="HOST:PORT to listen on (default 127.0.0.1:8080)")
     parser.add_argument("--config", default=None, help="a TOML or JSON file of cache settings")
+    parser.add_argument("--managed-rules", action="store_true",
+                        help="filter requests with edgeline's managed rules (docs/rules.md)")
+    parser.add_argument("--paranoia", type=int, choices=(1, 2, 3, 4), default=1,
+                        help="managed rules' paranoia level: higher catches more, and "
+                             "blocks more legitimate traffic (default 1)")
     parser.set_defaults(func=_run)
     return parser
 

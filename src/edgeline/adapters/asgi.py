@@ -116,6 +116,10 @@ class AsgiAdapter:
             raise RuntimeError(f"edgeline serves HTTP only, not {kind}")
         request = self.build_request(scope, receive)
         ctx = Context(request, env=self.env, wait_until=self.wait_until, origin=self.origin)
+        client = scope.get("client")
+        if client:
+            # The socket peer: on a plain ASGI host it is the client (filters read it).
+            ctx.state["client_ip"] = client[0]
         response = await self.app.handle(request, ctx)
         status = response.status
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw]
