@@ -115,3 +115,13 @@ def test_dev_vars(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_dev_vars(tmp_path)
     assert info.value.line == 2
+
+
+def test_rate_limiting_bindings_are_read_and_checked(tmp_path: Path) -> None:
+    text = GOOD.replace("[dev]", '[[ratelimits]]\nname = "LIMITER"\nnamespace_id = "1001"\n'
+                                 "simple = { limit = 100, period = 60 }\n[dev]")
+    config = load_wrangler(write(tmp_path, text))
+    assert config.ratelimits[0]["name"] == "LIMITER" and config.warnings == []
+    with pytest.raises(ConfigError, match="period") as info:
+        load_wrangler(write(tmp_path, text.replace("period = 60", "period = 30")))
+    assert info.value.key == "ratelimits" and info.value.line is not None

@@ -141,3 +141,16 @@ async def test_missing_entrypoint_is_reported(emulator: Emulator) -> None:
     async with client(emulator) as http:
         response = await http.get("/")
     assert response.status_code == 500 and "neither" in response.text
+
+
+async def test_rate_limiting_binding_is_in_env(tmp_path: Path, demo_origin: ServerThread) -> None:
+    path = make_project(tmp_path, demo_origin.url)
+    path.write_text(path.read_text().replace(
+        "[dev]", '[[ratelimits]]\nname = "LIMITER"\nnamespace_id = "1"\nsimple = { limit = 2, period = 10 }\n[dev]'))
+    emu = Emulator(load_wrangler(path), state_dir=tmp_path / "state2")
+    try:
+        outcomes = [(await emu.env.LIMITER.limit(key="client-a")).success for _ in range(3)]
+        assert outcomes == [True, True, False]
+        assert (await emu.env.LIMITER.limit(key="client-b")).success
+    finally:
+        await emu.aclose()

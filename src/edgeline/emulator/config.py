@@ -23,7 +23,7 @@ log = logging.getLogger("edgeline.dev")
 
 # Keys the emulator acts on.
 _USED = {"name", "main", "compatibility_date", "compatibility_flags", "vars", "kv_namespaces",
-         "dev", "env"}
+         "ratelimits", "dev", "env"}
 # Keys that only shape a deployment; they have no local meaning.
 _DEPLOY_ONLY = {"account_id", "workers_dev", "route", "routes", "preview_urls", "observability",
                 "logpush", "upload_source_maps", "keep_vars", "send_metrics", "minify",
@@ -53,6 +53,8 @@ class WorkerConfig:
     compatibility_flags: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
     kv_namespaces: list[KVBinding] = field(default_factory=list)
+    # The Rate Limiting bindings ([[ratelimits]]), as written; checked when built.
+    ratelimits: list[dict[str, Any]] = field(default_factory=list)
     dev_ip: str = "127.0.0.1"
     dev_port: int = 8787
     warnings: list[str] = field(default_factory=list)
@@ -193,9 +195,19 @@ def load_wrangler(path: str | Path, env: str | None = None) -> WorkerConfig:
                                 "is not supported by the edgeline emulator")
         namespaces.append(KVBinding(binding, ns_id))
 
+    ratelimits = data.get("ratelimits", [])
+    if not isinstance(ratelimits, list) or not all(isinstance(e, dict) for e in ratelimits):
+        raise reader.error("ratelimits", "must be an array of tables ([[ratelimits]])")
+    from .ratelimit import bindings_from_config
+
+    try:
+        bindings_from_config(ratelimits)
+    except ValueError as exc:
+        raise reader.error("ratelimits", str(exc)) from None
+
     config = WorkerConfig(path=path, name=name, main=main, compatibility_date=date,
                           compatibility_flags=list(flags), vars=dict(variables),
-                          kv_namespaces=namespaces, warnings=warnings)
+                          kv_namespaces=namespaces, ratelimits=ratelimits, warnings=warnings)
     dev = data.get("dev", {})
     if not isinstance(dev, dict):
         raise reader.error("dev", "must be a table")

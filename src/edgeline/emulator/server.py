@@ -32,6 +32,7 @@ from . import install_workers_module
 from .cf import GEO_HEADER, GeoOverrideError, build_cf
 from .config import WorkerConfig, load_dev_vars
 from .kv import KVStorage
+from .ratelimit import bindings_from_config
 
 __all__ = ["Emulator", "WorkerLoader"]
 
@@ -160,6 +161,7 @@ class Emulator:
         values.update(secrets_)
         for binding in config.kv_namespaces:
             values[binding.binding] = self.kv.namespace(binding.id)
+        values.update(bindings_from_config(config.ratelimits))
         self.env = Bindings(values)
         runtime.configure(self.env, set(config.compatibility_flags))
         self._runtime = runtime
