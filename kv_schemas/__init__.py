@@ -72,7 +72,17 @@ import msgspec
 
 from ._base import CountryCode, HostPattern, Method, Name, RoutePath, Schema, Status
 from .config import SCHEMA_VERSION, EdgeConfig
-from .geo import Continent, GeoPolicy
+from .experiments import Arm, Experiment
+from .geo import (
+    Continent,
+    GeoBlock,
+    GeoPolicy,
+    GeoRedirect,
+    GeoSettings,
+    LanguageTag,
+    NearestGroup,
+    OriginLocation,
+)
 from .lists import IPList
 from .origins import Breaker, ForwardedPolicy, Origin, OriginAuth, Retry
 from .routes import Action, Forward, Redirect, Respond, Route
@@ -86,22 +96,30 @@ __all__ = [
     "VERSIONS",
     "Action",
     "Allow",
+    "Arm",
     "Block",
     "Breaker",
     "Continent",
     "CountryCode",
     "EdgeConfig",
+    "Experiment",
     "Forward",
     "ForwardedPolicy",
+    "GeoBlock",
     "GeoPolicy",
+    "GeoRedirect",
+    "GeoSettings",
     "HostPattern",
     "IPList",
+    "LanguageTag",
     "Log",
     "Match",
     "Method",
     "Name",
+    "NearestGroup",
     "Origin",
     "OriginAuth",
+    "OriginLocation",
     "Redirect",
     "Respond",
     "Retry",

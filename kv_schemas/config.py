@@ -19,7 +19,8 @@ from typing import Annotated, Final
 import msgspec
 
 from ._base import Schema
-from .geo import GeoPolicy
+from .experiments import Experiment
+from .geo import GeoPolicy, GeoSettings
 from .lists import IPList
 from .origins import Origin
 from .routes import Route
@@ -29,7 +30,9 @@ __all__ = ["SCHEMA_VERSION", "EdgeConfig"]
 
 # The newest EdgeConfig version this code reads. History:
 #   1: origins, routes, rules, ip_lists, geo_policies.
-SCHEMA_VERSION: Final = 1
+#   2: geo (GeoSettings), experiments; GeoPolicy gains regions, languages, units,
+#      variant, values, redirect, block.
+SCHEMA_VERSION: Final = 2
 
 
 class EdgeConfig(Schema, frozen=True):
@@ -44,3 +47,6 @@ class EdgeConfig(Schema, frozen=True):
     rules: list[Rule] = []
     ip_lists: list[IPList] = []
     geo_policies: list[GeoPolicy] = []
+    # -- version 2 --
+    geo: GeoSettings = msgspec.field(default_factory=GeoSettings)
+    experiments: list[Experiment] = []

@@ -6,6 +6,7 @@ Edit this file while `edgeline dev` runs; the worker reloads on save.
 from edgeline import App, Context, Request, Response
 from edgeline.config import ConfigPlane
 from edgeline.origin import forward
+from edgeline.personalize import nearest_origin, personalize
 
 app = App()
 
@@ -29,6 +30,9 @@ app.use(server_timing)
 # `edgeline config push config/edge.toml`; `edgeline dev --demo` pushes it for you),
 # re-read every 30 s in the background. Its routes are matched before the ones below.
 plane = ConfigPlane("EDGE_CONFIG", "edge-config", refresh_seconds=30)
+# Geo policies, redirects, 451 blocks, locale negotiation and experiments; it runs
+# before the plane's routes so that KV routes are personalized too.
+app.use(personalize(plane))
 app.use(plane.middleware)
 
 
@@ -67,3 +71,6 @@ async def count_visit(ctx: Context) -> None:
 
 
 app.any("/api/{rest:path}")(forward(lambda ctx: ctx.env.ORIGIN_URL, strip_prefix=""))
+
+# The nearest healthy origin of the "demo-nearest" group (config/edge.toml, geo.nearest).
+app.any("/near/{rest:path}")(forward(nearest_origin("demo-nearest", plane), strip_prefix="/near"))

@@ -63,6 +63,9 @@ def _server(app: Any) -> Any:
 
     config = uvicorn.Config(app, http="httptools", lifespan="off", log_config=None,
                             log_level="warning", access_log=False, proxy_headers=False, server_header=False,
+                            # NOTE: the apps add Date themselves when a response has none;
+                            # uvicorn's would duplicate an origin's (RFC 9110 §6.6.1).
+                            date_header=False,
                             timeout_graceful_shutdown=2)
     return EmbeddedServer(config)
 
@@ -87,9 +90,20 @@ async def _dev(args: argparse.Namespace) -> int:
         demo_url = f"http://127.0.0.1:{demo_sock.getsockname()[1]}"
         config.vars["ORIGIN_URL"] = demo_url
         servers.append((_server(DemoOrigin()), demo_sock))
+    ip_geo = None
+    if args.ip_geo:
+        from .emulator.ipgeo import IPGeo, IPGeoUnavailable
+
+        try:
+            ip_geo = IPGeo()
+        except IPGeoUnavailable as exc:
+            print(f"edgeline dev: --ip-geo: {exc}", file=sys.stderr)
+            return 2
+        log.info("%s", IPGeo.ATTRIBUTION)
     state_dir = Path(args.state) if args.state else config.root / ".edgeline" / "state"
     emulator = Emulator(config, state_dir=state_dir, location=args.location,
-                        extra_watch=[Path(p) for p in args.watch], env_name=args.env)
+                        extra_watch=[Path(p) for p in args.watch], env_name=args.env,
+                        ip_geo=ip_geo, trust_forwarded=args.trust_forwarded)
     if args.demo:
         _seed_demo_config(config, emulator)
     sock = _bind(host, port)
@@ -258,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--state", default=None, help="state folder (default .edgeline/state)")
     dev.add_argument("--location", default="US",
                      help="default client location for request.cf (a country code)")
+    dev.add_argument("--ip-geo", action="store_true",
+                     help="derive request.cf from the client IP (DB-IP City Lite, CC BY 4.0)")
+    dev.add_argument("--trust-forwarded", action="store_true",
+                     help="with --ip-geo: loopback clients may name their IP in "
+                          "X-Edgeline-Client-IP or X-Forwarded-For")
     dev.add_argument("--demo", action="store_true", help="also run the demo origin API")
     dev.add_argument("--demo-port", type=int, default=8788)
     dev.add_argument("--watch", action="append", default=[],

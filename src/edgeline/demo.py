@@ -17,6 +17,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from email.utils import formatdate
 from urllib.parse import parse_qs
 
 __all__ = ["DemoOrigin"]
@@ -96,6 +97,7 @@ async def _body(receive: Any) -> bytes:
 async def _json(send: Send, data: Any, status: int = 200, cache: str = "no-store") -> None:
     body = json.dumps(data).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
+        (b"date", formatdate(usegmt=True).encode()),
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"cache-control", cache.encode()), (b"x-served-by", b"demo-origin")]})
     await send({"type": "http.response.body", "body": body})

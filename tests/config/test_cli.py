@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+import kv_schemas
 from edgeline.config import decode_config
 from edgeline.config.cli import main, register
 from edgeline.emulator.kv import KVStorage
@@ -110,7 +111,7 @@ def test_push_pull_round_trip(project, capsys) -> None:
     assert main(["config", "pull", "-o", str(out)]) == 0
     assert decode_config(out.read_bytes()) == config
     assert main(["config", "pull"]) == 0
-    assert json.loads(capsys.readouterr().out)["version"] == 1
+    assert json.loads(capsys.readouterr().out)["version"] == kv_schemas.SCHEMA_VERSION
 
 
 def test_push_refuses_invalid_and_keeps_the_stored_value(project, capsys) -> None:
@@ -192,7 +193,7 @@ def test_bulk_file_for_wrangler(project, capsys) -> None:
     entries = json.loads(out.read_text())
     assert [sorted(e) for e in entries] == [["key", "value"]]
     assert entries[0]["key"] == "edge-config" and isinstance(entries[0]["value"], str)
-    assert decode_config(entries[0]["value"]).version == 1
+    assert decode_config(entries[0]["value"]).version == kv_schemas.SCHEMA_VERSION
     assert "wrangler kv bulk put" in capsys.readouterr().err
 
 

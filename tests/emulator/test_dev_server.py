@@ -81,6 +81,9 @@ def test_main_job_serves_edge_origin_and_geo(dev: DevServer) -> None:
         assert http.get("/hello/ada", headers={"X-Edgeline-Geo": "FR"}).text.startswith("Bonjour")
         items = http.get("/api/items")
         assert items.status_code == 200 and items.headers["x-served-by"] == "demo-origin"
+        # One Date each: the origin's passes through, an edge answer gets the edge's.
+        assert len(items.headers.get_list("date")) == 1
+        assert len(http.get("/geo").headers.get_list("date")) == 1
         with http.stream("GET", "/api/stream?n=4") as stream:
             assert stream.headers["content-type"] == "text/event-stream"
             arrivals = [time.monotonic() for _ in stream.iter_raw() if _]

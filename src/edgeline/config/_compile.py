@@ -16,8 +16,14 @@ Built in, in this order:
 ``ip_lists``
     ``{name: IPSet}`` (sorted integer ranges, bisect lookup).
 ``geo_policies``
-    :class:`GeoPolicies`: policy by country and by continent; origin names
-    checked; a country or continent claimed by two policies is an error.
+    :class:`GeoPolicies`: policy by region, country and continent; origin
+    names and country codes (ISO 3166-1) checked; a code claimed by two
+    policies is an error.
+``geo``
+    An ``edgeline.personalize.GeoPlan``: compiled policies (locale
+    negotiation, redirects checked against ``$.geo.redirect_hosts``, 451
+    blocks), experiments, and nearest-origin groups whose members share the
+    breakers of ``edgeline.origin.HEALTH``.
 ``rules``
     The enabled rules, in order, as validated data: ids unique, IP lists
     they name exist. NOTE: the filtering issue replaces this compiler with
@@ -185,28 +191,45 @@ def _compile_ip_lists(config: EdgeConfig, build: Build) -> dict[str, IPSet]:
     return sets
 
 
-# -- geo policies ---------------------------------------------------------------------
+# -- geo policies, personalization and experiments -------------------------------------
 
 
 class GeoPolicies:
-    """Geo policies indexed by country and continent; a country match wins."""
+    """Geo policies indexed by region, country and continent; the most specific match wins."""
 
-    __slots__ = ("by_country", "by_continent", "policies")
+    __slots__ = ("by_region", "by_country", "by_continent", "policies")
 
     def __init__(self, policies: list[GeoPolicy]) -> None:
         self.policies = {p.name: p for p in policies}
+        self.by_region: dict[str, GeoPolicy] = {c: p for p in policies for c in p.regions}
         self.by_country: dict[str, GeoPolicy] = {c: p for p in policies for c in p.countries}
         self.by_continent: dict[str, GeoPolicy] = {c: p for p in policies for c in p.continents}
 
-    def for_location(self, country: str | None, continent: str | None = None) -> GeoPolicy | None:
-        """Return the policy for a client in ``country`` (and ``continent``), if any."""
-        policy = self.by_country.get(country or "")
+    def for_location(self, country: str | None, continent: str | None = None,
+                     region: str | None = None) -> GeoPolicy | None:
+        """Return the policy for a client in ``country`` (``continent``, ``region``), if any."""
+        policy = None
+        if region and country:
+            policy = self.by_region.get(f"{country}-{region}")
+        if policy is None:
+            policy = self.by_country.get(country or "")
         if policy is None and continent:
             policy = self.by_continent.get(continent)
         return policy
 
     def __len__(self) -> int:
         return len(self.policies)
+
+
+def _check_countries(codes: tuple[str, ...], path: str, build: Build) -> None:
+    from ..personalize._countries import known_country
+
+    for position, code in enumerate(codes):
+        country = code.partition("-")[0]
+        if not known_country(country):
+            build.problem(f"{path}[{position}]",
+                          f"{country!r} is not an ISO 3166-1 alpha-2 country code "
+                          "(nor XX, T1 or XK, which Cloudflare also sends)")
 
 
 @compiler("geo_policies")
@@ -219,13 +242,131 @@ def _compile_geo(config: EdgeConfig, build: Build) -> GeoPolicies:
         path = f"$.geo_policies[{index}]"
         if policy.origin is not None and policy.origin not in origins:
             build.problem(f"{path}.origin", f"no origin named {policy.origin!r} in $.origins")
-        for field, codes in (("countries", policy.countries), ("continents", policy.continents)):
+        _check_countries(policy.countries, f"{path}.countries", build)
+        _check_countries(policy.regions, f"{path}.regions", build)
+        for field, codes in (("regions", policy.regions), ("countries", policy.countries),
+                             ("continents", policy.continents)):
             for position, code in enumerate(codes):
                 owner = claimed.setdefault((field, code), policy.name)
                 if owner != policy.name:
                     build.problem(f"{path}.{field}[{position}]",
                                   f"{code} is already claimed by geo policy {owner!r}")
     return GeoPolicies(policies)
+
+
+def _policy_view(policy: GeoPolicy, path: str, config: EdgeConfig, build: Build) -> Any:
+    from ..personalize import Block, PolicyView, Redirect
+
+    settings = config.geo
+    redirect = None
+    if policy.redirect is not None:
+        r = policy.redirect
+        try:
+            redirect = Redirect(path_prefix=r.path_prefix, host=r.host, status=r.status,
+                                paths=r.paths)
+        except ConfigError as exc:
+            build.problem(f"{path}.redirect", str(exc))
+        if r.host is not None and r.host.lower() not in {h.lower() for h in settings.redirect_hosts}:
+            build.problem(f"{path}.redirect.host",
+                          f"{r.host!r} is not in $.geo.redirect_hosts (the allowlist of "
+                          "hosts geo redirects may send clients to)")
+            redirect = None
+    block = None
+    if policy.block is not None:
+        b = policy.block
+        block = Block(b.reason, b.blocked_by, b.paths)
+    for name in policy.headers:
+        if name.lower().startswith("x-edgeline-"):
+            build.problem(f"{path}.headers", f"{name!r}: x-edgeline-* fields are the edge's own")
+    try:
+        return PolicyView(
+            policy.name, locale=policy.locale or settings.default_locale,
+            languages=policy.languages or settings.languages, currency=policy.currency,
+            units=policy.units, content=policy.variant, headers=policy.headers,
+            values=policy.values, redirect=redirect, block=block, origin=policy.origin)
+    except ValueError as exc:
+        build.problem(f"{path}.headers", str(exc))
+        return None
+
+
+def _compile_experiments(config: EdgeConfig, build: Build) -> list[Any]:
+    from ..personalize import CompiledExperiment
+
+    _duplicates([e.name for e in config.experiments], "$.experiments", build, "experiment")
+    compiled: list[Any] = []
+    for index, experiment in enumerate(config.experiments):
+        path = f"$.experiments[{index}]"
+        _duplicates([a.name for a in experiment.arms], f"{path}.arms", build, "arm")
+        _check_countries(experiment.countries, f"{path}.countries", build)
+        if not experiment.enabled:
+            continue
+        try:
+            compiled.append(CompiledExperiment(
+                experiment.name, [(a.name, a.weight) for a in experiment.arms],
+                traffic=experiment.traffic, countries=experiment.countries,
+                continents=experiment.continents, paths=experiment.paths, salt=experiment.salt))
+        except ValueError as exc:
+            build.problem(f"{path}.arms", str(exc))
+    return compiled
+
+
+def _compile_nearest(config: EdgeConfig, build: Build) -> dict[str, Any]:
+    from ..origin import HEALTH
+    from ..personalize import NearestMember, NearestOrigin
+
+    groups = config.geo.nearest
+    _duplicates([g.name for g in groups], "$.geo.nearest", build, "nearest-origin group")
+    origins = {o.name: o for o in config.origins}
+    transports = build.parts.get("origins", {})
+    out: dict[str, Any] = {}
+    for index, group in enumerate(groups):
+        path = f"$.geo.nearest[{index}]"
+        if group.name in origins:
+            build.problem(f"{path}.name",
+                          f"{group.name!r} is also an origin's name; a group needs its own")
+        members: list[Any] = []
+        for position, tagged in enumerate(group.origins):
+            origin = origins.get(tagged.origin)
+            if origin is None:
+                build.problem(f"{path}.origins[{position}].origin",
+                              f"no origin named {tagged.origin!r} in $.origins")
+                continue
+            transport = transports.get(tagged.origin)
+            if transport is None:
+                continue  # validating only: no transports were built
+            b = origin.breaker
+            # The same breakers build_origin_transport registered: health is shared.
+            breakers = [HEALTH.breaker(origin.name, url, failures=b.failures,
+                                       open_for=b.open_for, probes=b.probes,
+                                       on_status=b.on_status) for url in origin.urls]
+            members.append(NearestMember(origin.name, tagged.latitude, tagged.longitude,
+                                         transport, breakers))
+        if members and len(members) == len(group.origins):
+            on_status = origins[group.origins[0].origin].retry.on_status
+            out[group.name] = NearestOrigin(group.name, members, on_status=on_status)
+    return out
+
+
+@compiler("geo")
+def _compile_personalization(config: EdgeConfig, build: Build) -> Any:
+    """Compile policies, settings, experiments and nearest groups into a GeoPlan."""
+    from ..personalize import GeoPlan, PolicyView
+
+    settings = config.geo
+    views: list[Any] = []
+    for index, policy in enumerate(config.geo_policies):
+        view = _policy_view(policy, f"$.geo_policies[{index}]", config, build)
+        if view is not None:
+            views.append((view, policy.regions, policy.countries, policy.continents))
+    experiments = _compile_experiments(config, build)
+    nearest = _compile_nearest(config, build)
+    default = PolicyView("-", locale=settings.default_locale, languages=settings.languages)
+    if build.problems:
+        return None
+    return GeoPlan(views, default=default, redirect_hosts=settings.redirect_hosts,
+                   opt_out_cookie=settings.opt_out_cookie, exempt_bots=settings.exempt_bots,
+                   experiments=experiments, id_cookie=settings.id_cookie,
+                   exposure_cookie=settings.exposure_cookie, nearest=nearest)
 
 
 # -- rules ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ and the next save that imports cleanly serves again, without a restart.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import html
 import importlib
 import itertools
@@ -31,6 +32,8 @@ from ..context import Bindings
 from . import install_workers_module
 from .cf import GEO_HEADER, GeoOverrideError, build_cf
 from .config import WorkerConfig, load_dev_vars
+from .ipgeo import CLIENT_IP_HEADER
+from .ipgeo import client_ip as _client_ip
 from .kv import KVStorage
 from .ratelimit import bindings_from_config
 
@@ -146,12 +149,19 @@ class Emulator:
         location: str | dict[str, Any] = "US",
         extra_watch: list[Path] | None = None,
         env_name: str | None = None,
+        ip_geo: Any = None,
+        trust_forwarded: bool = False,
     ) -> None:
+        """``ip_geo`` (an ``edgeline.emulator.ipgeo.IPGeo``) derives request.cf from the
+        client's address; ``trust_forwarded`` lets loopback peers name that address in
+        X-Edgeline-Client-IP or X-Forwarded-For (see ``edgeline.emulator.ipgeo``)."""
         install_workers_module()
         import workers._runtime as runtime
 
         self.config = config
         self.location = location
+        self.ip_geo = ip_geo
+        self.trust_forwarded = trust_forwarded
         state_dir.mkdir(parents=True, exist_ok=True)
         self.kv = KVStorage(state_dir / "kv.sqlite3")
         for warning in config.warnings:
@@ -201,6 +211,8 @@ class Emulator:
             if name == GEO_HEADER:
                 override = value
                 continue
+            if name == CLIENT_IP_HEADER:
+                continue
             if name == "host":
                 host = value
             elif name == "content-length":
@@ -208,13 +220,15 @@ class Emulator:
             elif name == "transfer-encoding":
                 chunked = True
             kept.append((name, value))
+        client_ip = _client_ip((scope.get("client") or ("127.0.0.1", 0))[0], headers,
+                               trust_forwarded=self.trust_forwarded)
+        location = self.ip_geo.lookup(client_ip) if self.ip_geo is not None else None
         try:
-            cf = build_cf(self.location, override,
+            cf = build_cf(location or self.location, override,
                           http_protocol=f"HTTP/{scope.get('http_version', '1.1')}")
         except GeoOverrideError as exc:
             return await _plain(send, 400, f"Bad {GEO_HEADER} header: {exc}\n"), None
 
-        client_ip = (scope.get("client") or ("127.0.0.1", 0))[0]
         scheme = scope.get("scheme", "http")
         # Cloudflare adds these to every request it passes to a worker.
         kept += [
@@ -327,9 +341,24 @@ async def _receive_stream(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
+_date_cache: tuple[int, bytes] = (0, b"")
+
+
+def _http_date() -> bytes:
+    """The Date field value for now, formatted once a second (RFC 9110 §5.6.7)."""
+    global _date_cache  # noqa: PLW0603
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, email.utils.formatdate(now, usegmt=True).encode())
+    return _date_cache[1]
+
+
 async def _send_web_response(send: Send, response: Any) -> None:
     stream = response.body
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers._pairs()]
+    if not response.headers.has("date"):
+        # Cloudflare dates every response; one from the origin passes through as it is.
+        headers.append((b"date", _http_date()))
     if stream is None:
         if response.status not in (204, 304) and not response.headers.has("content-length"):
             headers.append((b"content-length", b"0"))

@@ -1,0 +1,352 @@
+"""The personalization stage: one middleware that applies the geo plan to each request.
+
+::
+
+    plane = ConfigPlane("EDGE_CONFIG", "edge-config")
+    app.use(personalize(plane))   # before the plane, so that KV routes are personalized too
+    app.use(plane.middleware)
+
+Per request, in order:
+
+1. APPSEC: every client-sent ``x-edgeline-*`` field is removed; from here
+   on such fields are the edge's own (trusted) word to the origin.
+2. The client's policy is found (region, then country, then continent).
+3. A ``block`` answers 451 (RFC 7725) with a ``Link: <...>; rel="blocked-by"``.
+4. A ``redirect`` answers 302/307, unless the client opted out (cookie),
+   is a verified search-engine crawler, the method is not GET/HEAD, or it is
+   already there. The target must pass the allowlist (never an open redirect).
+5. The locale is negotiated (Accept-Language, RFC 4647 lookup), the
+   experiments that target the client assign it an arm (sticky id cookie,
+   set when missing), and the coarse variant is formed:
+   ``bucket|locale|content[|exp:arm,...]``.
+6. Trusted fields go to the origin: ``x-edgeline-variant``, ``-region``,
+   ``-locale``, ``-currency``, ``-units``, ``-content-variant``,
+   ``-experiments``, plus the policy's own ``headers``. A cache keys on the
+   variant with :func:`cache_variant` instead of Vary on raw client fields.
+7. On the way out: ``Content-Language`` (RFC 9110 §8.5, when the origin set
+   none), ``x-edgeline-variant``, the cookies, and HTML placeholders filled
+   while streaming (see :mod:`edgeline.personalize._slots`).
+
+The decision is left in ``ctx.state["edgeline.geo"]`` (a :class:`Decision`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..context import Context
+from ..headers import Headers
+from ..messages import Request, Response, _charset
+from ..types import CallNext
+from ._experiments import new_client_id, valid_client_id
+from ._nearest import PlannedNearest
+from ._plan import Decision, GeoPlan
+from ._redirect import is_search_bot
+from ._slots import SlotFiller, encode_values, fill_stream
+
+__all__ = ["STATE_KEY", "VARIANT_HEADER", "PlanSource", "cache_variant", "nearest_origin",
+           "personalize"]
+
+log = logging.getLogger("edgeline.personalize")
+exposure_log = logging.getLogger("edgeline.experiments")
+
+STATE_KEY = "edgeline.geo"
+VARIANT_HEADER = "x-edgeline-variant"
+_TRUSTED_PREFIX = "x-edgeline-"  # 11 characters, compared by slicing (PERF)
+_COOKIE_MAX_AGE = 400 * 24 * 3600  # RFC 6265bis caps Max-Age at 400 days
+_MAX_EXPOSURE_COOKIE = 3000
+
+OnExposure = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+
+def cache_variant(request: Request) -> str:
+    """Return the variant the personalization stage put on ``request`` ("" when none).
+
+    Give it to the cache: ``CachingTransport(..., variant=cache_variant)``. It
+    reads only the edge's own field (client copies are stripped first).
+    """
+    for name, value in request.headers.raw:
+        if name == VARIANT_HEADER:
+            return value
+    return ""
+
+
+class PlanSource:
+    """Where the stage finds its plan: a fixed :class:`GeoPlan` or a configuration plane."""
+
+    __slots__ = ("_plan", "_plane", "_loading")
+
+    def __init__(self, source: Any) -> None:
+        self._plan: GeoPlan | None = None
+        self._plane: Any = None
+        self._loading: Any = None
+        if source is None or isinstance(source, GeoPlan):
+            self._plan = source
+        elif hasattr(source, "current") and hasattr(source, "refresh"):
+            self._plane = source
+        else:
+            raise TypeError("personalize() takes a GeoPlan or a ConfigPlane, "
+                            f"not {type(source).__name__}")
+
+    def plan(self) -> GeoPlan | None:
+        """Return the plan to serve with now (None: no personalization configured)."""
+        plane = self._plane
+        if plane is None:
+            return self._plan
+        current = plane.current
+        return current.get("geo") if current is not None else None
+
+    async def ready(self, ctx: Context) -> GeoPlan | None:
+        """Return the plan, loading the plane's configuration first on an isolate's first request.
+
+        NOTE: the stage runs before the plane's middleware (so that KV routes
+        are personalized), so on the very first request it asks the plane to
+        load rather than serve unpersonalized (a 451 must not be skipped).
+        Tried once per isolate; afterwards the plane refreshes on its own.
+        """
+        plane = self._plane
+        if plane is None:
+            return self._plan
+        loading = self._loading
+        if plane.current is None and loading is None:
+            loading = self._loading = asyncio.ensure_future(plane.refresh(ctx.env, ctx.origin))
+        if loading is not None and not loading.done():
+            try:
+                await asyncio.shield(loading)
+            except Exception:  # NOTE: refresh never raises; a failed first load serves unpersonalized
+                pass
+        return self.plan()
+
+
+def nearest_origin(group: str, source: Any) -> PlannedNearest:
+    """Return a transport that sends each request to the nearest healthy origin of ``group``.
+
+    ``source`` is the ConfigPlane (or a GeoPlan); the group comes from
+    ``geo.nearest`` in the configuration being served.
+    """
+    return PlannedNearest(group, source if isinstance(source, PlanSource) else PlanSource(source))
+
+
+def _cookie(header: str | None, name: str) -> str | None:
+    """Return the value of cookie ``name`` in a Cookie field (RFC 6265 §5.4), or None."""
+    # PERF: one cookie by name, without building the whole jar.
+    if not header:
+        return None
+    at = header.find(name + "=")
+    while at >= 0:
+        if at == 0 or header[at - 1] in "; \t":
+            end = header.find(";", at)
+            value = header[at + len(name) + 1:end if end >= 0 else len(header)]
+            return value.strip(" \t").strip('"')
+        at = header.find(name + "=", at + 1)
+    return None
+
+
+def _set_cookie(name: str, value: str, secure: bool) -> str:
+    return (f"{name}={value}; Path=/; Max-Age={_COOKIE_MAX_AGE}; SameSite=Lax; HttpOnly"
+            + ("; Secure" if secure else ""))
+
+
+def personalize(
+    source: Any, *, on_exposure: OnExposure | None = None, fill_html: bool = True,
+) -> Callable[[Request, Context, CallNext], Awaitable[Response]]:
+    """Return the personalization middleware for ``source`` (a ConfigPlane or a GeoPlan).
+
+    ``on_exposure(event)`` is called once per new assignment of a client to
+    an experiment arm (``event``: experiment, arm, client_id, variant,
+    country); an awaitable it returns is handed to ``ctx.wait_until``. The
+    default logs one line on the ``edgeline.experiments`` logger.
+    ``fill_html`` fills ``<!--edge:NAME-->`` placeholders in HTML responses.
+    """
+    plans = source if isinstance(source, PlanSource) else PlanSource(source)
+    if on_exposure is not None and not callable(on_exposure):
+        raise TypeError("on_exposure must be callable")
+
+    def expose(ctx: Context, event: dict[str, Any]) -> None:
+        if on_exposure is None:
+            exposure_log.info("exposure %s=%s", event["experiment"], event["arm"], extra=event)
+            return
+        try:
+            result = on_exposure(event)
+            if inspect.isawaitable(result):
+                ctx.wait_until(result)
+        except Exception:  # NOTE: analytics must never fail a request
+            log.exception("on_exposure failed for %s", event.get("experiment"))
+
+    async def personalize(request: Request, ctx: Context, call_next: CallNext) -> Response:
+        # PERF: one pass over the request's fields finds everything the stage reads.
+        items = request.headers.raw
+        accept = cookie_header = None
+        forged = False
+        for name, value in items:
+            if name == "cookie":
+                cookie_header = value if cookie_header is None else cookie_header + "; " + value
+            elif name == "accept-language":
+                accept = value if accept is None else accept + ", " + value
+            elif name[:11] == _TRUSTED_PREFIX:
+                forged = True
+        if forged:
+            # APPSEC: a client must not speak for the edge.
+            items = [p for p in items if p[0][:11] != _TRUSTED_PREFIX]
+            request.headers = Headers.from_trusted(items)
+        plan = plans.plan()
+        if plan is None:
+            plan = await plans.ready(ctx)
+            if plan is None:
+                return await call_next(request, ctx)
+        geo = ctx.geo
+        policy = plan.policy_for(geo)
+        path = request.url.path
+        block = policy.block
+        if block is not None and block.applies(path):
+            return _blocked(block, policy.name)
+        redirect = policy.redirect
+        if redirect is not None and request.method in ("GET", "HEAD") and redirect.applies(path):
+            target = redirect.location(request.host, path, request.url.query, plan.redirect_hosts)
+            if (target is not None and _cookie(cookie_header, plan.opt_out_cookie) != "1"
+                    and not (plan.exempt_bots and is_search_bot(request.headers.get("user-agent"), geo))):
+                # Varies by location and cookie: no shared cache may keep it.
+                return Response(b"", redirect.status, Headers.from_trusted(
+                    [("location", target), ("cache-control", "private, no-store")]))
+        locale = policy.negotiate(accept)
+        variant = policy.variant(locale)
+        arms: dict[str, str] | None = None
+        labels: list[str] | None = None
+        client_id: str | None = None
+        new_id = False
+        if plan.experiments:
+            country = geo.country
+            continent = geo.continent if plan.by_continent_experiments else None
+            for experiment in plan.experiments:
+                if experiment.targeted and not experiment.targets(country, continent, path):
+                    continue
+                if client_id is None:
+                    client_id = _cookie(cookie_header, plan.id_cookie)
+                    if not valid_client_id(client_id):
+                        client_id = new_client_id()  # randomness at call time only
+                        new_id = True
+                arm = experiment.assign(client_id)  # type: ignore[arg-type]
+                if arm is not None:
+                    if arms is None:
+                        arms, labels = {}, []
+                    arms[experiment.name] = arm
+                    labels.append(experiment.label(arm))  # type: ignore[union-attr]
+            if labels:
+                variant = variant + "|" + ",".join(labels)
+        decision = Decision(policy, locale, arms or {}, variant, client_id, new_id)
+        if labels:
+            recorded = _cookie(cookie_header, plan.exposure_cookie)
+            # PERF: a returning client's cookie already records every label.
+            if recorded is None or (recorded != labels[0] if len(labels) == 1
+                                    else not set(labels).issubset(recorded.split("|"))):
+                _exposures(plan, decision, labels, recorded, geo.country, ctx, expose)
+        ctx.state[STATE_KEY] = decision
+        # Trusted fields for the origin (and the cache key), after the strip above.
+        out = request.headers.raw
+        out.append((VARIANT_HEADER, variant))
+        out.append(("x-edgeline-region", policy.name))
+        if locale:
+            out.append(("x-edgeline-locale", locale))
+        out.extend(policy.trusted)
+        if labels:
+            out.append(("x-edgeline-experiments", ",".join(labels)))
+
+        response = await call_next(request, ctx)
+
+        headers = response.headers
+        has_language = has_variant = False
+        content_type = None
+        for name, value in headers.raw:
+            if name == "content-language":
+                has_language = True
+            elif name == VARIANT_HEADER:
+                has_variant = True
+            elif name == "content-type":
+                content_type = value
+        raw = headers.raw
+        if locale and not has_language:
+            raw.append(("content-language", locale))
+        if has_variant:
+            headers.discard(VARIANT_HEADER)
+            raw = headers.raw
+        raw.append((VARIANT_HEADER, variant))
+        if new_id or decision.exposure_cookie is not None:
+            secure = request.url.scheme == "https"
+            if new_id:
+                raw.append(("set-cookie", _set_cookie(plan.id_cookie, client_id or "", secure)))
+            if decision.exposure_cookie is not None:
+                raw.append(("set-cookie", _set_cookie(plan.exposure_cookie,
+                                                      decision.exposure_cookie, secure)))
+        if (fill_html and content_type is not None and content_type[:9].lower() == "text/html"
+                and request.method != "HEAD"):
+            response = _fill(response, decision, geo, content_type)
+        return response
+
+    return personalize
+
+
+def _exposures(plan: GeoPlan, decision: Decision, labels: list[str], raw: str | None,
+               country: str | None, ctx: Context,
+               expose: Callable[[Context, dict[str, Any]], None]) -> None:
+    """Log each assignment the client's exposure cookie does not record yet; update the cookie."""
+    seen = raw.split("|") if raw else ()
+    new = [label for label in labels if label not in seen]
+    if not new:
+        return  # PERF: the steady state of a returning client
+    for label in new:
+        name, _, arm = label.partition(":")
+        decision.exposed.append(label)
+        expose(ctx, {"experiment": name, "arm": arm, "client_id": decision.client_id,
+                     "variant": decision.variant, "country": country})
+    # Keep records of other live experiments; replace this one's (its arm may have changed).
+    kept = [label for label in seen
+            if plan.is_experiment(label.partition(":")[0])
+            and label.partition(":")[0] not in decision.arms]
+    value = "|".join(sorted(labels) + kept)
+    if len(value) > _MAX_EXPOSURE_COOKIE:
+        value = "|".join(sorted(labels))
+    decision.exposure_cookie = value
+
+
+def _blocked(block: Any, policy: str) -> Response:
+    headers = [("cache-control", "private, no-store")]
+    if block.blocked_by:
+        # RFC 7725 §4: identify the entity implementing the block.
+        headers.append(("link", f'<{block.blocked_by}>; rel="blocked-by"'))
+    response = Response.problem(451, "Unavailable For Legal Reasons", block.reason,
+                                headers=Headers.from_trusted(headers))
+    return response
+
+
+def _fill(response: Response, decision: Decision, geo: Any, content_type: str) -> Response:
+    """Return ``response`` with its HTML placeholders filled (streamed bodies stay streamed)."""
+    headers = response.headers
+    encoding = headers.get("content-encoding")
+    if encoding and encoding.lower() != "identity":
+        return response  # NOTE: compressed bytes cannot be scanned; origins send these uncompressed
+    if response.status in (204, 206, 304):
+        return response
+    body = response.body
+    if isinstance(body, bytes) and b"<!--edge:" not in body:
+        return response
+    values = encode_values(decision.slot_values(geo), _charset(content_type))
+    if not values:
+        return response
+    filler = SlotFiller(values)
+    if isinstance(body, bytes):
+        filled = filler.feed(body) + filler.flush()
+        if "content-length" in headers:
+            headers["content-length"] = str(len(filled))
+        out = Response(filled, response.status, headers)
+    else:
+        headers.discard("content-length")
+        out = Response(fill_stream(body, filler), response.status, headers)
+    etag = headers.get("etag")
+    if etag and not etag.startswith("W/"):
+        # RFC 9110 §8.8.3: the bytes changed, so a strong validator no longer holds.
+        headers["etag"] = "W/" + etag
+    return out

@@ -1,0 +1,266 @@
+"""The compiled personalization plan: policies indexed by place, redirects, blocks, experiments.
+
+Built once per configuration (by the ``geo`` compiler of the configuration
+plane, or by hand with :class:`GeoPlan`), shared by every request, never
+changed in place. Nothing here imports msgspec: the request path stays
+light on Pyodide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from ..errors import ConfigError
+from ..geo import GeoContext
+from ._experiments import CompiledExperiment
+from ._language import Negotiator
+from ._nearest import NearestOrigin
+from ._redirect import quote_path, quote_query, safe_location
+
+__all__ = ["Block", "Decision", "GeoPlan", "PolicyView", "Redirect", "NO_POLICY"]
+
+NO_POLICY = "-"  # the region bucket of clients no policy covers
+
+
+class Redirect:
+    """A compiled geo redirect (exactly one of ``path_prefix`` and ``host``)."""
+
+    __slots__ = ("path_prefix", "host", "status", "paths")
+
+    def __init__(self, *, path_prefix: str | None = None, host: str | None = None,
+                 status: int = 302, paths: Iterable[str] = ()) -> None:
+        if (path_prefix is None) == (host is None):
+            raise ConfigError("a geo redirect sets exactly one of path_prefix and host",
+                              key="redirect")
+        if status not in (302, 307):
+            raise ConfigError(f"a geo redirect status is 302 or 307, not {status}", key="redirect.status")
+        if path_prefix is not None:
+            prefix = path_prefix.rstrip("/")
+            if not prefix or safe_location(prefix, ()) != prefix:
+                raise ConfigError(f"path_prefix {path_prefix!r} is not a safe absolute path",
+                                  key="redirect.path_prefix")
+            path_prefix = prefix
+        self.path_prefix = path_prefix
+        self.host = host.lower() if host else None
+        self.status = status
+        self.paths = tuple(paths)
+
+    def applies(self, path: str) -> bool:
+        return not self.paths or path.startswith(self.paths)
+
+    def location(self, host: str, path: str, query: str, allowed: frozenset[str]) -> str | None:
+        """Return where to send a request for ``path``, or None when it is already there.
+
+        The client's path and query are percent-encoded into the target, and
+        the result must pass ``safe_location`` (APPSEC: never an open redirect).
+        """
+        path = quote_path(path) or "/"
+        if path[0] != "/":
+            path = "/" + path
+        prefix = self.path_prefix
+        if prefix is not None:
+            if path == prefix or path.startswith(prefix + "/"):
+                return None
+            # "/" + "//evil.com" style paths: collapse leading slashes so the
+            # target can never start with "//", whatever the client sent.
+            target = prefix + "/" + path.lstrip("/")
+            target_hosts: Iterable[str] = ()
+        else:
+            if host.lower() == self.host:
+                return None
+            target = f"https://{self.host}{'/' + path.lstrip('/')}"
+            target_hosts = allowed
+        if query:
+            target += "?" + quote_query(query)
+        return safe_location(target, frozenset(target_hosts))
+
+
+class Block:
+    """A compiled 451 block."""
+
+    __slots__ = ("reason", "blocked_by", "paths")
+
+    def __init__(self, reason: str, blocked_by: str | None = None, paths: Iterable[str] = ()) -> None:
+        self.reason = reason
+        self.blocked_by = blocked_by
+        self.paths = tuple(paths)
+
+    def applies(self, path: str) -> bool:
+        return not self.paths or path.startswith(self.paths)
+
+
+class PolicyView:
+    """One policy, compiled: its locale negotiation, headers, values, redirect and block."""
+
+    __slots__ = ("name", "locale", "currency", "units", "content", "negotiator", "headers",
+                 "values", "redirect", "block", "origin", "trusted", "_variants")
+
+    def __init__(
+        self, name: str, *, locale: str | None = None, languages: Sequence[str] = (),
+        currency: str | None = None, units: str | None = None, content: str | None = None,
+        headers: Mapping[str, str] | None = None, values: Mapping[str, str] | None = None,
+        redirect: Redirect | None = None, block: Block | None = None, origin: str | None = None,
+    ) -> None:
+        self.name = name
+        self.locale = locale
+        self.currency = currency
+        self.units = units
+        self.content = content
+        self.negotiator = Negotiator(languages, locale) if languages else None
+        # Validated and lower-cased now: appended to requests without further checks.
+        from ..headers import Headers
+
+        self.headers = Headers(headers or {}).multi_items()
+        self.values = dict(values or {})
+        self.redirect = redirect
+        self.block = block
+        self.origin = origin
+        # The per-policy trusted fields for the origin, built once.
+        self.trusted = [(f"x-edgeline-{name}", value) for name, value in
+                        (("currency", currency), ("units", units), ("content-variant", content))
+                        if value] + self.headers
+        self._variants: dict[str | None, str] = {}
+
+    def negotiate(self, accept_language: str | None) -> str | None:
+        negotiator = self.negotiator
+        if negotiator is None:
+            return self.locale
+        return negotiator.negotiate(accept_language)
+
+    def variant(self, locale: str | None) -> str:
+        """Return ``bucket|locale|content`` (memoized per locale)."""
+        found = self._variants.get(locale)
+        if found is None:
+            found = self._variants[locale] = f"{self.name}|{locale or '-'}|{self.content or '-'}"
+        return found
+
+    def __repr__(self) -> str:
+        return f"<PolicyView {self.name}>"
+
+
+class Decision:
+    """What personalization decided for one request (``ctx.state["edgeline.geo"]``)."""
+
+    __slots__ = ("policy", "locale", "arms", "variant", "client_id", "new_id", "exposure_cookie",
+                 "exposed")
+
+    def __init__(self, policy: PolicyView, locale: str | None, arms: dict[str, str],
+                 variant: str, client_id: str | None = None, new_id: bool = False) -> None:
+        self.policy = policy
+        self.locale = locale
+        self.arms = arms          # experiment name -> arm
+        self.variant = variant
+        self.client_id = client_id
+        self.new_id = new_id      # the id was made for this request: set the cookie
+        self.exposure_cookie: str | None = None  # new exposure cookie value, when it changed
+        self.exposed: list[str] = []  # "experiment:arm" exposures logged by this request
+
+    @property
+    def currency(self) -> str | None:
+        return self.policy.currency
+
+    @property
+    def units(self) -> str | None:
+        return self.policy.units
+
+    @property
+    def content(self) -> str | None:
+        return self.policy.content
+
+    @property
+    def region(self) -> str:
+        return self.policy.name
+
+    def slot_values(self, geo: GeoContext) -> dict[str, str]:
+        """Return the values for ``<!--edge:NAME-->`` placeholders (policy values win)."""
+        policy = self.policy
+        values: dict[str, str] = {}
+        for name, value in (("locale", self.locale), ("currency", policy.currency),
+                            ("units", policy.units), ("variant", policy.content),
+                            ("region", policy.name if policy.name != NO_POLICY else None),
+                            ("country", geo.country), ("city", geo.city)):
+            if value:
+                values[name] = value
+        for name, arm in self.arms.items():
+            values["exp." + name] = arm
+        values.update(policy.values)
+        return values
+
+    def __repr__(self) -> str:
+        return f"<Decision {self.variant!r}>"
+
+
+class GeoPlan:
+    """Policies indexed by region, country and continent, plus the settings they share."""
+
+    __slots__ = ("policies", "default", "by_region", "by_country", "by_continent",
+                 "redirect_hosts", "opt_out_cookie", "exempt_bots", "experiments", "id_cookie",
+                 "exposure_cookie", "nearest", "by_continent_experiments", "_experiment_names")
+
+    def __init__(
+        self, policies: Sequence[tuple[PolicyView, Iterable[str], Iterable[str], Iterable[str]]] = (),
+        *, default: PolicyView | None = None, redirect_hosts: Iterable[str] = (),
+        opt_out_cookie: str = "edgeline_geo_optout", exempt_bots: bool = True,
+        experiments: Sequence[CompiledExperiment] = (), id_cookie: str = "edgeline_uid",
+        exposure_cookie: str = "edgeline_exp", nearest: Mapping[str, NearestOrigin] | None = None,
+    ) -> None:
+        """Index ``(policy, regions, countries, continents)`` tuples; the first claim of a code wins."""
+        self.policies = {p.name: p for p, *_ in policies}
+        self.default = default or PolicyView(NO_POLICY)
+        self.by_region: dict[str, PolicyView] = {}
+        self.by_country: dict[str, PolicyView] = {}
+        self.by_continent: dict[str, PolicyView] = {}
+        for policy, regions, countries, continents in policies:
+            for code in regions:
+                self.by_region.setdefault(code.upper(), policy)
+            for code in countries:
+                self.by_country.setdefault(code.upper(), policy)
+            for code in continents:
+                self.by_continent.setdefault(code.upper(), policy)
+        self.redirect_hosts = frozenset(h.lower() for h in redirect_hosts)
+        for policy, *_ in policies:
+            redirect = policy.redirect
+            if redirect is not None and redirect.host is not None \
+                    and redirect.host not in self.redirect_hosts:
+                raise ConfigError(f"geo policy {policy.name!r} redirects to {redirect.host!r}, "
+                                  "which is not in redirect_hosts", key="redirect.host")
+        self.opt_out_cookie = opt_out_cookie
+        self.exempt_bots = exempt_bots
+        self.experiments = tuple(experiments)
+        self.by_continent_experiments = any(e.continents for e in self.experiments)
+        self._experiment_names = frozenset(e.name for e in self.experiments)
+        self.id_cookie = id_cookie
+        self.exposure_cookie = exposure_cookie
+        self.nearest = dict(nearest or {})
+
+    def policy_for(self, geo: GeoContext) -> PolicyView:
+        """Return the policy for the client: region, then country, then continent, else default."""
+        country = geo.country
+        if country is not None and self.by_region:
+            code = geo.region_code
+            if code is not None:
+                found = self.by_region.get(f"{country}-{code.upper()}")
+                if found is not None:
+                    return found
+        if country is not None:
+            found = self.by_country.get(country)
+            if found is not None:
+                return found
+        if self.by_continent:
+            continent = geo.continent
+            if continent is not None:
+                found = self.by_continent.get(continent)
+                if found is not None:
+                    return found
+        return self.default
+
+    def is_experiment(self, name: str) -> bool:
+        return name in self._experiment_names
+
+    def __len__(self) -> int:
+        return len(self.policies)
+
+    def __repr__(self) -> str:
+        return (f"<GeoPlan policies={len(self.policies)} experiments={len(self.experiments)} "
+                f"nearest={sorted(self.nearest)}>")
+
