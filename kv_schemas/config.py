@@ -50,3 +50,5 @@ class EdgeConfig(Schema, frozen=True):
     # -- version 2 --
     geo: GeoSettings = msgspec.field(default_factory=GeoSettings)
     experiments: list[Experiment] = []
+    # edgeline's managed rules (docs/rules.md) at this paranoia level; None: off.
+    managed_paranoia: Annotated[int, msgspec.Meta(ge=1, le=4)] | None = None

@@ -1,25 +1,28 @@
 """Request filtering rules, as data.
 
-A ``Rule`` has an ``id``, a ``match`` (every condition given must hold; an
-empty match matches every request) and an ``action``, a tagged union on
-``type``: ``block`` (answer ``status``), ``allow`` (stop evaluating, let the
-request through) or ``log`` (record and go on). Rules run in list order.
-
-NOTE: this is the minimal, versioned shape the configuration plane validates
-today (references to IP lists are checked when configuration loads); the
-filtering issue adds the evaluator and may add conditions and actions,
-following the evolution rules in :mod:`kv_schemas`.
+A ``Rule`` has an ``id``, a condition and an ``action``. The condition is an
+``expression`` in the rules language (docs/rules.md), or, for simple cases, a
+structured ``match`` (every condition given must hold; an empty match
+matches every request); an expression wins when both are given. The action
+is a tagged union on ``type``: ``block`` (answer ``status``), ``allow`` (stop
+evaluating, let the request through), ``log`` (record and go on),
+``redirect``, ``set_header`` and ``remove_header``. Rules run phase by phase
+(``access``, ``ratelimit``, ``auth``, ``custom``, ``transform``), in list
+order within a phase. Expressions are compiled when configuration loads; a
+rule that does not compile is reported with its line and column and the
+whole configuration is rejected.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 from ._base import CountryCode, HostPattern, Method, Name, Schema
 
-__all__ = ["Allow", "Block", "Log", "Match", "Rule", "RuleAction"]
+__all__ = ["Allow", "Block", "Log", "Match", "Redirect", "RemoveHeader", "Rule", "RuleAction",
+           "SetHeader"]
 
 
 class Match(Schema, frozen=True):
@@ -49,7 +52,35 @@ class Log(Schema, frozen=True, tag="log", tag_field="type"):
     """Record that the rule matched, and go on."""
 
 
-RuleAction = Block | Allow | Log
+class Redirect(Schema, frozen=True, tag="redirect", tag_field="type"):
+    """Send the client elsewhere (RFC 9110 §15.4)."""
+
+    location: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+    status: Literal[301, 302, 303, 307, 308] = 302
+    keep_query: bool = False
+
+
+HeaderName = Annotated[str, msgspec.Meta(pattern=r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$", max_length=256)]
+Target = Literal["request", "response"]
+
+
+class SetHeader(Schema, frozen=True, tag="set_header", tag_field="type"):
+    """Set a header on the request to the origin, or on the response."""
+
+    name: HeaderName
+    value: Annotated[str, msgspec.Meta(max_length=8192)]
+    target: Target = "request"
+
+
+class RemoveHeader(Schema, frozen=True, tag="remove_header", tag_field="type"):
+    """Remove a header from the request to the origin, or from the response."""
+
+    name: HeaderName
+    target: Target = "request"
+
+
+RuleAction = Block | Allow | Log | Redirect | SetHeader | RemoveHeader
+Phase = Literal["access", "ratelimit", "auth", "custom", "transform"]
 
 
 class Rule(Schema, frozen=True):
@@ -58,5 +89,8 @@ class Rule(Schema, frozen=True):
     id: Name
     action: RuleAction
     match: Match = msgspec.field(default_factory=Match)
+    # The condition in the rules language; wins over ``match`` when given.
+    expression: Annotated[str, msgspec.Meta(min_length=1, max_length=16384)] | None = None
+    phase: Phase = "custom"
     enabled: bool = True
     description: str = ""

@@ -4,7 +4,8 @@ Edit this file while `edgeline dev` runs; the worker reloads on save.
 """
 
 from edgeline import App, Context, Request, Response
-from edgeline.config import ConfigPlane
+from edgeline.config import STATE_KEY, ConfigPlane
+from edgeline.filtering import firewall
 from edgeline.origin import forward
 from edgeline.personalize import nearest_origin, personalize
 
@@ -30,10 +31,13 @@ app.use(server_timing)
 # `edgeline config push config/edge.toml`; `edgeline dev --demo` pushes it for you),
 # re-read every 30 s in the background. Its routes are matched before the ones below.
 plane = ConfigPlane("EDGE_CONFIG", "edge-config", refresh_seconds=30)
-# Geo policies, redirects, 451 blocks, locale negotiation and experiments; it runs
-# before the plane's routes so that KV routes are personalized too.
-app.use(personalize(plane))
-app.use(plane.middleware)
+app.use(
+    plane.loader,       # the configuration for this request (and the admin route)
+    # Rules and managed rules from the configuration: every request, before routing.
+    firewall(lambda ctx: (config := ctx.state.get(STATE_KEY)) and config.get("rules")),
+    personalize(plane),  # geo policies, redirects, 451, locale, experiments
+    plane.routes,       # the configuration's routes, before the ones below
+)
 
 
 @app.get("/")

@@ -373,18 +373,26 @@ def _compile_personalization(config: EdgeConfig, build: Build) -> Any:
 
 
 @compiler("rules")
-def _compile_rules(config: EdgeConfig, build: Build) -> tuple[Any, ...]:
+def _compile_rules(config: EdgeConfig, build: Build) -> Any:
+    """Compile the rules (and managed-rule level) into an ``edgeline.filtering.Ruleset``."""
     _duplicate_ids: dict[str, int] = {}
     lists = {item.name for item in config.ip_lists}
+    broken = False
     for index, rule in enumerate(config.rules):
         first = _duplicate_ids.setdefault(rule.id, index)
         if first != index:
+            broken = True
             build.problem(f"$.rules[{index}].id",
                           f"rule id {rule.id!r} is used twice (first at $.rules[{first}])")
         if rule.match.ip_list is not None and rule.match.ip_list not in lists:
+            broken = True
             build.problem(f"$.rules[{index}].match.ip_list",
                           f"no IP list named {rule.match.ip_list!r} in $.ip_lists")
-    return tuple(rule for rule in config.rules if rule.enabled)
+    if broken:
+        return None  # the configuration is rejected; compiling would report it twice
+    from ..filtering.config import compile_rules_part
+
+    return compile_rules_part(config, build)
 
 
 # -- router ---------------------------------------------------------------------------

@@ -54,7 +54,7 @@ from ..context import Context
 from ..errors import ConfigError
 from ..messages import Request, Response
 from ..routing import MethodNotAllowed, Redirect
-from ..types import CallNext, Transport
+from ..types import CallNext, Middleware, Transport
 from ._errors import ConfigInvalid, Problem
 from ._limits import check_key
 
@@ -136,7 +136,11 @@ class ConfigPlane:
         self.error_at: float | None = None
         self.loads = 0
         self.rejections = 0
-        self.middleware = self._make_middleware()
+        # ``loader`` loads/refreshes and puts the configuration in ctx.state (and
+        # serves the admin route); ``routes`` answers the configuration's routes;
+        # ``middleware`` is both, for apps with nothing to run in between (such
+        # as filters that must see every request before routing).
+        self.loader, self.routes, self.middleware = self._make_middleware()
 
     @property
     def current(self) -> CompiledConfig | None:
@@ -239,18 +243,21 @@ class ConfigPlane:
 
     # -- serving --------------------------------------------------------------------
 
-    def _make_middleware(self) -> Callable[[Request, Context, CallNext], Awaitable[Response]]:
+    def _make_middleware(self) -> tuple[Middleware, Middleware, Middleware]:
         admin_path = self.admin_path
 
-        async def config_plane(request: Request, ctx: Context, call_next: CallNext) -> Response:
+        async def config_loader(request: Request, ctx: Context, call_next: CallNext) -> Response:
             if request.path == admin_path:
                 return await self._admin(request, ctx)
             if not self._started:
                 await self._ensure_loaded(ctx)
             else:
                 self._maybe_refresh(ctx)
-            current = self._current
-            ctx.state[STATE_KEY] = current
+            ctx.state[STATE_KEY] = self._current
+            return await call_next(request, ctx)
+
+        async def config_routes(request: Request, ctx: Context, call_next: CallNext) -> Response:
+            current = ctx.state.get(STATE_KEY, self._current)
             if current is not None and current.router is not None:
                 found = current.router.match(request.method, request.path, request.host)
                 if found is not None:
@@ -262,7 +269,13 @@ class ConfigPlane:
                         return response
             return await call_next(request, ctx)
 
-        return config_plane
+        async def config_plane(request: Request, ctx: Context, call_next: CallNext) -> Response:
+            async def routes(request: Request, ctx: Context) -> Response:
+                return await config_routes(request, ctx, call_next)
+
+            return await config_loader(request, ctx, routes)
+
+        return config_loader, config_routes, config_plane
 
     def status(self) -> dict[str, Any]:
         """Return the plane's state as plain data (what the admin route shows)."""
