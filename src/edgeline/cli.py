@@ -224,6 +224,19 @@ def _commit(root: Path) -> str:
         return "unknown"
 
 
+def _load_bench_module(bench_dir: Path, name: str) -> Any:
+    """Import ``bench/NAME.py`` with bench/ on the path (for its private helpers)."""
+    spec = importlib.util.spec_from_file_location(f"edgeline_bench_{name}", bench_dir / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(bench_dir))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(bench_dir))
+    return module
+
+
 def _bench(args: argparse.Namespace) -> int:
     root = _project_root()
     bench_dir = root / "bench"
@@ -232,19 +245,14 @@ def _bench(args: argparse.Namespace) -> int:
     results_dir = bench_dir / "results"
     results_dir.mkdir(exist_ok=True)
     status = 0
+    if args.report and args.name is None:
+        names = []
     for name in names:
         path = bench_dir / f"{name}.py"
         if not path.is_file():
             print(f"edgeline bench: no benchmark {name!r} (no {path})", file=sys.stderr)
             return 2
-        spec = importlib.util.spec_from_file_location(f"edgeline_bench_{name}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.path.insert(0, str(bench_dir))
-        try:
-            spec.loader.exec_module(module)
-        finally:
-            sys.path.remove(str(bench_dir))
+        module = _load_bench_module(bench_dir, name)
         if not hasattr(module, "run"):
             continue
         print(f"edgeline bench {name}{' --quick' if args.quick else ''} ...", file=sys.stderr)
@@ -256,6 +264,10 @@ def _bench(args: argparse.Namespace) -> int:
         out.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
         print(json.dumps(figures, indent=2, sort_keys=True))
         print(f"wrote {out.relative_to(root)}", file=sys.stderr)
+    if (args.report or args.name is None) and (results_dir / "e2e_samples.json").is_file():
+        # The report gathers every NAME.json, so it is rebuilt after all have run.
+        report = _load_bench_module(bench_dir, "_report")
+        print(f"wrote {report.rebuild(results_dir).relative_to(root)}", file=sys.stderr)
     return status
 
 
@@ -289,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="run benchmarks, write bench/results/NAME.json")
     bench.add_argument("name", nargs="?", default=None)
     bench.add_argument("--quick", action="store_true")
+    bench.add_argument("--report", action="store_true",
+                       help="only rewrite bench/results/REPORT.md from stored results")
 
     from .config.cli import register as register_config
     from .proxy import register as register_proxy

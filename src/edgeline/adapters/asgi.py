@@ -79,15 +79,21 @@ class AsgiAdapter:
 
     def build_request(self, scope: Scope, receive: Receive) -> Request:
         """Return the edgeline Request for an ASGI ``http`` scope."""
-        raw = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
-        headers = Headers.from_trusted(raw)
+        # PERF: one pass decodes the fields and notes Host and whether a body
+        # follows; ASGI servers already lower-case names, lower() is kept for
+        # the ones that do not (the spec says "should").
+        raw = []
         host = None
         has_body = False
-        for name, value in raw:
+        for key, value in scope["headers"]:
+            name = key.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            raw.append((name, text))
             if name == "host":
-                host = value
-            elif name == "transfer-encoding" or (name == "content-length" and value != "0"):
+                host = text
+            elif name == "transfer-encoding" or (name == "content-length" and text != "0"):
                 has_body = True
+        headers = Headers.from_trusted(raw)
         if host is None:
             server = scope.get("server") or ("127.0.0.1", 80)
             host = f"{server[0]}:{server[1]}"
@@ -101,19 +107,24 @@ class AsgiAdapter:
         cf = self.cf(scope) if self.cf is not None else None
         return Request(scope["method"], url, headers, body, cf=cf)
 
+    async def _other(self, kind: str, receive: Receive, send: Send) -> None:
+        """Answer the lifespan protocol; refuse anything else that is not HTTP."""
+        if kind != "lifespan":
+            raise RuntimeError(f"edgeline serves HTTP only, not {kind}")
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await self.aclose()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
         if kind != "http":
-            raise RuntimeError(f"edgeline serves HTTP only, not {kind}")
+            await self._other(kind, receive, send)
+            return
         request = self.build_request(scope, receive)
         ctx = Context(request, env=self.env, wait_until=self.wait_until, origin=self.origin)
         client = scope.get("client")
@@ -122,11 +133,17 @@ class AsgiAdapter:
             ctx.state["client_ip"] = client[0]
         response = await self.app.handle(request, ctx)
         status = response.status
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw]
+        # PERF: one pass encodes the fields and notes a Content-Length.
+        headers = []
+        has_length = False
+        for k, v in response.headers.raw:
+            if k == "content-length":
+                has_length = True
+            headers.append((k.encode("latin-1"), v.encode("latin-1")))
         body = response.body
         head_only = request.method == "HEAD" or status in _NO_BODY_STATUS
-        if isinstance(body, bytes):
-            if not head_only and "content-length" not in response.headers:
+        if type(body) is bytes:
+            if not head_only and not has_length:
                 headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": b"" if head_only else body})
