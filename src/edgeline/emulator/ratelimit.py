@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .jsobject import JsDict
@@ -87,7 +87,7 @@ class RateLimitBinding:
         return f"RateLimitBinding(limit={self.max_requests}, period={self.period})"
 
 
-def bindings_from_config(entries: list[Mapping[str, Any]]) -> dict[str, RateLimitBinding]:
+def bindings_from_config(entries: Sequence[Mapping[str, Any]]) -> dict[str, RateLimitBinding]:
     """Build the bindings of a wrangler ``ratelimits`` array: ``{name: binding}``."""
     out: dict[str, RateLimitBinding] = {}
     for index, entry in enumerate(entries):
