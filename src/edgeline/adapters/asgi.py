@@ -31,7 +31,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 _NO_BODY_STATUS = frozenset({204, 304})
 
 
-async def _receive_body(receive: Receive) -> AsyncIterator[bytes]:
+async def receive_body(receive: Receive) -> AsyncIterator[bytes]:
+    """Yield an ASGI request body's chunks; a disconnect mid-body raises ConnectionResetError."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -103,7 +104,7 @@ class AsgiAdapter:
         query = scope.get("query_string")
         if query:
             url += "?" + query.decode("latin-1")
-        body: Any = _receive_body(receive) if has_body else b""
+        body: Any = receive_body(receive) if has_body else b""
         cf = self.cf(scope) if self.cf is not None else None
         return Request(scope["method"], url, headers, body, cf=cf)
 

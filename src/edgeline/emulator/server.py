@@ -23,11 +23,12 @@ import secrets
 import sys
 import time
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..adapters.asgi import receive_body
 from ..context import Bindings
 from . import install_workers_module
 from .cf import GEO_HEADER, GeoOverrideError, build_cf
@@ -250,7 +251,7 @@ class Emulator:
         has_body = method not in ("GET", "HEAD") and (chunked or (length not in (None, "0")))
         web_request = WebRequest(
             url, method=method, headers=WebHeaders._trusted(kept),
-            body=ReadableStream(_receive_stream(receive)) if has_body else None,
+            body=ReadableStream(receive_body(receive)) if has_body else None,
             cf=JsObject(cf),
         )
         return await self._run_worker(Request(web_request), send)
@@ -329,24 +330,12 @@ async def _settle(tasks: list[asyncio.Future[Any]]) -> None:
             log.error("waitUntil task failed:\n%s", "".join(traceback.format_exception(outcome)))
 
 
-async def _receive_stream(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ConnectionResetError("client disconnected while sending the body")
-        body = message.get("body", b"")
-        if body:
-            yield body
-        if not message.get("more_body", False):
-            return
-
-
 _date_cache: tuple[int, bytes] = (0, b"")
 
 
 def _http_date() -> bytes:
     """The Date field value for now, formatted once a second (RFC 9110 §5.6.7)."""
-    global _date_cache  # noqa: PLW0603
+    global _date_cache
     now = int(time.time())
     if _date_cache[0] != now:
         _date_cache = (now, email.utils.formatdate(now, usegmt=True).encode())
