@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 from email.utils import formatdate
+from typing import Any
 from urllib.parse import parse_qs
 
 __all__ = ["DemoOrigin"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from http import HTTPMethod
 from collections.abc import AsyncIterator
+from http import HTTPMethod
 from typing import Any
 
 import pytest
