@@ -42,7 +42,8 @@ from ..context import Context
 from ..headers import Headers
 from ..messages import Request, Response, _charset
 from ..types import CallNext
-from ._experiments import new_client_id, valid_client_id
+from ._experiments import _id_match as _valid_id
+from ._experiments import new_client_id
 from ._nearest import PlannedNearest
 from ._plan import Decision, GeoPlan
 from ._redirect import is_search_bot
@@ -56,7 +57,10 @@ exposure_log = logging.getLogger("edgeline.experiments")
 
 STATE_KEY = "edgeline.geo"
 VARIANT_HEADER = "x-edgeline-variant"
-_TRUSTED_PREFIX = "x-edgeline-"  # 11 characters, compared by slicing (PERF)
+# PERF: a name starts with "x-edgeline-" exactly when it sorts within
+# ["x-edgeline-", "x-edgeline.") ("." follows "-" in ASCII): two comparisons, no slice.
+_TRUSTED_PREFIX = "x-edgeline-"
+_TRUSTED_END = "x-edgeline."
 _COOKIE_MAX_AGE = 400 * 24 * 3600  # RFC 6265bis caps Max-Age at 400 days
 _MAX_EXPOSURE_COOKIE = 3000
 
@@ -146,6 +150,30 @@ def _cookie(header: str | None, name: str) -> str | None:
     return None
 
 
+def _cookies(header: str | None, plan: GeoPlan) -> tuple[str | None, str | None]:
+    """Return the id and exposure cookies' values in a Cookie field, as :func:`_cookie` reads them."""
+    if not header:
+        return None, None
+    # PERF: the common case (each name found at a cookie's start) without a call per name.
+    id_needle, exposure_needle = plan.cookie_needles
+    at = header.find(id_needle)
+    if at < 0:
+        client_id = None
+    elif at == 0 or header[at - 1] in "; \t":
+        end = header.find(";", at)
+        client_id = header[at + len(id_needle):end if end >= 0 else None].strip(" \t").strip('"')
+    else:
+        client_id = _cookie(header, plan.id_cookie)
+    at = header.find(exposure_needle)
+    if at < 0:
+        return client_id, None
+    if at == 0 or header[at - 1] in "; \t":
+        end = header.find(";", at)
+        return client_id, header[at + len(exposure_needle):end if end >= 0 else None
+                                 ].strip(" \t").strip('"')
+    return client_id, _cookie(header, plan.exposure_cookie)
+
+
 def _set_cookie(name: str, value: str, secure: bool) -> str:
     return (f"{name}={value}; Path=/; Max-Age={_COOKIE_MAX_AGE}; SameSite=Lax; HttpOnly"
             + ("; Secure" if secure else ""))
@@ -181,79 +209,101 @@ def personalize(
         # PERF: one pass over the request's fields finds everything the stage reads.
         items = request.headers.raw
         accept = cookie_header = None
-        forged = False
+        forged = 0
         for name, value in items:
             if name == "cookie":
                 cookie_header = value if cookie_header is None else cookie_header + "; " + value
             elif name == "accept-language":
                 accept = value if accept is None else accept + ", " + value
-            elif name[:11] == _TRUSTED_PREFIX:
-                forged = True
+            elif _TRUSTED_PREFIX <= name < _TRUSTED_END:
+                forged += 1
+                field = (name, value)
         if forged:
             # APPSEC: a client must not speak for the edge.
-            items = [p for p in items if p[0][:11] != _TRUSTED_PREFIX]
+            if forged == 1:
+                # PERF: the first pair equal to it is the one (its name is a trusted one).
+                items = items.copy()
+                items.remove(field)
+            else:
+                items = [p for p in items if not _TRUSTED_PREFIX <= p[0] < _TRUSTED_END]
             request.headers = Headers.from_trusted(items)
-        plan = plans.plan()
+        plan = plans._plan if plans._plane is None else plans.plan()
         if plan is None:
             plan = await plans.ready(ctx)
             if plan is None:
                 return await call_next(request, ctx)
-        geo = ctx.geo
-        policy = plan.policy_for(geo)
-        path = request.url.path
-        block = policy.block
-        if block is not None and block.applies(path):
-            return _blocked(block, policy.name)
-        redirect = policy.redirect
-        if redirect is not None and request.method in ("GET", "HEAD") and redirect.applies(path):
-            target = redirect.location(request.host, path, request.url.query, plan.redirect_hosts)
-            if (target is not None and _cookie(cookie_header, plan.opt_out_cookie) != "1"
-                    and not (plan.exempt_bots and is_search_bot(request.headers.get("user-agent"), geo))):
-                # Varies by location and cookie: no shared cache may keep it.
-                return Response(b"", redirect.status, Headers.from_trusted(
-                    [("location", target), ("cache-control", "private, no-store")]))
-        locale = policy.negotiate(accept)
-        variant = policy.variant(locale)
+        # PERF: the plan answers from the raw cf fields (memoized); ctx.geo is left
+        # for the slow paths below and for later stages.
+        cf = request.cf
+        try:
+            policy, country, continent = plan.located[
+                cf.get("country"), cf.get("regionCode"), cf.get("continent")]
+        except (KeyError, TypeError):  # not seen yet (or unhashable): GeoPlan.locate decides
+            policy, country, continent = plan.locate(cf)
+        path = None
+        if not policy.passive:
+            path = request.url.path
+            block = policy.block
+            if block is not None and block.applies(path):
+                return _blocked(block, policy.name)
+            redirect = policy.redirect
+            if (redirect is not None and request.method in ("GET", "HEAD")
+                    and redirect.applies(path)):
+                target = redirect.location(request.host, path, request.url.query,
+                                           plan.redirect_hosts)
+                if (target is not None and _cookie(cookie_header, plan.opt_out_cookie) != "1"
+                        and not (plan.exempt_bots
+                                 and is_search_bot(request.headers.get("user-agent"), ctx.geo))):
+                    # Varies by location and cookie: no shared cache may keep it.
+                    return Response(b"", redirect.status, Headers.from_trusted(
+                        [("location", target), ("cache-control", "private, no-store")]))
+        resolved = policy.resolved.get(accept)
+        if resolved is None:
+            resolved = policy.resolve(accept)
+        locale, variant, fields = resolved
         arms: dict[str, str] | None = None
         labels: list[str] | None = None
         client_id: str | None = None
+        recorded: str | None = None
         new_id = False
-        if plan.experiments:
-            country = geo.country
-            continent = geo.continent if plan.by_continent_experiments else None
-            for experiment in plan.experiments:
-                if experiment.targeted and not experiment.targets(country, continent, path):
+        experiments = plan.experiments
+        if experiments:
+            target_path = ""
+            if plan.targeted_experiments:
+                target_path = path if path is not None else request.url.path
+                if not plan.by_continent_experiments:
+                    continent = None
+            for experiment in experiments:
+                if experiment.targeted and not experiment.targets(country, continent, target_path):
                     continue
                 if client_id is None:
-                    client_id = _cookie(cookie_header, plan.id_cookie)
-                    if not valid_client_id(client_id):
+                    client_id, recorded = _cookies(cookie_header, plan)
+                    if client_id is None or _valid_id(client_id) is None:
                         client_id = new_client_id()  # randomness at call time only
                         new_id = True
-                arm = experiment.assign(client_id)  # type: ignore[arg-type]
+                arm = experiment.assign(client_id)
                 if arm is not None:
                     if arms is None:
                         arms, labels = {}, []
                     arms[experiment.name] = arm
-                    labels.append(experiment.label(arm))  # type: ignore[union-attr]
-            if labels:
-                variant = variant + "|" + ",".join(labels)
+                    labels.append(experiment.labels[arm])  # type: ignore[union-attr]
         decision = Decision(policy, locale, arms or {}, variant, client_id, new_id)
-        if labels:
-            recorded = _cookie(cookie_header, plan.exposure_cookie)
-            # PERF: a returning client's cookie already records every label.
-            if recorded is None or (recorded != labels[0] if len(labels) == 1
-                                    else not set(labels).issubset(recorded.split("|"))):
-                _exposures(plan, decision, labels, recorded, geo.country, ctx, expose)
-        ctx.state[STATE_KEY] = decision
-        # Trusted fields for the origin (and the cache key), after the strip above.
         out = request.headers.raw
-        out.append((VARIANT_HEADER, variant))
-        out.append(("x-edgeline-region", policy.name))
-        if locale:
-            out.append(("x-edgeline-locale", locale))
-        out.extend(policy.trusted)
         if labels:
-            out.append(("x-edgeline-experiments", ",".join(labels)))
+            joined = labels[0] if len(labels) == 1 else ",".join(labels)
+            decision.variant = variant = variant + "|" + joined
+            # PERF: a returning client's cookie already records every label.
+            if recorded is None or (recorded != joined if len(labels) == 1
+                                    else not set(labels).issubset(recorded.split("|"))):
+                _exposures(plan, decision, labels, recorded, country, ctx, expose)
+            # Trusted fields for the origin (and the cache key), after the strip above.
+            out.append((VARIANT_HEADER, variant))
+            out += fields
+            out.append(("x-edgeline-experiments", joined))
+        else:
+            out.append((VARIANT_HEADER, variant))
+            out += fields
+        ctx.state[STATE_KEY] = decision
 
         response = await call_next(request, ctx)
 
@@ -283,7 +333,7 @@ def personalize(
                                                       decision.exposure_cookie, secure)))
         if (fill_html and content_type is not None and content_type[:9].lower() == "text/html"
                 and request.method != "HEAD"):
-            response = _fill(response, decision, geo, content_type)
+            response = _fill(response, decision, ctx.geo, content_type)
         return response
 
     return personalize

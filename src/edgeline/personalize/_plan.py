@@ -9,6 +9,7 @@ light on Pyodide.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from ..errors import ConfigError
 from ..geo import GeoContext
@@ -20,6 +21,8 @@ from ._redirect import quote_path, quote_query, safe_location
 __all__ = ["Block", "Decision", "GeoPlan", "PolicyView", "Redirect", "NO_POLICY"]
 
 NO_POLICY = "-"  # the region bucket of clients no policy covers
+Resolved = tuple[str | None, str, tuple[tuple[str, str], ...]]
+_LOCATED_MAX = 4096  # distinct (country, regionCode, continent) triples remembered per plan
 
 
 class Redirect:
@@ -93,7 +96,8 @@ class PolicyView:
     """One policy, compiled: its locale negotiation, headers, values, redirect and block."""
 
     __slots__ = ("name", "locale", "currency", "units", "content", "negotiator", "headers",
-                 "values", "redirect", "block", "origin", "trusted", "_variants")
+                 "values", "redirect", "block", "origin", "trusted", "_variants", "_outgoing",
+                 "passive", "resolved")
 
     def __init__(
         self, name: str, *, locale: str | None = None, languages: Sequence[str] = (),
@@ -120,6 +124,11 @@ class PolicyView:
                         (("currency", currency), ("units", units), ("content-variant", content))
                         if value] + self.headers
         self._variants: dict[str | None, str] = {}
+        self._outgoing: dict[str | None, tuple[str, tuple[tuple[str, str], ...]]] = {}
+        # Accept-Language value -> (locale, variant, fields): see resolve().
+        self.resolved: dict[str | None, Resolved] = {}
+        # PERF: a policy without redirect and block never needs the request's path.
+        self.passive = redirect is None and block is None
 
     def negotiate(self, accept_language: str | None) -> str | None:
         negotiator = self.negotiator
@@ -132,6 +141,37 @@ class PolicyView:
         found = self._variants.get(locale)
         if found is None:
             found = self._variants[locale] = f"{self.name}|{locale or '-'}|{self.content or '-'}"
+        return found
+
+    def outgoing(self, locale: str | None) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """Return the variant for ``locale`` and the trusted fields after the variant's own.
+
+        The fields are ``x-edgeline-region``, ``-locale`` (when there is one)
+        and the policy's ``trusted`` ones, in that order; memoized per locale
+        (a policy negotiates among a fixed list of tags).
+        """
+        found = self._outgoing.get(locale)
+        if found is None:
+            fields = [("x-edgeline-region", self.name)]
+            if locale:
+                fields.append(("x-edgeline-locale", locale))
+            found = self._outgoing[locale] = (self.variant(locale), (*fields, *self.trusted))
+        return found
+
+    def resolve(self, accept_language: str | None) -> Resolved:
+        """Return ``(locale, variant, fields)`` for a request's Accept-Language; memoized.
+
+        PERF: the stage looks a value up in ``resolved`` first and calls this
+        only on a miss; browsers send a handful of distinct values.
+        """
+        resolved = self.resolved
+        found = resolved.get(accept_language)
+        if found is None:
+            locale = self.negotiate(accept_language)
+            found = (locale, *self.outgoing(locale))
+            if len(resolved) >= Negotiator.MEMO_SIZE:
+                resolved.clear()
+            resolved[accept_language] = found
         return found
 
     def __repr__(self) -> str:
@@ -195,7 +235,8 @@ class GeoPlan:
 
     __slots__ = ("policies", "default", "by_region", "by_country", "by_continent",
                  "redirect_hosts", "opt_out_cookie", "exempt_bots", "experiments", "id_cookie",
-                 "exposure_cookie", "nearest", "by_continent_experiments", "_experiment_names")
+                 "exposure_cookie", "nearest", "by_continent_experiments", "_experiment_names",
+                 "targeted_experiments", "located", "cookie_needles")
 
     def __init__(
         self, policies: Sequence[tuple[PolicyView, Iterable[str], Iterable[str], Iterable[str]]] = (),
@@ -228,10 +269,15 @@ class GeoPlan:
         self.exempt_bots = exempt_bots
         self.experiments = tuple(experiments)
         self.by_continent_experiments = any(e.continents for e in self.experiments)
+        # PERF: when no experiment is targeted, every request takes part in all of them.
+        self.targeted_experiments = any(e.targeted for e in self.experiments)
         self._experiment_names = frozenset(e.name for e in self.experiments)
         self.id_cookie = id_cookie
         self.exposure_cookie = exposure_cookie
+        self.cookie_needles = (id_cookie + "=", exposure_cookie + "=")
         self.nearest = dict(nearest or {})
+        # A cache, not state: locate()'s answers by raw (country, regionCode, continent).
+        self.located: dict[tuple[Any, Any, Any], tuple[PolicyView, str | None, str | None]] = {}
 
     def policy_for(self, geo: GeoContext) -> PolicyView:
         """Return the policy for the client: region, then country, then continent, else default."""
@@ -253,6 +299,34 @@ class GeoPlan:
                 if found is not None:
                     return found
         return self.default
+
+    def locate(self, cf: Mapping[str, Any]) -> tuple[PolicyView, str | None, str | None]:
+        """Return ``(policy, country, continent)`` for a request's ``cf``, as GeoContext reads them.
+
+        PERF: memoized on the raw ``country``/``regionCode``/``continent``
+        values (a bounded table: there are a few thousand places), so a
+        request does not build a GeoContext nor re-validate its codes.
+        """
+        key = (cf.get("country"), cf.get("regionCode"), cf.get("continent"))
+        located = self.located
+        try:
+            return located[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: answer without remembering
+            return self._locate(cf)
+        found = self._locate(cf)
+        # Only plain strings (or absent fields) are remembered: 1 == True == 1.0
+        # as keys, yet str() of each differs.
+        if all(value is None or type(value) is str for value in key):
+            if len(located) >= _LOCATED_MAX:
+                located.clear()
+            located[key] = found
+        return found
+
+    def _locate(self, cf: Mapping[str, Any]) -> tuple[PolicyView, str | None, str | None]:
+        geo = GeoContext(cf)
+        return self.policy_for(geo), geo.country, geo.continent
 
     def is_experiment(self, name: str) -> bool:
         return name in self._experiment_names
