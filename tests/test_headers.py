@@ -74,3 +74,29 @@ def test_matches_list_reference(ops: list[tuple[str, str, str]]) -> None:
     assert h.multi_items() == ref
     for key in {k for k, _ in ref}:
         assert h.get_all(key) == [v for k, v in ref if k == key]
+
+
+@given(st.lists(st.tuples(NAMES, VALUES), max_size=6), st.lists(st.tuples(NAMES, VALUES), max_size=4),
+       st.sampled_from(["append", "set", "delete", "discard", "raw"]))
+def test_encoded_matches_a_fresh_encoding_after_any_change(
+        first: list[tuple[str, str]], later: list[tuple[str, str]], change: str) -> None:
+    h = Headers(first)
+    wire = h.encoded()
+    # A copy built on the cached encoding of the first fields, then changed.
+    h2 = Headers.from_trusted(list(h.raw), wire)
+    for name, value in later:
+        if change == "append":
+            h2.add(name, value)
+        elif change == "set":
+            h2[name] = value
+        elif change == "delete" and name in h2:
+            del h2[name]
+        elif change == "discard":
+            h2.discard(name)
+        elif change == "raw":
+            h2.raw[:] = [(name.lower(), value)]
+    fresh = Headers.from_trusted(list(h2.raw))
+    assert h2.encoded() == fresh.encoded()
+    pairs, has_length = h2.encoded()
+    assert pairs == [(k.encode("latin-1"), v.encode("latin-1")) for k, v in h2.raw]
+    assert has_length == ("content-length" in h2)

@@ -53,8 +53,8 @@ class Timings:
 
     __slots__ = ("start", "entries")
 
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
+    def __init__(self, start: float | None = None) -> None:
+        self.start = time.perf_counter() if start is None else start
         self.entries: list[tuple[str, float]] = []
 
     @contextmanager
@@ -81,6 +81,10 @@ def _no_wait_until(awaitable: Awaitable[Any]) -> None:
     raise RuntimeError("this runtime gave the context no waitUntil")
 
 
+# PERF: contexts without bindings share one empty (read-only) Bindings.
+_NO_BINDINGS = Bindings()
+
+
 class Context:
     """What a handler or middleware gets besides the request.
 
@@ -90,7 +94,7 @@ class Context:
     ``state``: a dict for middleware to pass values along.
     """
 
-    __slots__ = ("env", "request", "origin", "state", "timings", "_wait_until", "_geo")
+    __slots__ = ("env", "request", "origin", "state", "_timings", "_start", "_wait_until", "_geo")
 
     def __init__(
         self,
@@ -101,12 +105,22 @@ class Context:
         origin: Transport | None = None,
     ) -> None:
         self.request = request
-        self.env = env if env is not None else Bindings()
+        self.env = env if env is not None else _NO_BINDINGS
         self.origin = origin
         self.state: dict[str, Any] = {}
-        self.timings = Timings()
+        # PERF: only the start is read now; Timings is built on first use.
+        self._start = time.perf_counter()
+        self._timings: Timings | None = None
         self._wait_until = wait_until
         self._geo: GeoContext | None = None
+
+    @property
+    def timings(self) -> Timings:
+        """The request's Server-Timing entries; its clock started with the context."""
+        timings = self._timings
+        if timings is None:
+            timings = self._timings = Timings(self._start)
+        return timings
 
     @property
     def geo(self) -> GeoContext:

@@ -13,9 +13,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Union
 
-__all__ = ["Headers", "HeadersInit"]
+__all__ = ["Headers", "HeadersInit", "Wire"]
 
 HeadersInit = Union["Headers", Mapping[str, str], Iterable[tuple[str, str]], None]
+Wire = tuple[list[tuple[bytes, bytes]], bool]
+"""The latin-1 encoded form of leading fields, and whether Content-Length is among them."""
 
 # RFC 9110 §5.1: field-name = token; §5.5: field-value excludes CR, LF, NUL.
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -36,29 +38,59 @@ def _check(name: str, value: str) -> tuple[str, str]:
 class Headers(MutableMapping[str, str]):
     """Hold header fields in arrival order, looked up without regard to case."""
 
-    __slots__ = ("_items",)
+    # NOTE: ``_wire`` caches the encoded form of the first fields (see
+    # ``encoded``); every change other than an append drops it.
+    __slots__ = ("_items", "_wire")
 
     def __init__(self, init: HeadersInit = None) -> None:
         self._items: list[tuple[str, str]] = []
+        self._wire: Wire | None = None
         if init is None:
             return
         if isinstance(init, Headers):
             self._items = list(init._items)
+            self._wire = init._wire
             return
         pairs = init.items() if isinstance(init, Mapping) else init
         for name, value in pairs:
             self._items.append(_check(name, value))
 
     @classmethod
-    def from_trusted(cls, items: list[tuple[str, str]]) -> Headers:
+    def from_trusted(cls, items: list[tuple[str, str]], wire: Wire | None = None) -> Headers:
         """Wrap pairs already lower-cased and validated, without copying them.
 
         PERF: used by adapters for headers that a server or runtime has
-        already parsed and checked; skips per-field validation.
+        already parsed and checked; skips per-field validation. ``wire``,
+        from an earlier :meth:`encoded` of the leading pairs of ``items``,
+        spares encoding them again (a cache hit sends stored fields).
         """
         headers = cls.__new__(cls)
         headers._items = items
+        headers._wire = wire
         return headers
+
+    def encoded(self) -> Wire:
+        """Return the fields encoded as latin-1 pairs for the wire, and whether Content-Length is set.
+
+        The returned list is the caller's to extend.
+        """
+        items = self._items
+        wire = self._wire
+        if wire is None:
+            out: list[tuple[bytes, bytes]] = []
+            has_length = False
+            start = 0
+        else:
+            prefix, has_length = wire
+            out = prefix.copy()
+            start = len(prefix)
+            if start == len(items):
+                return out, has_length
+        for k, v in items[start:] if start else items:
+            if k == "content-length":
+                has_length = True
+            out.append((k.encode("latin-1"), v.encode("latin-1")))
+        return out, has_length
 
     # -- reading ---------------------------------------------------------------
 
@@ -71,12 +103,22 @@ class Headers(MutableMapping[str, str]):
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         """Return the field's values joined with ", ", or ``default`` if absent."""
         key = name.lower()
-        found = [v for k, v in self._items if k == key]
-        if not found:
+        # PERF: one loop and no list for the common single-line field.
+        found: str | None = None
+        more: list[str] | None = None
+        for k, v in self._items:
+            if k == key:
+                if found is None:
+                    found = v
+                elif more is None:
+                    more = [found, v]
+                else:
+                    more.append(v)
+        if found is None:
             return default
-        if len(found) == 1 or key == "set-cookie":
-            return found[0]
-        return ", ".join(found)
+        if more is None or key == "set-cookie":
+            return found
+        return ", ".join(more)
 
     def get_all(self, name: str) -> list[str]:
         """Return every value of the field, in order (empty if absent)."""
@@ -87,7 +129,10 @@ class Headers(MutableMapping[str, str]):
         if not isinstance(name, str):
             return False
         key = name.lower()
-        return any(k == key for k, _ in self._items)
+        for k, _ in self._items:
+            if k == key:
+                return True
+        return False
 
     def __iter__(self) -> Iterator[str]:
         seen: set[str] = set()
@@ -106,6 +151,8 @@ class Headers(MutableMapping[str, str]):
     @property
     def raw(self) -> list[tuple[str, str]]:
         """The underlying list of pairs; treat as read-only."""
+        # NOTE: the caller may change the list in place (appends are common).
+        self._wire = None
         return self._items
 
     # -- writing ---------------------------------------------------------------
@@ -118,6 +165,7 @@ class Headers(MutableMapping[str, str]):
             if k == key:
                 items[i] = (key, value)
                 self._items = items[: i + 1] + [p for p in items[i + 1 :] if p[0] != key]
+                self._wire = None
                 return
         items.append((key, value))
 
@@ -139,15 +187,17 @@ class Headers(MutableMapping[str, str]):
         if len(kept) == len(self._items):
             raise KeyError(name)
         self._items = kept
+        self._wire = None
 
     def discard(self, *names: str) -> None:
         """Remove the named fields if present."""
         keys = {n.lower() for n in names}
         self._items = [p for p in self._items if p[0] not in keys]
+        self._wire = None
 
     def copy(self) -> Headers:
         """Return an independent copy."""
-        return Headers.from_trusted(list(self._items))
+        return Headers.from_trusted(list(self._items), self._wire)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Headers):

@@ -138,6 +138,25 @@ class Request(_Message):
         self.params: dict[str, Any] = {}
         self._cookies: dict[str, str] | None = None
 
+    @classmethod
+    def from_trusted(
+        cls, method: str, url: URL, headers: Headers, body: Body, cf: dict[str, Any],
+    ) -> Request:
+        """Build a request from parts an adapter has already checked, converting nothing.
+
+        PERF: ``method`` upper-case, ``body`` bytes or an async iterable.
+        """
+        request = cls.__new__(cls)
+        request.method = method
+        request.url = url
+        request.headers = headers
+        request._body = body
+        request._streamed = False
+        request.cf = cf
+        request.params = {}
+        request._cookies = None
+        return request
+
     @property
     def path(self) -> str:
         return self.url.path
@@ -207,6 +226,16 @@ class Response(_Message):
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         self._body = _coerce_body(body)
         self._streamed = False
+
+    @classmethod
+    def from_trusted(cls, body: Body, status: int, headers: Headers) -> Response:
+        """Build a response from parts already checked (a stored one), converting nothing."""
+        response = cls.__new__(cls)
+        response.status = status
+        response.headers = headers
+        response._body = body
+        response._streamed = False
+        return response
 
     @classmethod
     def from_text(

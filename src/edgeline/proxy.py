@@ -174,6 +174,23 @@ class OriginHop:
         return response
 
 
+class _Unrouted:
+    """A router without routes: the proxy answers every request (``App.not_found``).
+
+    PERF: an empty compiled router still normalizes each path to find no
+    match; this one answers at once.
+    """
+
+    __slots__ = ()
+
+    def add(self, method: str, path: str, target: Any, *, host: str | None = None) -> None:
+        raise ConfigError("edgeline proxy takes no routes: every request goes to the origin")
+
+    @staticmethod
+    def match(method: str, path: str, host: str = "") -> None:
+        return None
+
+
 def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any = None,
               managed_rules: int | None = None) -> Any:
     """Return the ASGI app of ``edgeline proxy`` for ``origin`` (``.cache``: its cache).
@@ -206,7 +223,7 @@ def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any 
                             max_entry_bytes=int(config.max_object_bytes) + 64 * 1024)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    app = App()
+    app = App(router=_Unrouted())
     if managed_rules is not None:
         from .filtering import managed_rules as managed
 

@@ -227,3 +227,55 @@ async def test_head_miss_passes_through_and_options_not_cached() -> None:
     await cache.handle(Request("OPTIONS", "http://edge.test/h"))
     await cache.handle(Request("OPTIONS", "http://edge.test/h"))
     assert seen == ["HEAD", "OPTIONS", "OPTIONS"]
+
+
+class _AwaitOnlyStore:
+    """A store reachable only by awaiting (like the KV tier): no synchronous hit path."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore(1 << 20)
+
+    async def get(self, key: str):  # type: ignore[no-untyped-def]
+        return await self.inner.get(key)
+
+    async def put(self, key: str, entry, ttl: float) -> None:  # type: ignore[no-untyped-def]
+        await self.inner.put(key, entry, ttl)
+
+    async def delete(self, key: str) -> bool:
+        return await self.inner.delete(key)
+
+    async def purge(self, **kw):  # type: ignore[no-untyped-def]
+        return await self.inner.purge(**kw)
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "await-only"])
+async def test_hit_fields_are_the_same_on_the_synchronous_and_awaited_paths(store_kind: str) -> None:
+    clock = Clock()
+    calls = 0
+
+    async def origin(request: Request) -> Response:
+        nonlocal calls
+        calls += 1
+        return Response(b"body", 200, {"cache-control": "max-age=100", "etag": '"v1"'})
+
+    store = MemoryStore(1 << 20, clock=clock) if store_kind == "memory" else _AwaitOnlyStore()
+    cache = CachingTransport(FunctionTransport(origin), store, clock=clock)  # type: ignore[arg-type]
+    await cache.handle(get())
+    clock.now += 30.4
+    hit = await cache.handle(get())
+    assert (hit.status, await hit.read(), calls) == (200, b"body", 1)
+    assert hit.headers.get_all("age") == ["30"]
+    assert hit.headers.get_all("cache-status") == ["edgeline; hit; ttl=70"]
+    head = await cache.handle(Request("HEAD", "http://edge.test/a"))
+    assert (await head.read(), head.headers["content-length"]) == (b"", "4")
+    # Request directives, conditionals and staleness leave the synchronous path and still decide.
+    assert (await cache.handle(get(**{"cache-control": "max-age=10"}))).headers[
+        "cache-status"].startswith("edgeline; fwd=stale")
+    assert (await cache.handle(get(**{"if-none-match": '"v1"'}))).status == 304
+    clock.now += 200
+    stale = await cache.handle(get())
+    assert "fwd=stale" in stale.headers["cache-status"] and calls == 3
+    # A hit's fields can be changed downstream without touching the stored copy.
+    again = await cache.handle(get())
+    again.headers["via"] = "changed"
+    assert "via" not in (await cache.handle(get())).headers

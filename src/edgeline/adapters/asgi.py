@@ -19,6 +19,7 @@ from ..app import App
 from ..context import Context
 from ..headers import Headers
 from ..messages import Request
+from ..url import URL
 
 __all__ = ["AsgiAdapter"]
 
@@ -29,6 +30,11 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _NO_BODY_STATUS = frozenset({204, 304})
+# PERF: field names as sent -> lower-cased str, for the names clients repeat;
+# bounded so that odd names cannot grow it.
+_NAMES: dict[bytes, str] = {}
+_MAX_NAMES = 512
+_METHODS = {m: m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 
 
 async def receive_body(receive: Receive) -> AsyncIterator[bytes]:
@@ -86,8 +92,13 @@ class AsgiAdapter:
         raw = []
         host = None
         has_body = False
+        names = _NAMES
         for key, value in scope["headers"]:
-            name = key.decode("latin-1").lower()
+            name = names.get(key)
+            if name is None:
+                name = key.decode("latin-1").lower()
+                if len(names) < _MAX_NAMES:
+                    names[key] = name
             text = value.decode("latin-1")
             raw.append((name, text))
             if name == "host":
@@ -105,8 +116,10 @@ class AsgiAdapter:
         if query:
             url += "?" + query.decode("latin-1")
         body: Any = receive_body(receive) if has_body else b""
-        cf = self.cf(scope) if self.cf is not None else None
-        return Request(scope["method"], url, headers, body, cf=cf)
+        cf = self.cf(scope) if self.cf is not None else {}
+        method = scope["method"]
+        method = _METHODS.get(method) or method.upper()
+        return Request.from_trusted(method, URL(url), headers, body, cf)
 
     async def _other(self, kind: str, receive: Receive, send: Send) -> None:
         """Answer the lifespan protocol; refuse anything else that is not HTTP."""
@@ -134,13 +147,9 @@ class AsgiAdapter:
             ctx.state["client_ip"] = client[0]
         response = await self.app.handle(request, ctx)
         status = response.status
-        # PERF: one pass encodes the fields and notes a Content-Length.
-        headers = []
-        has_length = False
-        for k, v in response.headers.raw:
-            if k == "content-length":
-                has_length = True
-            headers.append((k.encode("latin-1"), v.encode("latin-1")))
+        # PERF: one pass encodes the fields and notes a Content-Length; a
+        # stored response's fields come encoded already.
+        headers, has_length = response.headers.encoded()
         body = response.body
         head_only = request.method == "HEAD" or status in _NO_BODY_STATUS
         if type(body) is bytes:

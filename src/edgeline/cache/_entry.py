@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import struct
 
+from ..headers import Headers, Wire
 from ._directives import EMPTY, Directives, parse_cache_control, parse_targeted
 from ._freshness import freshness_lifetime, parse_http_date
 
@@ -55,7 +56,7 @@ class Entry:
 
     __slots__ = ("status", "headers", "body", "initial_age", "response_time", "request_time",
                  "vary", "tags", "directives", "targeted", "lifetime", "heuristic", "etag",
-                 "last_modified", "date", "size", "hits")
+                 "last_modified", "date", "size", "hits", "must_validate", "_wire")
 
     def __init__(
         self, status: int, headers: list[tuple[str, str]], body: bytes, *,
@@ -87,14 +88,18 @@ class Entry:
         """Recompute the derived facts from the headers (after a store or a 304 update)."""
         headers = self.headers
         self.size = len(self.body) + sum(len(k) + len(v) for k, v in headers) + 160
+        self._wire: Wire | None = None
         if self.status == 0:
             self.directives, self.targeted = EMPTY, False
             self.lifetime, self.heuristic = 0.0, False
             self.etag = self.last_modified = self.date = None
+            self.must_validate = True
             return
         directives, targeted = facts.directives(headers)
         self.directives = directives
         self.targeted = targeted
+        # RFC 9111 §5.2.2.4: an unqualified no-cache response is never served unvalidated.
+        self.must_validate = "no-cache" in directives and directives.get("no-cache") is None
         etag = last_modified = date = expires = None
         has_expires = False
         for k, v in headers:
@@ -115,9 +120,18 @@ class Entry:
             shared=facts.shared, targeted=targeted, heuristic_fraction=facts.heuristic_fraction,
             heuristic_max=facts.heuristic_max, default_ttl=facts.default_ttl)
 
+    @property
+    def wire(self) -> Wire:
+        """The stored fields encoded for the wire, computed on the first hit and kept."""
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = Headers.from_trusted(self.headers).encoded()
+        return wire
+
     def age(self, now: float) -> float:
         """Return current_age (RFC 9111 §4.2.3)."""
-        return self.initial_age + max(0.0, now - self.response_time)
+        resident = now - self.response_time
+        return self.initial_age + (resident if resident > 0.0 else 0.0)
 
     def header(self, name: str) -> str | None:
         for k, v in self.headers:

@@ -73,6 +73,8 @@ _CONDITIONALS = ("if-none-match", "if-modified-since", "if-match", "if-unmodifie
 _ERROR_STATUSES = frozenset({500, 502, 503, 504})  # RFC 5861 §4
 _DIRECTIVE_FIELDS = frozenset({"cache-control", "pragma"})
 _SERVE_FIELDS = frozenset({"if-none-match", "if-modified-since", "range"})
+# Request fields that take a GET off the synchronous fresh-hit path.
+_SLOW_FIELDS = _DIRECTIVE_FIELDS | {"authorization"}
 
 
 def _default_background(awaitable: Awaitable[Any]) -> None:
@@ -98,7 +100,7 @@ class CachingTransport:
     """Answer from a store when HTTP caching allows it; otherwise ask ``inner``."""
 
     __slots__ = ("inner", "store", "policy", "clock", "background", "variant", "_inflight",
-                 "_refreshing", "name")
+                 "_refreshing", "name", "_get_now")
 
     def __init__(
         self, inner: Transport, store: Store, policy: CachePolicy | None = None, *,
@@ -115,6 +117,9 @@ class CachingTransport:
         self.name = self.policy.name
         self._inflight: dict[str, asyncio.Event] = {}
         self._refreshing: set[str] = set()
+        # PERF: a store that can answer without awaiting (the memory store) is
+        # asked synchronously on the hit path.
+        self._get_now: Callable[[str], Entry | None] | None = getattr(store, "get_now", None)
 
     # -- entry points ----------------------------------------------------------------
 
@@ -122,6 +127,10 @@ class CachingTransport:
         """Serve ``request`` from the cache or the origin (never raises but OriginError)."""
         method = request.method
         if method == "GET" or method == "HEAD":
+            if self._get_now is not None:
+                hit = self._fresh_hit(request)
+                if hit is not None:
+                    return hit
             return await self._read(request, waited=False)
         response = await self.inner.handle(request)
         if method not in _SAFE:
@@ -144,14 +153,35 @@ class CachingTransport:
     def _key(self, request: Request) -> str:
         return self.policy.keys.key(request, self.variant(request) if self.variant else "")
 
-    async def _lookup(self, request: Request) -> _Lookup:
+    def _fresh_hit(self, request: Request) -> Response | None:
+        """Return the stored response if it is fresh and nothing else needs deciding, else None.
+
+        PERF: the common hit without awaiting: no request directives, no
+        Authorization, no Vary marker, a store that answers synchronously.
+        Anything else (None) goes the whole way through ``_read``, which
+        decides the same for these requests.
+        """
+        names = {k for k, _ in request.headers.raw}
+        if not names.isdisjoint(_SLOW_FIELDS):
+            return None
         key = self._key(request)
-        store = self.store
-        found = await store.get(key)
-        if found is None or not found.is_marker:
-            return _Lookup(found, key, key, False)
-        skey = secondary_key(key, found.vary, vary_values(request.headers, found.vary))
-        entry = await store.get(skey)
+        entry = self._get_now(key)  # type: ignore[misc]
+        if entry is None or entry.must_validate:  # a Vary marker must validate too
+            return None
+        age = entry.age(self.clock())
+        lifetime = entry.lifetime
+        if lifetime <= age:
+            return None
+        entry.hits += 1
+        # RFC 9211 §2: the member cache_status(name, hit=True, ttl=...) builds.
+        return self._from_entry(request, entry, age,
+                                f"{self.name}; hit; ttl={round(lifetime - age)}", names)
+
+    async def _variant(self, request: Request, key: str, marker: Entry) -> _Lookup:
+        """Look up the Vary variant of ``key`` that ``request`` selects (RFC 9111 §4.1)."""
+        skey = secondary_key(key, marker.vary, vary_values(request.headers, marker.vary))
+        get_now = self._get_now
+        entry = get_now(skey) if get_now is not None else await self.store.get(skey)
         return _Lookup(entry, key, skey, entry is None)
 
     async def _read(self, request: Request, *, waited: bool) -> Response:
@@ -168,32 +198,48 @@ class CachingTransport:
             elif "no-cache" in (headers.get("pragma") or "").lower():
                 # RFC 9111 §5.4: Pragma: no-cache counts only without Cache-Control.
                 req_cc = Directives({"no-cache": None})
-        if "no-store" in req_cc:
+        if req_cc.present and "no-store" in req_cc.values:
             # RFC 9111 §5.2.1.5: nothing of this exchange is stored; it goes to the origin.
             response = await self.inner.handle(request)
             self._mark(response, cache_status(self.name, fwd="request", detail="no-store"))
             return response
-        found = await self._lookup(request)
-        entry = found.entry
-        now = self.clock()
+        # PERF: the lookup inline; the _Lookup record is made only past a fresh hit.
+        key = self._key(request)
+        get_now = self._get_now
+        entry = get_now(key) if get_now is not None else await self.store.get(key)
+        if entry is not None and entry.status == 0:
+            found: _Lookup | None = await self._variant(request, key, entry)
+            entry = found.entry  # type: ignore[union-attr]
+        else:
+            found = None
         authorized = "authorization" in names
         if entry is not None and authorized and not _auth_allowed(entry.directives):
             entry = None  # RFC 9111 §3.5
         if entry is not None:
-            age = entry.age(now)
-            verdict = self._verdict(entry, age, req_cc)
+            age = entry.age(self.clock())
+            lifetime = entry.lifetime
+            if not req_cc.present and not entry.must_validate and lifetime > age:
+                verdict = "fresh"  # PERF: what _verdict answers without request directives
+            else:
+                verdict = self._verdict(entry, age, req_cc)
             if verdict == "fresh":
                 entry.hits += 1
-                return self._from_entry(request, entry, age, cache_status(
-                    self.name, hit=True, ttl=entry.lifetime - age, collapsed=waited))
+                # RFC 9211 §2: the member cache_status() would build for a plain hit.
+                member = (cache_status(self.name, hit=True, ttl=lifetime - age, collapsed=True)
+                          if waited else f"{self.name}; hit; ttl={round(lifetime - age)}")
+                return self._from_entry(request, entry, age, member, names)
+            if found is None:
+                found = _Lookup(entry, key, key, False)
             if verdict == "stale-ok":
                 return self._from_entry(request, entry, age, cache_status(
-                    self.name, hit=True, ttl=entry.lifetime - age, detail="max-stale"))
+                    self.name, hit=True, ttl=lifetime - age, detail="max-stale"), names)
             if verdict == "swr":
                 self._refresh_later(request, found)
                 return self._from_entry(request, entry, age, cache_status(
-                    self.name, hit=True, ttl=entry.lifetime - age,
-                    detail="stale-while-revalidate"))
+                    self.name, hit=True, ttl=lifetime - age,
+                    detail="stale-while-revalidate"), names)
+        if found is None:
+            found = _Lookup(entry, key, key, False)
         if "only-if-cached" in req_cc:
             # RFC 9111 §5.2.1.7: no usable stored response: 504.
             return Response(b"", 504, {"cache-status": cache_status(self.name, fwd="miss",
@@ -261,14 +307,17 @@ class CachingTransport:
             return "swr"
         return "validate"
 
-    def _from_entry(self, request: Request, entry: Entry, age: float, member: str) -> Response:
+    def _from_entry(self, request: Request, entry: Entry, age: float, member: str,
+                    names: set[str] | None = None) -> Response:
         extra = [("age", str(int(age))), ("cache-status", member)]
         status = entry.status
-        names = {k for k, _ in request.headers.raw}
+        if names is None:
+            names = {k for k, _ in request.headers.raw}
         if names.isdisjoint(_SERVE_FIELDS):
-            if request.method == "HEAD":
-                return Response(b"", status, Headers.from_trusted(entry.headers + extra))
-            return Response(entry.body, status, Headers.from_trusted(entry.headers + extra))
+            # PERF: the stored fields go out pre-encoded (Entry.wire).
+            headers = Headers.from_trusted(entry.headers + extra, entry.wire)
+            return Response.from_trusted(b"" if request.method == "HEAD" else entry.body,
+                                         status, headers)
         if 200 <= status < 300 and is_not_modified(request, entry):
             return not_modified_response(entry, extra)
         items = entry.headers + extra
