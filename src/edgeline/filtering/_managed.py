@@ -20,6 +20,13 @@ do not slip through. The first signature that matches decides; its id
 (``EL-SQLI-100``) is logged, put in ``ctx.state`` and, in dev mode, in the
 ``x-edgeline-rule`` response header. ``exclude`` turns off ids (or id
 prefixes such as ``EL-PROBE-101`` for a WordPress origin).
+
+PERF: most values are benign, so each value is first searched with its
+target's *screen* (:mod:`._prefilter`), a regex derived from the signatures
+that must find something for any of them to match; only then are the
+signatures run one by one. Verdicts of short values are remembered per rule
+set (user agents, referers and cookies repeat), and a query or Cookie
+header made only of plain tokens is not split at all.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import html
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
 from ..messages import Response
@@ -48,6 +55,7 @@ from ._normalize import (
     decode_component,
     parse_query,
 )
+from ._prefilter import Screen, literal_alternation, screen_for
 from ._signatures import PROBE_PATHS, SCANNER_AGENTS, SIGNATURES
 from ._view import MAX_BODY
 
@@ -64,6 +72,21 @@ _SPACES = re.compile(r"\s+")
 _BLOCK_COMMENT = re.compile(r"/\*!?\d*|\*/")
 _LINE_COMMENT = re.compile(r"(?:--|#)[^\n]*\n")
 _TAB_NL = re.compile(r"[\t\n\r]")
+# Whatever makes the SQL or XSS form of a value differ from the value itself: whitespace
+# other than single spaces, and comment marks. Without it, one screen covers all three.
+_RESHAPED = re.compile(r"[^\S ]|  |/\*|\*/|--|#")
+MEMO_SIZE: Final = 4096
+"""Most (target, value) verdicts remembered per rule set (then forgotten all at once)."""
+MEMO_VALUE: Final = 1024
+"""Longest value whose verdict is remembered."""
+_MISS: Final[Any] = object()
+# A query whose names and values are all _BORING as they stand (nothing to decode, no
+# control character): it raises no flag and no argument can match a signature.
+_PLAIN_QUERY = re.compile(
+    r"[A-Za-z0-9_.\-]*(?:=[A-Za-z0-9_.\-]*)?(?:&[A-Za-z0-9_.\-]*(?:=[A-Za-z0-9_.\-]*)?)*")
+# A Cookie header in which every value is empty or _BORING once split as ``cookies`` splits
+# it (on ";", then at the first "=", then stripped): no cookie can match a signature.
+_PLAIN_COOKIES = re.compile(r"(?:[^;=]*=[ \t]*[A-Za-z0-9_.\-]*[ \t]*(?:;|$))*")
 # Header fields whose values have fixed, harmless grammars; not inspected by "x" signatures.
 _SKIP_HEADERS: Final = frozenset({
     "accept", "accept-encoding", "accept-language", "accept-charset", "authorization",
@@ -121,8 +144,36 @@ def _decode(value: str) -> str:
     return value.lower()
 
 
+class _Screens:
+    """Per target: screens whose search is necessary for the target's signatures to match.
+
+    ``None`` means "cannot screen": run the signatures. ``any`` covers all three
+    forms and is used when they are the same text, with no whitespace but single
+    spaces (see ``_RESHAPED``); the per-form screens, needed only for values with
+    whitespace runs, tabs or comment marks, are built the first time one is seen
+    (PERF: startup).
+    """
+
+    __slots__ = ("any", "_patterns", "_forms")
+
+    def __init__(self, plain: list[str], sql: list[str], xss: list[str]) -> None:
+        self._patterns = (plain, sql, xss)
+        self._forms: tuple[Screen | None, Screen | None, Screen | None] | None = None
+        self.any = screen_for(plain + sql + xss, single_spaces=True)
+
+    @property
+    def forms(self) -> tuple[Screen | None, Screen | None, Screen | None]:
+        """The screens of the plain, SQL and XSS forms (None where one cannot be built)."""
+        forms = self._forms
+        if forms is None:
+            plain, sql, xss = (screen_for(p) if p else None for p in self._patterns)
+            forms = self._forms = (plain, sql, xss)
+        return forms
+
+
 class _Compiled:
-    __slots__ = ("plain", "sql", "xss", "probes", "agents")
+    __slots__ = ("plain", "sql", "xss", "probes", "agents", "screens", "probe_any", "agent_any",
+                 "tautology")
 
     def __init__(self) -> None:
         # per target letter: list of (id, paranoia, regex, message, category)
@@ -131,6 +182,13 @@ class _Compiled:
         self.xss: dict[str, list[tuple[str, int, re.Pattern[str], str, str]]] = {}
         self.probes: list[tuple[str, int, re.Pattern[str], str]] = []
         self.agents: list[tuple[str, int, re.Pattern[str]]] = []
+        self.screens: dict[str, _Screens] = {}
+        # A screen of the probe patterns (valid for ASCII paths; None: run them all).
+        self.probe_any: Screen | None = None
+        # All scanner agents in one alternation: it finds something exactly when one of
+        # the per-level alternations would, so the usual miss costs one search.
+        self.agent_any: re.Pattern[str] | None = None
+        self.tautology = False
 
 
 _CATEGORY = {"sqli": "sql", "xss": "xss", "other": "plain"}
@@ -154,7 +212,7 @@ class ManagedRules:
     """The managed rule set at one paranoia level; ``inspect(view)`` returns the first hit."""
 
     __slots__ = ("paranoia", "mode", "exclude", "inspect_body", "max_body", "status",
-                 "_compiled", "max_header_bytes", "max_headers", "max_args")
+                 "_compiled", "max_header_bytes", "max_headers", "max_args", "_memo")
 
     def __init__(
         self, paranoia: int = 1, *, mode: str = "block", exclude: Iterable[str] = (),
@@ -177,6 +235,9 @@ class ManagedRules:
         self.max_headers = max_headers
         self.max_args = max_args
         self._compiled = self._compile()
+        # (target, value) -> (id, category, message, level) or None. PERF: user agents,
+        # referers and cookies repeat across requests; a verdict depends on nothing else.
+        self._memo: dict[tuple[str, str], tuple[str, str, str, int] | None] = {}
 
     @property
     def inspects_body(self) -> bool:
@@ -204,59 +265,101 @@ class ManagedRules:
             if self._on(rule_id, level):
                 alternation = "|".join(re.escape(a) for a in sorted(agents, key=len, reverse=True))
                 out.agents.append((rule_id, level, re.compile(alternation)))
+        if out.probes:
+            out.probe_any = screen_for([r.pattern for _, _, r, _ in out.probes])
+        every_agent = [agent for level, names in SCANNER_AGENTS.items()
+                       if self._on(f"EL-SCAN-{level}00", level) for agent in names]
+        if every_agent:
+            out.agent_any = re.compile(literal_alternation(every_agent))
+        out.tautology = self._on("EL-SQLI-170", 1)
+        for target in set(out.plain) | set(out.sql) | set(out.xss):
+            plain = [r.pattern for _, _, r, _, _ in out.plain.get(target, ())]
+            sql = [r.pattern for _, _, r, _, _ in out.sql.get(target, ())]
+            if sql and out.tautology:
+                sql.append(_TAUTOLOGY.pattern)
+            xss = [r.pattern for _, _, r, _, _ in out.xss.get(target, ())]
+            out.screens[target] = _Screens(plain, sql, xss)
         return out
 
     # -- inspection ---------------------------------------------------------------
 
     def inspect(self, view: Any) -> Hit | None:
         """Return the first signature that matches the request, or None."""
-        hit = self._protocol(view)
+        query = view.raw_query
+        plain_query = not query or _PLAIN_QUERY.fullmatch(query) is not None
+        hit = self._protocol(view, plain_query)
         if hit is not None:
             return hit
         compiled = self._compiled
-        agent = view.user_agent.lower()
-        for rule_id, level, regex in compiled.agents:
-            found = regex.search(agent)
-            if found:
-                return Hit(rule_id, "scanner", f"scanner user agent ({found.group()})", level,
-                           "header:user-agent")
-        path = view.path.lower()
-        for rule_id, level, regex, message in compiled.probes:
-            if regex.search(path):
-                return Hit(rule_id, "exploit-probe", message, level, "path")
-        for target, where, value in self._values(view):
-            hit = self._match(target, where, value)
-            if hit is not None:
-                return hit
-        return None
-
-    def _values(self, view: Any) -> Iterator[tuple[str, str, str]]:
+        headers = view.headers
+        if compiled.agent_any is not None:
+            found = self._cached("U", headers.get("user-agent", ""), self._agent_verdict)
+            if found is not None:
+                return Hit(found[0], found[1], found[2], found[3], "header:user-agent")
+        if compiled.probes:
+            path = view.path.lower()
+            probe_any = compiled.probe_any
+            if probe_any is None or not path.isascii() or probe_any.search(path):
+                for rule_id, level, regex, message in compiled.probes:
+                    if regex.search(path):
+                        return Hit(rule_id, "exploit-probe", message, level, "path")
+        # Values in order: path, query arguments, cookies, User-Agent and Referer, other
+        # headers, body; the first hit decides. PERF: a hit's "where" is only then built,
+        # and a query or Cookie header whose values are all _BORING is not split at all.
+        verdict = self._cached_verdict
         raw_path = view.raw_path
         if not _BORING.match(raw_path.replace("/", "")):
-            yield "p", "path", raw_path
+            found = verdict("p", raw_path)
+            if found is not None:
+                return Hit(found[0], found[1], found[2], found[3], "path")
         count = 0
-        for name, value in view.args_list:
-            count += 1
-            if count > MAX_VALUES:
-                break
-            yield "a", f"args:{name[:40]}", name
-            yield "a", f"args:{name[:40]}", value
-        for name, value in view.cookies.items():
-            yield "c", f"cookie:{name[:40]}", value
-        headers = view.headers
+        if not plain_query:
+            for name, value in view.args_list:
+                count += 1
+                if count > MAX_VALUES:
+                    break
+                found = verdict("a", name) or verdict("a", value)
+                if found is not None:
+                    return Hit(found[0], found[1], found[2], found[3], "args:" + name[:40])
+        cookie = headers.get("cookie")
+        if cookie and not _PLAIN_COOKIES.fullmatch(cookie):
+            for name, value in view.cookies.items():
+                found = verdict("c", value)
+                if found is not None:
+                    return Hit(found[0], found[1], found[2], found[3], "cookie:" + name[:40])
         for name in ("user-agent", "referer"):
             value = headers.get(name)
             if value:
-                yield "h", f"header:{name}", value
+                found = verdict("h", value)
+                if found is not None:
+                    return Hit(found[0], found[1], found[2], found[3], "header:" + name)
         for name, value in headers.items():
-            if name not in _SKIP_HEADERS and name not in ("user-agent", "referer"):
-                yield "x", f"header:{name}", value
+            if name not in _SKIP_HEADERS and name != "user-agent" and name != "referer":
+                found = verdict("x", value)
+                if found is not None:
+                    return Hit(found[0], found[1], found[2], found[3], "header:" + name)
         if self.inspect_body and view.body_bytes:
+            if query and not count:
+                count = min(len(view.args_list), MAX_VALUES + 1)
             for where, value in self._body_values(view):
                 count += 1
                 if count > MAX_VALUES:
                     break
-                yield "b", where, value
+                found = verdict("b", value)
+                if found is not None:
+                    return Hit(found[0], found[1], found[2], found[3], where)
+        return None
+
+    def _agent_verdict(self, _target: str, agent: str) -> tuple[str, str, str, int] | None:
+        compiled = self._compiled
+        agent = agent.lower()
+        if compiled.agent_any is None or not compiled.agent_any.search(agent):
+            return None
+        for rule_id, level, regex in compiled.agents:
+            found = regex.search(agent)
+            if found:
+                return (rule_id, "scanner", f"scanner user agent ({found.group()})", level)
+        return None
 
     def _body_values(self, view: Any) -> Iterator[tuple[str, str]]:
         text = view.body[: self.max_body]
@@ -288,15 +391,43 @@ class ManagedRules:
                 return
         yield "body", text
 
-    def _match(self, target: str, where: str, value: str) -> Hit | None:
+    def _cached_verdict(self, target: str, value: str) -> tuple[str, str, str, int] | None:
         if not value or _BORING.match(value):
             return None
-        value = value[:MAX_VALUE]
+        return self._cached(target, value, self._verdict)
+
+    def _cached(self, target: str, value: str,
+                verdict: Callable[[str, str], tuple[str, str, str, int] | None],
+                ) -> tuple[str, str, str, int] | None:
+        """Return ``verdict(target, value)``, remembered for short values."""
+        memo = self._memo
+        key = (target, value)
+        found = memo.get(key, _MISS)
+        if found is _MISS:
+            found = verdict(target, value[:MAX_VALUE])
+            if len(value) <= MEMO_VALUE:
+                if len(memo) >= MEMO_SIZE:
+                    memo.clear()
+                memo[key] = found
+        return found
+
+    def _verdict(self, target: str, value: str) -> tuple[str, str, str, int] | None:
+        """Return (id, category, message, level) of the first signature matching ``value``."""
         compiled = self._compiled
         plain = _decode(value)
-        for rule_id, level, regex, message, category in compiled.plain.get(target, ()):
-            if regex.search(plain):
-                return Hit(rule_id, category, message, level, where)
+        screens = compiled.screens.get(target)
+        if screens is not None and plain.isascii():
+            # The screens are only valid for ASCII text (see ._prefilter).
+            if screens.any is not None and not _RESHAPED.search(plain):
+                if not screens.any.search(plain):
+                    return None
+            screen_plain, screen_sql, screen_xss = screens.forms
+        else:
+            screen_plain = screen_sql = screen_xss = None
+        if screen_plain is None or screen_plain.search(plain):
+            for rule_id, level, regex, message, category in compiled.plain.get(target, ()):
+                if regex.search(plain):
+                    return (rule_id, category, message, level)
         sql_rules = compiled.sql.get(target)
         if sql_rules:
             sql = plain
@@ -306,35 +437,33 @@ class ManagedRules:
             if "--" in sql or "#" in sql:
                 sql = _LINE_COMMENT.sub(" ", sql)
             sql = _SPACES.sub(" ", sql)
-            for rule_id, level, regex, message, category in sql_rules:
-                if regex.search(sql):
-                    return Hit(rule_id, category, message, level, where)
-            tautology = _tautology(sql)
-            if tautology and self._on("EL-SQLI-170", 1):
-                return Hit("EL-SQLI-170", "sql-injection", f"tautology ({tautology})", 1, where)
+            if screen_sql is None or screen_sql.search(sql):
+                for rule_id, level, regex, message, category in sql_rules:
+                    if regex.search(sql):
+                        return (rule_id, category, message, level)
+                tautology = _tautology(sql)
+                if tautology and compiled.tautology:
+                    return ("EL-SQLI-170", "sql-injection", f"tautology ({tautology})", 1)
         xss_rules = compiled.xss.get(target)
         if xss_rules:
             variants = [_SPACES.sub(" ", plain)]
             if _TAB_NL.search(plain):
                 variants.append(_TAB_NL.sub("", plain))
             for variant in variants:
+                if screen_xss is not None and not screen_xss.search(variant):
+                    continue
                 for rule_id, level, regex, message, category in xss_rules:
                     if regex.search(variant):
-                        return Hit(rule_id, category, message, level, where)
+                        return (rule_id, category, message, level)
         return None
 
     # -- protocol -----------------------------------------------------------------
 
-    def _protocol(self, view: Any) -> Hit | None:
+    def _protocol(self, view: Any, plain_query: bool) -> Hit | None:
         request = view.request
         method = request.method
         p = self.paranoia
-
-        def hit(rule_id: str, level: int, message: str, where: str) -> Hit | None:
-            if self._on(rule_id, level):
-                return Hit(rule_id, "protocol", message, level, where)
-            return None
-
+        hit = self._protocol_hit
         found: Hit | None = None
         if not _TOKEN.match(method) or method in ("TRACE", "TRACK", "DEBUG", "CONNECT"):
             found = hit("EL-PROTO-100", 1, f"method {method[:20]!r} not served", "method")
@@ -343,16 +472,32 @@ class ManagedRules:
         if found:
             return found
         raw = request.headers.raw
-        hosts = [v for k, v in raw if k == "host"]
+        # PERF: sizes are summed once; names are only counted when one repeats (the
+        # parsed ``view.headers`` is then shorter than the raw fields). The checks below
+        # are made in their usual order.
+        limit = self.max_header_bytes
+        total = sum([len(n) + len(v) for n, v in raw])
+        headers = view.headers
+        repeated = len(headers) != len(raw)
+        names: Mapping[str, object] = headers  # only "in" is asked of it unless repeated
+        counts: dict[str, int] = {}
+        if repeated:
+            for name, _ in raw:
+                counts[name] = counts.get(name, 0) + 1
+            names = counts
+        # No single field can be over the limit when all of them together are not.
+        oversized = [] if total <= limit else [n for n, v in raw if len(n) + len(v) > limit]
+        hosts = counts.get("host", 0) if repeated else int("host" in headers)
         if not hosts:
             # RFC 9112 §3.2: a request without Host must be answered with 400.
             found = hit("EL-PROTO-101", 1, "missing Host header", "header:host")
-        elif len(hosts) > 1:
+        elif hosts > 1:
             found = hit("EL-PROTO-102", 1, "more than one Host header", "header:host")
         if found:
             return found
-        lengths = {v.strip() for k, v in raw if k == "content-length"}
-        has_te = any(k == "transfer-encoding" for k, _ in raw)
+        lengths = ({v.strip() for k, v in raw if k == "content-length"}
+                   if "content-length" in names else set())
+        has_te = "transfer-encoding" in names
         if len(lengths) > 1 or (lengths and not all(v.isdigit() for v in lengths)):
             found = hit("EL-PROTO-103", 1, "conflicting or invalid Content-Length", "header:content-length")
         elif lengths and has_te:
@@ -360,26 +505,21 @@ class ManagedRules:
             found = hit("EL-PROTO-104", 1, "both Content-Length and Transfer-Encoding", "headers")
         if found:
             return found
-        names: dict[str, int] = {}
-        total = 0
-        for name, value in raw:
-            names[name] = names.get(name, 0) + 1
-            size = len(name) + len(value)
-            total += size
-            if size > self.max_header_bytes:
-                found = hit("EL-PROTO-105", 1, f"header {name[:40]!r} over {self.max_header_bytes} bytes",
-                            f"header:{name[:40]}")
-                if found:
-                    return found
+        for name in oversized:
+            found = hit("EL-PROTO-105", 1, f"header {name[:40]!r} over {limit} bytes",
+                        f"header:{name[:40]}")
+            if found:
+                return found
         if len(raw) > self.max_headers or total > 4 * self.max_header_bytes:
             found = hit("EL-PROTO-106", 1, "too many or too large headers", "headers")
         if found:
             return found
-        for name in ("authorization", "content-type", "user-agent", "referer", "origin"):
-            if names.get(name, 0) > 1:
-                found = hit("EL-PROTO-107", 1, f"duplicated {name} header", f"header:{name}")
-                if found:
-                    return found
+        if repeated:
+            for name in ("authorization", "content-type", "user-agent", "referer", "origin"):
+                if counts.get(name, 0) > 1:
+                    found = hit("EL-PROTO-107", 1, f"duplicated {name} header", f"header:{name}")
+                    if found:
+                        return found
         flags = view.path_flags
         if flags & (NUL | CONTROL):
             found = hit("EL-PROTO-110", 1, "NUL or control character in the path", "path")
@@ -398,7 +538,7 @@ class ManagedRules:
                 found = hit("EL-PROTO-202", 2, "dot segment in the path", "path")
             if found:
                 return found
-        query_flags = view.query_flags
+        query_flags = 0 if plain_query else view.query_flags
         if query_flags & (NUL | OVERLONG):
             found = hit("EL-PROTO-113", 1, "NUL or overlong UTF-8 in the query", "query")
         elif query_flags & (BAD_UTF8 | BAD_PERCENT):
@@ -410,7 +550,7 @@ class ManagedRules:
                 found = hit("EL-PROTO-204", 2, "missing User-Agent", "header:user-agent")
             elif len(view.args_list) > self.max_args:
                 found = hit("EL-PROTO-205", 2, f"more than {self.max_args} query arguments", "query")
-            elif names.get("range") and view.headers.get("range", "").count(",") >= 5:
+            elif "range" in names and view.headers.get("range", "").count(",") >= 5:
                 found = hit("EL-PROTO-206", 2, "Range with many ranges", "header:range")
             if found:
                 return found
@@ -423,6 +563,11 @@ class ManagedRules:
                 found = hit("EL-PROTO-302", 3, "Host is an IP address", "header:host")
             if found:
                 return found
+        return None
+
+    def _protocol_hit(self, rule_id: str, level: int, message: str, where: str) -> Hit | None:
+        if self._on(rule_id, level):
+            return Hit(rule_id, "protocol", message, level, where)
         return None
 
     def response(self, hit: Hit) -> Response:

@@ -208,6 +208,16 @@ def parse_query(query: str) -> tuple[list[tuple[str, str]], int]:
     flags = 0
     if not query:
         return pairs, 0
+    if "%" not in query and query.isprintable():
+        # PERF: no escape to decode and (printable) no NUL or control character to flag.
+        plus = "+" in query
+        for piece in query.split("&"):
+            if piece:
+                name, _, value = piece.partition("=")
+                if plus:
+                    name, value = name.replace("+", " "), value.replace("+", " ")
+                pairs.append((name, value))
+        return pairs, 0
     for piece in query.split("&"):
         if not piece:
             continue

@@ -219,12 +219,16 @@ class RequestView:
         cached = self._headers
         if cached is not _UNSET:
             return cached
-        headers: dict[str, str] = {}
-        for name, value in self.request.headers.raw:
-            if name in headers:
-                headers[name] = headers[name] + ", " + value
-            else:
-                headers[name] = value
+        raw = self.request.headers.raw
+        headers: dict[str, str] = dict(raw)
+        if len(headers) != len(raw):
+            # A repeated field: join its values in order (RFC 9110 §5.3).
+            headers = {}
+            for name, value in raw:
+                if name in headers:
+                    headers[name] = headers[name] + ", " + value
+                else:
+                    headers[name] = value
         self._headers = headers
         return headers
 

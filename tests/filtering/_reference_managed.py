@@ -1,0 +1,489 @@
+"""The managed-rules matcher as it was before values were screened: the reference.
+
+A frozen copy of ``edgeline.filtering._managed`` from before screening,
+memoization and the single-pass protocol checks. The tests require the
+current matcher to return the same hit (id, message, where) as this one for
+every corpus entry and for generated requests, and ``bench/rules.py`` times
+it as the baseline. Not imported by edgeline itself.
+"""
+
+# ruff: noqa
+# mypy: ignore-errors
+from __future__ import annotations
+
+import html
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from typing import Any, Final
+
+from edgeline.messages import Response
+from edgeline.filtering._errors import FilterConfigError
+from edgeline.filtering._normalize import (
+    BACKSLASH,
+    BAD_PERCENT,
+    BAD_UTF8,
+    CONTROL,
+    DOT_SEGMENT,
+    DOUBLE_ENCODED,
+    DOUBLE_SLASH,
+    ENCODED_SLASH,
+    NUL,
+    OVERLONG,
+    TRAVERSAL,
+    decode_component,
+    parse_query,
+)
+from edgeline.filtering._signatures import PROBE_PATHS, SCANNER_AGENTS, SIGNATURES
+from edgeline.filtering._view import MAX_BODY
+
+__all__ = ["Hit", "ManagedRules"]
+
+MAX_VALUE: Final = 8192
+MAX_VALUES: Final = 512
+STANDARD_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BORING = re.compile(r"^[A-Za-z0-9_.\-]*$")
+_ESCAPED = re.compile(r"%[0-9a-fA-F]{2}|%u[0-9a-fA-F]{4}")
+_U_ESCAPE = re.compile(r"%u([0-9a-fA-F]{4})")
+_SPACES = re.compile(r"\s+")
+_BLOCK_COMMENT = re.compile(r"/\*!?\d*|\*/")
+_LINE_COMMENT = re.compile(r"(?:--|#)[^\n]*\n")
+_TAB_NL = re.compile(r"[\t\n\r]")
+# Header fields whose values have fixed, harmless grammars; not inspected by "x" signatures.
+_SKIP_HEADERS: Final = frozenset({
+    "accept", "accept-encoding", "accept-language", "accept-charset", "authorization",
+    "cache-control", "connection", "content-length", "content-type", "cookie", "host",
+    "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range",
+    "pragma", "priority", "range", "te", "upgrade-insecure-requests", "dnt", "etag",
+    "cf-connecting-ip", "cf-ray", "cf-ipcountry", "cf-visitor", "x-forwarded-proto",
+    "x-request-id", "traceparent", "tracestate", "origin", "sec-fetch-site", "sec-fetch-mode",
+    "sec-fetch-dest", "sec-fetch-user", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform",
+    "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "upgrade",
+    "content-encoding", "transfer-encoding", "keep-alive", "x-real-ip", "x-forwarded-for",
+    "forwarded", "via", "true-client-ip", "cdn-loop", "expect",
+})
+
+
+class Hit:
+    """A managed signature that matched: id, category, message and where."""
+
+    __slots__ = ("id", "category", "message", "paranoia", "where")
+
+    def __init__(self, id: str, category: str, message: str, paranoia: int, where: str) -> None:
+        self.id = id
+        self.category = category
+        self.message = message
+        self.paranoia = paranoia
+        self.where = where
+
+    def __repr__(self) -> str:
+        return f"Hit({self.id!r}, {self.message!r}, where={self.where!r})"
+
+
+def _decode(value: str) -> str:
+    """Decode percent escapes (and %uXXXX) until stable, at most 3 times; then entities."""
+    for _ in range(3):
+        if "%" not in value or not _ESCAPED.search(value):
+            break
+        if "%u" in value or "%U" in value:
+            value = _U_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+        # Overlong UTF-8 (%c0%af for "/") decodes to the character it spells.
+        value = decode_component(value)[0]
+    if "&" in value:
+        for _ in range(2):
+            decoded = html.unescape(value)
+            if decoded == value:
+                break
+            value = decoded
+    if "\\u" in value or "\\x" in value:
+        value = re.sub(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})",
+                       lambda m: chr(int(m.group(1) or m.group(2), 16)), value)
+    if not value.isascii():
+        # Full-width and compatibility forms (＜script＞) fold to ASCII.
+        value = unicodedata.normalize("NFKC", value)
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    return value.lower()
+
+
+class _Compiled:
+    __slots__ = ("plain", "sql", "xss", "probes", "agents")
+
+    def __init__(self) -> None:
+        # per target letter: list of (id, paranoia, regex, message, category)
+        self.plain: dict[str, list[tuple[str, int, re.Pattern[str], str, str]]] = {}
+        self.sql: dict[str, list[tuple[str, int, re.Pattern[str], str, str]]] = {}
+        self.xss: dict[str, list[tuple[str, int, re.Pattern[str], str, str]]] = {}
+        self.probes: list[tuple[str, int, re.Pattern[str], str]] = []
+        self.agents: list[tuple[str, int, re.Pattern[str]]] = []
+
+
+_CATEGORY = {"sqli": "sql", "xss": "xss", "other": "plain"}
+_CATEGORY_NAMES = {"SQLI": "sql-injection", "XSS": "xss", "LFI": "path-traversal",
+                   "RCE": "command-injection", "JAVA": "java-injection", "PHP": "php-injection",
+                   "SSTI": "template-injection", "SSRF": "ssrf", "XXE": "xxe", "CRLF": "crlf",
+                   "NOSQL": "nosql-injection", "PROBE": "exploit-probe", "SCAN": "scanner",
+                   "PROTO": "protocol"}
+
+
+def _category(rule_id: str) -> str:
+    return _CATEGORY_NAMES.get(rule_id.split("-")[1], "other")
+
+
+def _excluded(rule_id: str, exclude: frozenset[str]) -> bool:
+    return any(rule_id == e or rule_id.startswith(e + "-") or
+               (e.endswith("*") and rule_id.startswith(e[:-1])) for e in exclude)
+
+
+class ManagedRules:
+    """The managed rule set at one paranoia level; ``inspect(view)`` returns the first hit."""
+
+    __slots__ = ("paranoia", "mode", "exclude", "inspect_body", "max_body", "status",
+                 "_compiled", "max_header_bytes", "max_headers", "max_args")
+
+    def __init__(
+        self, paranoia: int = 1, *, mode: str = "block", exclude: Iterable[str] = (),
+        inspect_body: bool = True, max_body: int = MAX_BODY, status: int = 403,
+        max_header_bytes: int = 8192, max_headers: int = 100, max_args: int = 255,
+    ) -> None:
+        if paranoia not in (1, 2, 3, 4):
+            raise FilterConfigError(f"paranoia must be 1, 2, 3 or 4, not {paranoia!r}")
+        if mode not in ("block", "log"):
+            raise FilterConfigError(f"mode must be 'block' or 'log', not {mode!r}")
+        if not 400 <= status <= 599:
+            raise FilterConfigError(f"status must be 400-599, not {status}")
+        self.paranoia = paranoia
+        self.mode = mode
+        self.exclude = frozenset(exclude)
+        self.inspect_body = inspect_body
+        self.max_body = max_body
+        self.status = status
+        self.max_header_bytes = max_header_bytes
+        self.max_headers = max_headers
+        self.max_args = max_args
+        self._compiled = self._compile()
+
+    @property
+    def inspects_body(self) -> bool:
+        return self.inspect_body
+
+    def _on(self, rule_id: str, level: int) -> bool:
+        return level <= self.paranoia and not _excluded(rule_id, self.exclude)
+
+    def _compile(self) -> _Compiled:
+        out = _Compiled()
+        for group, signatures in SIGNATURES.items():
+            table = getattr(out, _CATEGORY[group])
+            for rule_id, level, targets, pattern, message in signatures:
+                if not self._on(rule_id, level):
+                    continue
+                regex = re.compile(pattern)
+                for target in targets:
+                    table.setdefault(target, []).append(
+                        (rule_id, level, regex, message, _category(rule_id)))
+        for rule_id, level, pattern, message in PROBE_PATHS:
+            if self._on(rule_id, level):
+                out.probes.append((rule_id, level, re.compile(pattern), message))
+        for level, agents in SCANNER_AGENTS.items():
+            rule_id = f"EL-SCAN-{level}00"
+            if self._on(rule_id, level):
+                alternation = "|".join(re.escape(a) for a in sorted(agents, key=len, reverse=True))
+                out.agents.append((rule_id, level, re.compile(alternation)))
+        return out
+
+    # -- inspection ---------------------------------------------------------------
+
+    def inspect(self, view: Any) -> Hit | None:
+        """Return the first signature that matches the request, or None."""
+        hit = self._protocol(view)
+        if hit is not None:
+            return hit
+        compiled = self._compiled
+        agent = view.user_agent.lower()
+        for rule_id, level, regex in compiled.agents:
+            found = regex.search(agent)
+            if found:
+                return Hit(rule_id, "scanner", f"scanner user agent ({found.group()})", level,
+                           "header:user-agent")
+        path = view.path.lower()
+        for rule_id, level, regex, message in compiled.probes:
+            if regex.search(path):
+                return Hit(rule_id, "exploit-probe", message, level, "path")
+        for target, where, value in self._values(view):
+            hit = self._match(target, where, value)
+            if hit is not None:
+                return hit
+        return None
+
+    def _values(self, view: Any) -> Iterator[tuple[str, str, str]]:
+        raw_path = view.raw_path
+        if not _BORING.match(raw_path.replace("/", "")):
+            yield "p", "path", raw_path
+        count = 0
+        for name, value in view.args_list:
+            count += 1
+            if count > MAX_VALUES:
+                break
+            yield "a", f"args:{name[:40]}", name
+            yield "a", f"args:{name[:40]}", value
+        for name, value in view.cookies.items():
+            yield "c", f"cookie:{name[:40]}", value
+        headers = view.headers
+        for name in ("user-agent", "referer"):
+            value = headers.get(name)
+            if value:
+                yield "h", f"header:{name}", value
+        for name, value in headers.items():
+            if name not in _SKIP_HEADERS and name not in ("user-agent", "referer"):
+                yield "x", f"header:{name}", value
+        if self.inspect_body and view.body_bytes:
+            for where, value in self._body_values(view):
+                count += 1
+                if count > MAX_VALUES:
+                    break
+                yield "b", where, value
+
+    def _body_values(self, view: Any) -> Iterator[tuple[str, str]]:
+        text = view.body[: self.max_body]
+        content_type = view.headers.get("content-type", "").lower()
+        if "application/x-www-form-urlencoded" in content_type:
+            pairs, _ = parse_query(text)
+            for name, value in pairs:
+                yield f"body:{name[:40]}", name
+                yield f"body:{name[:40]}", value
+            return
+        if "json" in content_type:
+            try:
+                document = json.loads(text)
+            except ValueError:
+                yield "body", text
+                return
+            yield from _json_values(document, "body", 0)
+            return
+        if "multipart/form-data" in content_type:
+            match = re.search(r'boundary="?([^";]+)"?', content_type)
+            if match:
+                for part in text.split("--" + match.group(1))[:64]:
+                    head, _, content = part.partition("\r\n\r\n")
+                    filename = re.search(r'filename="([^"]*)"', head)
+                    if filename:
+                        yield "body:filename", filename.group(1)
+                    if content:
+                        yield "body:part", content
+                return
+        yield "body", text
+
+    def _match(self, target: str, where: str, value: str) -> Hit | None:
+        if not value or _BORING.match(value):
+            return None
+        value = value[:MAX_VALUE]
+        compiled = self._compiled
+        plain = _decode(value)
+        for rule_id, level, regex, message, category in compiled.plain.get(target, ()):
+            if regex.search(plain):
+                return Hit(rule_id, category, message, level, where)
+        sql_rules = compiled.sql.get(target)
+        if sql_rules:
+            sql = plain
+            if "/*" in sql or "*/" in sql:
+                sql = _BLOCK_COMMENT.sub(" ", sql.replace("*/", " */"))
+                sql = re.sub(r"/\*.*?\*/", " ", sql)
+            if "--" in sql or "#" in sql:
+                sql = _LINE_COMMENT.sub(" ", sql)
+            sql = _SPACES.sub(" ", sql)
+            for rule_id, level, regex, message, category in sql_rules:
+                if regex.search(sql):
+                    return Hit(rule_id, category, message, level, where)
+            tautology = _tautology(sql)
+            if tautology and self._on("EL-SQLI-170", 1):
+                return Hit("EL-SQLI-170", "sql-injection", f"tautology ({tautology})", 1, where)
+        xss_rules = compiled.xss.get(target)
+        if xss_rules:
+            variants = [_SPACES.sub(" ", plain)]
+            if _TAB_NL.search(plain):
+                variants.append(_TAB_NL.sub("", plain))
+            for variant in variants:
+                for rule_id, level, regex, message, category in xss_rules:
+                    if regex.search(variant):
+                        return Hit(rule_id, category, message, level, where)
+        return None
+
+    # -- protocol -----------------------------------------------------------------
+
+    def _protocol(self, view: Any) -> Hit | None:
+        request = view.request
+        method = request.method
+        p = self.paranoia
+
+        def hit(rule_id: str, level: int, message: str, where: str) -> Hit | None:
+            if self._on(rule_id, level):
+                return Hit(rule_id, "protocol", message, level, where)
+            return None
+
+        found: Hit | None = None
+        if not _TOKEN.match(method) or method in ("TRACE", "TRACK", "DEBUG", "CONNECT"):
+            found = hit("EL-PROTO-100", 1, f"method {method[:20]!r} not served", "method")
+        elif method not in STANDARD_METHODS:
+            found = hit("EL-PROTO-200", 2, f"non-standard method {method[:20]!r}", "method")
+        if found:
+            return found
+        raw = request.headers.raw
+        hosts = [v for k, v in raw if k == "host"]
+        if not hosts:
+            # RFC 9112 §3.2: a request without Host must be answered with 400.
+            found = hit("EL-PROTO-101", 1, "missing Host header", "header:host")
+        elif len(hosts) > 1:
+            found = hit("EL-PROTO-102", 1, "more than one Host header", "header:host")
+        if found:
+            return found
+        lengths = {v.strip() for k, v in raw if k == "content-length"}
+        has_te = any(k == "transfer-encoding" for k, _ in raw)
+        if len(lengths) > 1 or (lengths and not all(v.isdigit() for v in lengths)):
+            found = hit("EL-PROTO-103", 1, "conflicting or invalid Content-Length", "header:content-length")
+        elif lengths and has_te:
+            # RFC 9112 §6.3: both present is a smuggling attempt or an error.
+            found = hit("EL-PROTO-104", 1, "both Content-Length and Transfer-Encoding", "headers")
+        if found:
+            return found
+        names: dict[str, int] = {}
+        total = 0
+        for name, value in raw:
+            names[name] = names.get(name, 0) + 1
+            size = len(name) + len(value)
+            total += size
+            if size > self.max_header_bytes:
+                found = hit("EL-PROTO-105", 1, f"header {name[:40]!r} over {self.max_header_bytes} bytes",
+                            f"header:{name[:40]}")
+                if found:
+                    return found
+        if len(raw) > self.max_headers or total > 4 * self.max_header_bytes:
+            found = hit("EL-PROTO-106", 1, "too many or too large headers", "headers")
+        if found:
+            return found
+        for name in ("authorization", "content-type", "user-agent", "referer", "origin"):
+            if names.get(name, 0) > 1:
+                found = hit("EL-PROTO-107", 1, f"duplicated {name} header", f"header:{name}")
+                if found:
+                    return found
+        flags = view.path_flags
+        if flags & (NUL | CONTROL):
+            found = hit("EL-PROTO-110", 1, "NUL or control character in the path", "path")
+        elif flags & OVERLONG:
+            found = hit("EL-PROTO-111", 1, "overlong UTF-8 in the path", "path")
+        elif flags & TRAVERSAL or (flags & DOT_SEGMENT and _has_dotdot(view.raw_path)):
+            found = hit("EL-LFI-110", 1, "'..' segment in the path", "path")
+        elif flags & DOUBLE_ENCODED and re.search(r"%25(?:2e|2f|5c|00|25)", view.raw_path, re.I):
+            found = hit("EL-PROTO-112", 1, "double-encoded dot, slash or NUL in the path", "path")
+        if found:
+            return found
+        if p >= 2:
+            if flags & (BAD_PERCENT | BAD_UTF8 | DOUBLE_ENCODED | ENCODED_SLASH | BACKSLASH):
+                found = hit("EL-PROTO-201", 2, "invalid or evasive encoding in the path", "path")
+            elif flags & DOT_SEGMENT:
+                found = hit("EL-PROTO-202", 2, "dot segment in the path", "path")
+            if found:
+                return found
+        query_flags = view.query_flags
+        if query_flags & (NUL | OVERLONG):
+            found = hit("EL-PROTO-113", 1, "NUL or overlong UTF-8 in the query", "query")
+        elif query_flags & (BAD_UTF8 | BAD_PERCENT):
+            found = hit("EL-PROTO-203", 2, "invalid encoding in the query", "query")
+        if found:
+            return found
+        if p >= 2:
+            if "user-agent" not in names or not view.user_agent.strip():
+                found = hit("EL-PROTO-204", 2, "missing User-Agent", "header:user-agent")
+            elif len(view.args_list) > self.max_args:
+                found = hit("EL-PROTO-205", 2, f"more than {self.max_args} query arguments", "query")
+            elif names.get("range") and view.headers.get("range", "").count(",") >= 5:
+                found = hit("EL-PROTO-206", 2, "Range with many ranges", "header:range")
+            if found:
+                return found
+        if p >= 3:
+            if flags & DOUBLE_SLASH:
+                found = hit("EL-PROTO-300", 3, "empty path segment", "path")
+            elif "accept" not in names:
+                found = hit("EL-PROTO-301", 3, "missing Accept", "header:accept")
+            elif _host_is_ip(view.host):
+                found = hit("EL-PROTO-302", 3, "Host is an IP address", "header:host")
+            if found:
+                return found
+        return None
+
+    def response(self, hit: Hit) -> Response:
+        """Return the response for a blocking hit (no details beyond the rule id)."""
+        response = Response.problem(self.status, "Forbidden" if self.status == 403 else
+                                    "Request refused", f"refused by managed rule {hit.id}",
+                                    rule=hit.id)
+        response.headers["cache-control"] = "no-store"
+        return response
+
+    def __repr__(self) -> str:
+        return f"ManagedRules(paranoia={self.paranoia}, mode={self.mode!r})"
+
+
+def _has_dotdot(raw_path: str) -> bool:
+    decoded = _decode(raw_path).replace("\\", "/")
+    return "/../" in decoded + "/" or decoded.startswith("../")
+
+
+def _host_is_ip(host: str) -> bool:
+    return bool(re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\]", host))
+
+
+def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str]]:
+    if depth > 32:
+        return
+    if isinstance(node, str):
+        yield where, node
+    elif isinstance(node, dict):
+        for key, value in list(node.items())[:MAX_VALUES]:
+            yield f"body:{str(key)[:40]}", f'"{key}":'
+            yield from _json_values(value, f"body:{str(key)[:40]}", depth + 1)
+    elif isinstance(node, list):
+        for item in node[:MAX_VALUES]:
+            yield from _json_values(item, where, depth + 1)
+
+
+# A comparison that is always true, after OR/AND, in an injection context:
+# ' or 1=1, " or "a"="a, 1 or 2>1, ') or ('x'='x, ' or true--, admin' or ''='
+_TAUTOLOGY = re.compile(
+    r"(?:['\")]|\d|^)\s*(?:or|and|xor|\|\||&&)(?:\s+|(?=['\"(]))\s*\(*\s*"
+    r"(?:(?P<l>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|[a-z_]\w{0,30})\s*"
+    r"(?P<op>=|==|<=>|like|is|<>|!=|<=|>=|<|>)\s*(?P<r>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|"
+    r"'[^']{0,30}$|\"[^\"]{0,30}$|[a-z_]\w{0,30}|null)|(?P<bare>true|false|not\s+false|-?\d{1,10})\s*(?:--|#|;|\)|$|'|\"))")
+
+
+def _tautology(sql: str) -> str | None:
+    """Return the always-true (or always-false) comparison in ``sql``, if any."""
+    if " or" not in sql and " and" not in sql and "||" not in sql and "&&" not in sql \
+            and "'or" not in sql and '"or' not in sql and "'and" not in sql and ")or" not in sql:
+        return None
+    for match in _TAUTOLOGY.finditer(sql):
+        if match.group("bare") is not None:
+            return match.group().strip()
+        left, op, right = match.group("l"), match.group("op"), match.group("r")
+        if left is None or right is None:
+            continue
+        lq, rq = left.strip("'\""), right.strip("'\"")
+        if right[0] in "'\"" and (len(right) == 1 or right[-1] != right[0]):
+            # An unterminated right operand: the application's own closing quote ends it.
+            rq = right[1:]
+        quoted = left[0] in "'\"" or right[0] in "'\""
+        # Unquoted identifiers compared with each other ("a or b = c") are ordinary prose.
+        if not quoted and not (left.lstrip("-").isdigit() and right.lstrip("-").isdigit()):
+            if left == right and op in ("=", "like", "is"):
+                return match.group().strip()
+            continue
+        if op in ("=", "==", "<=>", "like", "is") and lq == rq:
+            return match.group().strip()
+        if op in ("<>", "!=") and lq != rq:
+            return match.group().strip()
+        if lq.lstrip("-").isdigit() and rq.lstrip("-").isdigit():
+            a, b = int(lq), int(rq)
+            if (op == "<" and a < b) or (op == ">" and a > b) or (op == "<=" and a <= b) or \
+                    (op == ">=" and a >= b):
+                return match.group().strip()
+    return None

@@ -1,0 +1,226 @@
+"""Screens never hide a match: the fast path of the managed rules decides exactly as before.
+
+Three layers of checks: the clause analysis on small patterns; every
+signature's screen against the corpus and generated strings (a screen that
+says "clean" for a string the signature matches is a failure); and the whole
+matcher against the frozen reference (``_reference_managed``) on the corpus
+and on generated requests, hit for hit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edgeline.filtering import ManagedRules, RequestView
+from edgeline.filtering._managed import (
+    _BLOCK_COMMENT,
+    _LINE_COMMENT,
+    _RESHAPED,
+    _SPACES,
+    _TAB_NL,
+    _TAUTOLOGY,
+    _decode,
+)
+from edgeline.filtering._prefilter import WS0, WS1, best_clause, clauses_of, screen_for
+from edgeline.filtering._signatures import PROBE_PATHS, SIGNATURES
+from edgeline.messages import Request
+
+from . import _reference_managed as reference
+from .corpus import attacks, benign
+from .test_managed import view_of
+
+ALL_PATTERNS = sorted({s[3] for group in SIGNATURES.values() for s in group}
+                      | {p for _, _, p, _ in PROBE_PATHS} | {_TAUTOLOGY.pattern})
+
+
+def _forms(value: str) -> list[str]:
+    """Return the texts signatures see for ``value``: plain, SQL and XSS forms."""
+    plain = _decode(value)
+    sql = plain
+    if "/*" in sql or "*/" in sql:
+        sql = _BLOCK_COMMENT.sub(" ", sql.replace("*/", " */"))
+        sql = re.sub(r"/\*.*?\*/", " ", sql)
+    if "--" in sql or "#" in sql:
+        sql = _LINE_COMMENT.sub(" ", sql)
+    sql = _SPACES.sub(" ", sql)
+    return [plain, sql, _SPACES.sub(" ", plain), _TAB_NL.sub("", plain)]
+
+
+def _corpus_texts() -> list[str]:
+    texts: set[str] = set()
+    for _, _, target, headers, body in attacks() + benign():
+        path, _, query = target.partition("?")
+        values = [path, query, body.decode("utf-8", "replace"), *headers.values()]
+        for piece in query.split("&"):
+            values.extend(piece.partition("=")[::2])
+        for value in values:
+            texts.update(_forms(value))
+            texts.add(value.lower())
+    return sorted(t for t in texts if t.isascii())
+
+
+CORPUS_TEXTS = _corpus_texts()
+COMPILED = {p: re.compile(p) for p in ALL_PATTERNS}
+# Pieces of real payloads and of the signatures' own literals, for generated strings.
+FRAGMENTS = sorted({w for t in CORPUS_TEXTS for w in re.findall(r"[a-z_]+|[^a-z_\s]{1,3}", t)}
+                   | {"union", "select", "sleep(", "<script", "javascript:", "../", "/etc/passwd",
+                      "${jndi:", "{{7*7}}", "' or '1'='1", "; cat ", "$(id)", "() {", "/*!", "--",
+                      "#", "\t", "\n", "  ", "%27", "%3c", "&#x3c;", "\\u003c", "169.254.169.254"})
+
+
+def _screen_says_clean(pattern: str, text: str) -> bool:
+    screen = screen_for([pattern])
+    return screen is not None and text.isascii() and screen.search(text) is None
+
+
+# -- the analysis on small patterns ---------------------------------------------------
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    (r"abc", {("abc",)}),
+    (r"a(?:b|c)d", {("abd",), ("acd",)}),
+    (r"\bunion\s+select\b", {(r"\b", "union", WS1, "select", r"\b")}),  # \b is kept
+    (r"union\s*select", {("union", WS0, "select")}),
+    (r"ab?c", {("ac",), ("abc",)}),
+    (r"[xy]z", {("xz",), ("yz",)}),
+])
+def test_exact_patterns_give_one_clause(pattern: str, expected: set[tuple[object, ...]]) -> None:
+    assert [set(c) for c in clauses_of(pattern)] == [expected]
+
+
+def test_unbounded_parts_split_clauses() -> None:
+    clauses = [set(c) for c in clauses_of(r"abc.*def")]
+    assert clauses == [{("abc",)}, {("def",)}]
+    assert clauses_of(r"a*") == []  # matches the empty string: no constraint
+    assert clauses_of(r"[^x]+") == []
+    # One alternative without a constraint makes the whole alternation unconstrained.
+    assert clauses_of(r"abc|.+") == []
+
+
+def test_unscreenable_patterns_disable_the_screen() -> None:
+    assert screen_for([r"(a)\1"]) is None  # backreference: not modelled
+    assert screen_for([r"abc", r".*"]) is None
+
+
+# -- every signature's screen is a necessary condition ------------------------------------
+
+def test_every_signature_has_a_screen() -> None:
+    # Not required for correctness (an unscreenable class is simply always checked),
+    # but a signature added without one would quietly make its class slow again.
+    assert [p for p in ALL_PATTERNS if not best_clause(p)] == []
+
+
+def test_screens_never_hide_a_corpus_match() -> None:
+    checked = 0
+    for pattern, regex in COMPILED.items():
+        for text in CORPUS_TEXTS:
+            if regex.search(text):
+                checked += 1
+                assert not _screen_says_clean(pattern, text), (pattern, text)
+    assert checked > 300  # the corpus does exercise the signatures
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(alphabet=" \t'\"()<>;=/.-#*:0123456789ax",
+                                                         max_size=4), max_size=12))
+def test_screens_never_hide_a_generated_match(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for form in {text, *_forms(text)}:
+        for pattern, regex in COMPILED.items():
+            if regex.search(form):
+                assert not _screen_says_clean(pattern, form), (pattern, form)
+
+
+def test_combined_screens_cover_each_rule_set() -> None:
+    for paranoia in (1, 2, 3, 4):
+        compiled = ManagedRules(paranoia)._compiled
+        for target, screens in compiled.screens.items():
+            groups = (compiled.plain.get(target, []), compiled.sql.get(target, []),
+                      compiled.xss.get(target, []))
+            for screen, rules in zip(screens.forms, groups, strict=True):
+                for text in CORPUS_TEXTS:
+                    if any(r.search(text) for _, _, r, _, _ in rules):
+                        assert screen is None or screen.search(text), (target, text)
+                        if not _RESHAPED.search(text):  # the only texts "any" is used for
+                            assert screens.any is None or screens.any.search(text), (target, text)
+
+
+# -- the whole matcher decides as the reference does --------------------------------------
+
+def _same(a: object, b: object) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (a.id, a.message, a.where, a.paranoia, a.category) == (  # type: ignore[attr-defined]
+        b.id, b.message, b.where, b.paranoia, b.category)  # type: ignore[attr-defined]
+
+
+CONFIGS = [{"paranoia": p} for p in (1, 2, 3, 4)] + [
+    {"paranoia": 1, "exclude": ["EL-SQLI-170", "EL-XSS-101"]},
+    {"paranoia": 2, "exclude": ["EL-SQLI", "EL-PROBE-101"]},
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: repr(c))
+def test_same_hits_as_reference_on_the_corpus(config: dict[str, object]) -> None:
+    fast, slow = ManagedRules(**config), reference.ManagedRules(**config)  # type: ignore[arg-type]
+    for _ in range(2):  # the second round is answered from the memo
+        for entry in attacks() + benign():
+            got, want = fast.inspect(view_of(entry)), slow.inspect(view_of(entry))
+            assert _same(got, want), (entry[:3], got, want)
+
+
+_FAST = {p: ManagedRules(p) for p in (1, 2, 3)}
+_SLOW = {p: reference.ManagedRules(p) for p in (1, 2, 3)}
+_VALUE = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=3), max_size=8).map("".join)
+
+
+def _field(value: str) -> str:
+    return re.sub(r"[\r\n\x00]", " ", value)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=_VALUE, arg=_VALUE, cookie=_VALUE, agent=_VALUE, header=_VALUE, body=_VALUE,
+       json_body=st.booleans(), repeat=st.booleans())
+def test_same_hits_as_reference_on_generated_requests(path: str, arg: str, cookie: str, agent: str,
+                                                      header: str, body: str,
+                                                      json_body: bool, repeat: bool) -> None:
+    target = "/" + quote(path, safe="/%") + "?q=" + quote(arg, safe="%") + "&n=" + quote(arg[:5])
+    headers = [("host", "shop.example.com"), ("user-agent", _field(agent)),
+               ("cookie", "s=" + quote(cookie, safe="%'\"") + "; t=" + _field(cookie)),
+               ("x-note", _field(header)),
+               ("content-type", "application/json" if json_body else "text/plain")]
+    if repeat:  # a repeated field joins its values (and at level 1 may be refused)
+        headers += [("x-note", _field(cookie)), ("user-agent", _field(header))]
+    data = (json.dumps({"a": body}) if json_body else body).encode()
+    request = Request("POST", "https://shop.example.com" + target, headers, data)
+    for paranoia in (1, 2, 3):
+        got = _FAST[paranoia].inspect(RequestView(request, None, body=data))
+        want = _SLOW[paranoia].inspect(RequestView(request, None, body=data))
+        assert _same(got, want), (paranoia, target, got, want)
+
+
+_COMPILED_LEVELS = [ManagedRules(p)._compiled for p in (1, 2, 3, 4)]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(alphabet=" '\"()<>;=/.-:0123456789ax",
+                                                         max_size=4), max_size=12))
+def test_single_space_screens_never_hide_a_generated_match(pieces: list[str]) -> None:
+    # The per-target "any" screen writes whitespace runs as one space: valid (and used)
+    # only for text without tabs, newlines, double spaces or comment marks.
+    text = "".join(pieces)
+    if _RESHAPED.search(text) or not text.isascii():
+        return
+    for compiled in _COMPILED_LEVELS:
+        for target, screens in compiled.screens.items():
+            rules = [*compiled.plain.get(target, []), *compiled.sql.get(target, []),
+                     *compiled.xss.get(target, [])]
+            matched = any(r.search(text) for _, _, r, _, _ in rules) or (
+                compiled.tautology and target in compiled.sql and _TAUTOLOGY.search(text))
+            if matched:
+                assert screens.any is not None and screens.any.search(text), (target, text)
