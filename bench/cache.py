@@ -39,6 +39,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 BODY = b"x" * 1024
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _nginx import CACHED_LOCATION, nginx_conf  # noqa: E402
+
 FLOOR_SERVER = r'''
 import asyncio, sys
 sys.path.insert(0, {src!r})
@@ -97,34 +100,11 @@ def _wrk(url: str, seconds: int, connections: int = 32) -> tuple[float, float]:
 
 
 def _nginx_conf(prefix: Path, port: int, origin_port: int) -> Path:
-    conf = prefix / "nginx.conf"
-    conf.write_text(f"""
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    proxy_cache_path {prefix}/cache keys_zone=edge:10m max_size=100m;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    upstream origin {{ server 127.0.0.1:{origin_port}; keepalive 32; }}
+    server = f"""
     server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_cache edge;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass http://origin;
-            add_header X-Cache-Status $upstream_cache_status;
-        }}
-    }}
-}}
-""")
-    return conf
+        listen 127.0.0.1:{port};{CACHED_LOCATION}
+    }}"""
+    return nginx_conf(prefix, origin_port, server)
 
 
 def zipf_hit_ratios(requests: int, objects: int = 20_000, alpha: float = 0.9,

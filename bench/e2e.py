@@ -67,6 +67,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from _load import open_loop, wrk  # noqa: E402
+from _nginx import CACHED_LOCATION, nginx_conf  # noqa: E402
 from _progress import Progress  # noqa: E402
 from cache import _free_port, _stop, _wait_port  # noqa: E402
 
@@ -100,20 +101,7 @@ async def main():
 asyncio.run(main())
 '''
 
-NGINX_CONF = """
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    proxy_cache_path {prefix}/cache keys_zone=edge:10m max_size=100m;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    upstream origin {{ server 127.0.0.1:{origin_port}; keepalive 32; }}
+NGINX_HTTP = """
     map $http_cf_ipcountry $home {{ default ""; DE /de/; FR /fr/; JP /ja/; BR /pt-br/; }}
     map $http_cf_ipcountry $greeting {{ default Hello; DE Hallo; FR Bonjour; ES Hola; IT Ciao;
                                         JP Konnichiwa; BR Ola; NL Hallo; SE Hej; }}
@@ -136,15 +124,8 @@ http {{
             default_type text/plain;
             return 200 "$greeting, $1! (from the edge)\\n";
         }}
-        location / {{
-            proxy_cache edge;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass http://origin;
-            add_header X-Cache-Status $upstream_cache_status;
-        }}
+{cached_location}
     }}
-}}
 """
 
 
@@ -196,9 +177,8 @@ class Servers:
         prefix = self.tmp / "nginx"
         prefix.mkdir()
         prefix.chmod(0o755)  # NOTE: nginx workers run as an unprivileged user when started as root
-        conf = prefix / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(prefix=prefix, port=self.ports["nginx"],
-                                          origin_port=self.ports["origin"]))
+        conf = nginx_conf(prefix, self.ports["origin"], NGINX_HTTP.format(
+            port=self.ports["nginx"], cached_location=CACHED_LOCATION))
         self._spawn("nginx", [nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"])
 
     def _start_hono(self, origin: str) -> None:
