@@ -154,20 +154,7 @@ def cf_from_header(scope: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def main(argv: list[str]) -> None:
-    """Serve the worker on 127.0.0.1:PORT in front of ORIGIN_URL until terminated."""
-    import asyncio
-
-    from edgeline.cli import _bind, _server
-
-    port, origin = int(argv[1]), argv[2]
-
-    async def serve() -> None:
-        server = _server(build(origin))
-        await server.serve(sockets=[_bind("127.0.0.1", port)])
-
-    asyncio.run(serve())
-
-
 if __name__ == "__main__":
-    main(sys.argv)
+    from _serve import serve_main
+
+    serve_main(build, sys.argv)

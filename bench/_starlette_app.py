@@ -98,20 +98,7 @@ def build(origin: str) -> Starlette:
                     Middleware(BaseHTTPMiddleware, dispatch=guard)])
 
 
-def main(argv: list[str]) -> None:
-    """Serve on 127.0.0.1:PORT with edgeline's uvicorn settings until terminated."""
-    import asyncio
-
-    from edgeline.cli import _bind, _server
-
-    port, origin = int(argv[1]), argv[2]
-
-    async def serve() -> None:
-        server = _server(build(origin))
-        await server.serve(sockets=[_bind("127.0.0.1", port)])
-
-    asyncio.run(serve())
-
-
 if __name__ == "__main__":
-    main(sys.argv)
+    from _serve import serve_main
+
+    serve_main(build, sys.argv)
