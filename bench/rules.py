@@ -25,6 +25,11 @@ The baseline, in the same run, is the matcher as it was before screening
 ``managed_speedup_*`` ratios. Both must block the same requests with the
 same rule id; that is checked before timing.
 
+Start-up (in a fresh interpreter, median of a few, import excluded):
+``managed_build_ms`` (the first ``ManagedRules(1)``) and
+``managed_first_request_ms`` (its first ``inspect`` of a browser-like GET,
+which derives the screens of the targets it touches).
+
 Usage: ``python bench/rules.py [--quick]`` prints the results as JSON.
 """
 
@@ -257,6 +262,42 @@ def _time(function: Any, rounds: int) -> float:
     return time.perf_counter() - began
 
 
+_BUILD_SCRIPT = """
+import sys, time
+sys.path.insert(0, {src!r})
+import edgeline.filtering
+from edgeline.filtering import ManagedRules, RequestView
+from edgeline.messages import Request
+request = Request("GET", "https://shop.example.com/search?q=red+shoes&page=2", headers={{
+    "host": "shop.example.com", "accept": "text/html",
+    "user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "referer": "https://www.google.com/", "cookie": "session=ab12; theme=dark",
+    "x-custom": "hello world"}})
+began = time.perf_counter()
+rules = ManagedRules(1)
+built = time.perf_counter()
+rules.inspect(RequestView(request, None, now=0.0))
+done = time.perf_counter()
+print((built - began) * 1000, (done - built) * 1000)
+"""
+
+
+def managed_build(quick: bool) -> dict[str, float]:
+    """Time the first ``ManagedRules(1)`` of a fresh interpreter, and its first request."""
+    import subprocess
+
+    script = _BUILD_SCRIPT.format(src=str(Path(__file__).resolve().parent.parent / "src"))
+    builds: list[float] = []
+    firsts: list[float] = []
+    for _ in range(3 if quick else 7):
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             check=True, timeout=60).stdout.split()
+        builds.append(float(out[0]))
+        firsts.append(float(out[1]))
+    return {"managed_build_ms": round(statistics.median(builds), 2),
+            "managed_first_request_ms": round(statistics.median(firsts), 2)}
+
+
 def run(quick: bool = False) -> dict[str, float]:
     """Run the benchmark; return flat named figures."""
     list_size = 100_000
@@ -325,6 +366,7 @@ def run(quick: bool = False) -> dict[str, float]:
         "compile_ms": round(compile_ms, 2),
         "list_build_ms": round(list_build_ms, 1),
         **managed(quick),
+        **managed_build(quick),
     }
 
 

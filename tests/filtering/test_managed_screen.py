@@ -224,3 +224,16 @@ def test_single_space_screens_never_hide_a_generated_match(pieces: list[str]) ->
                 compiled.tautology and target in compiled.sql and _TAUTOLOGY.search(text))
             if matched:
                 assert screens.any is not None and screens.any.search(text), (target, text)
+
+
+def test_prepare_builds_every_screen_up_front_without_changing_verdicts() -> None:
+    from edgeline.filtering._managed import _MISS
+
+    prepared = ManagedRules(2).prepare()
+    compiled = prepared._compiled
+    assert all(s._any is not _MISS and s._forms is not None for s in compiled.screens.values())
+    assert not compiled.probes or compiled.probe_any is not _MISS
+    fresh = ManagedRules(2)
+    for entry in attacks()[:60] + benign()[:60]:
+        left, right = prepared.inspect(view_of(entry)), fresh.inspect(view_of(entry))
+        assert (left and (left.id, left.where)) == (right and (right.id, right.where))

@@ -147,6 +147,31 @@ def firewall(
     return filter_request
 
 
+# id(ruleset) -> (ruleset, its phases list, its managed rules, the phases in running order
+# with None standing for the managed phase). PERF: worked out once per ruleset, not per
+# request. Rulesets are slotted (not weakly referenceable), so entries hold them; the few
+# a configuration plane swaps in over time are dropped all at once past _ORDERS_MAX.
+_ORDERS: dict[int, tuple[Ruleset, object, object, tuple[Any, ...]]] = {}
+_ORDERS_MAX = 16
+
+
+def _phase_order(ruleset: Ruleset) -> tuple[Any, ...]:
+    entry = _ORDERS.get(id(ruleset))
+    if entry is not None and entry[0] is ruleset and entry[1] is ruleset.phases \
+            and entry[2] is ruleset.managed:
+        return entry[3]
+    phases: list[Any] = list(ruleset.phases)
+    if ruleset.managed is not None:
+        # The managed phase sits between "custom" and "transform".
+        at = next((i for i, p in enumerate(phases) if p.name == "transform"), len(phases))
+        phases.insert(at, None)
+    order = tuple(phases)
+    if len(_ORDERS) >= _ORDERS_MAX:
+        _ORDERS.clear()
+    _ORDERS[id(ruleset)] = (ruleset, ruleset.phases, ruleset.managed, order)
+    return order
+
+
 async def _run(
     ruleset: Ruleset, view: RequestView, request: Request, ctx: Context, state: dict[str, Any],
 ) -> tuple[Response | None, list[Any], list[tuple[str, str]]]:
@@ -154,12 +179,7 @@ async def _run(
     response_ops: list[Any] = []
     extra: list[tuple[str, str]] = []
     managed = ruleset.managed
-    phases = list(ruleset.phases)
-    if managed is not None:
-        # The managed phase sits between "custom" and "transform".
-        at = next((i for i, p in enumerate(phases) if p.name == "transform"), len(phases))
-        phases.insert(at, None)  # type: ignore[arg-type]
-    for phase in phases:
+    for phase in _phase_order(ruleset):
         if phase is None:
             hit = managed.inspect(view)
             if hit is not None:

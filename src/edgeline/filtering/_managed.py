@@ -31,6 +31,7 @@ header made only of plain tokens is not split at all.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -150,16 +151,29 @@ class _Screens:
     ``None`` means "cannot screen": run the signatures. ``any`` covers all three
     forms and is used when they are the same text, with no whitespace but single
     spaces (see ``_RESHAPED``); the per-form screens, needed only for values with
-    whitespace runs, tabs or comment marks, are built the first time one is seen
-    (PERF: startup).
+    whitespace runs, tabs or comment marks, are built the first time one is seen.
+
+    PERF (startup): nothing is derived or compiled until a value of the target is
+    first screened, and one object serves every rule set with the same signatures
+    for the target (``_screens``), so building a second ``ManagedRules`` or
+    another level costs only what the first did not already derive.
     """
 
-    __slots__ = ("any", "_patterns", "_forms")
+    __slots__ = ("_any", "_patterns", "_forms")
 
-    def __init__(self, plain: list[str], sql: list[str], xss: list[str]) -> None:
+    def __init__(self, plain: tuple[str, ...], sql: tuple[str, ...], xss: tuple[str, ...]) -> None:
         self._patterns = (plain, sql, xss)
         self._forms: tuple[Screen | None, Screen | None, Screen | None] | None = None
-        self.any = screen_for(plain + sql + xss, single_spaces=True)
+        self._any: Screen | None = _MISS
+
+    @property
+    def any(self) -> Screen | None:
+        """The screen of all three forms of single-spaced text (None: cannot screen)."""
+        found = self._any
+        if found is _MISS:
+            plain, sql, xss = self._patterns
+            found = self._any = screen_for(plain + sql + xss, single_spaces=True)
+        return found
 
     @property
     def forms(self) -> tuple[Screen | None, Screen | None, Screen | None]:
@@ -169,6 +183,12 @@ class _Screens:
             plain, sql, xss = (screen_for(p) if p else None for p in self._patterns)
             forms = self._forms = (plain, sql, xss)
         return forms
+
+
+@functools.lru_cache(maxsize=64)
+def _screens(plain: tuple[str, ...], sql: tuple[str, ...], xss: tuple[str, ...]) -> _Screens:
+    """Return the (shared, lazily built) screens of one target's signature patterns."""
+    return _Screens(plain, sql, xss)
 
 
 class _Compiled:
@@ -265,21 +285,36 @@ class ManagedRules:
             if self._on(rule_id, level):
                 alternation = "|".join(re.escape(a) for a in sorted(agents, key=len, reverse=True))
                 out.agents.append((rule_id, level, re.compile(alternation)))
-        if out.probes:
-            out.probe_any = screen_for([r.pattern for _, _, r, _ in out.probes])
+        # PERF (startup): the probe screen is derived on the first path inspected.
+        out.probe_any = _MISS if out.probes else None
         every_agent = [agent for level, names in SCANNER_AGENTS.items()
                        if self._on(f"EL-SCAN-{level}00", level) for agent in names]
         if every_agent:
             out.agent_any = re.compile(literal_alternation(every_agent))
         out.tautology = self._on("EL-SQLI-170", 1)
         for target in set(out.plain) | set(out.sql) | set(out.xss):
-            plain = [r.pattern for _, _, r, _, _ in out.plain.get(target, ())]
-            sql = [r.pattern for _, _, r, _, _ in out.sql.get(target, ())]
+            plain = tuple(r.pattern for _, _, r, _, _ in out.plain.get(target, ()))
+            sql = tuple(r.pattern for _, _, r, _, _ in out.sql.get(target, ()))
             if sql and out.tautology:
-                sql.append(_TAUTOLOGY.pattern)
-            xss = [r.pattern for _, _, r, _, _ in out.xss.get(target, ())]
-            out.screens[target] = _Screens(plain, sql, xss)
+                sql += (_TAUTOLOGY.pattern,)
+            xss = tuple(r.pattern for _, _, r, _, _ in out.xss.get(target, ()))
+            out.screens[target] = _screens(plain, sql, xss)
         return out
+
+    def prepare(self) -> ManagedRules:
+        """Derive and compile every screen now, not on the first request; return self.
+
+        PERF (startup): call it at a worker's top level. Workers snapshot the
+        isolate after top-level code, and the screens are shared module-wide, so
+        the rule sets compiled later from configuration reuse them.
+        """
+        compiled = self._compiled
+        for screens in compiled.screens.values():
+            screens.any  # noqa: B018 - the property builds and keeps the screen
+            screens.forms  # noqa: B018
+        if compiled.probes and compiled.probe_any is _MISS:
+            compiled.probe_any = screen_for([r.pattern for _, _, r, _ in compiled.probes])
+        return self
 
     # -- inspection ---------------------------------------------------------------
 
@@ -299,6 +334,9 @@ class ManagedRules:
         if compiled.probes:
             path = view.path.lower()
             probe_any = compiled.probe_any
+            if probe_any is _MISS:
+                probe_any = compiled.probe_any = screen_for(
+                    [r.pattern for _, _, r, _ in compiled.probes])
             if probe_any is None or not path.isascii() or probe_any.search(path):
                 for rule_id, level, regex, message in compiled.probes:
                     if regex.search(path):

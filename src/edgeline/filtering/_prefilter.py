@@ -69,10 +69,12 @@ MAX_CLASS: Final = 16
 
 _ASCII: Final = [chr(i) for i in range(128)]
 _SPACE_RE: Final = re.compile(r"\s")
-_CATEGORY_RE: Final = {
-    _c.CATEGORY_DIGIT: re.compile(r"\d"), _c.CATEGORY_NOT_DIGIT: re.compile(r"\D"),
-    _c.CATEGORY_SPACE: re.compile(r"\s"), _c.CATEGORY_NOT_SPACE: re.compile(r"\S"),
-    _c.CATEGORY_WORD: re.compile(r"\w"), _c.CATEGORY_NOT_WORD: re.compile(r"\W"),
+# The ASCII characters of each category escape (PERF: read once, not per class).
+_CATEGORY_CHARS: Final = {
+    category: frozenset(ch for ch in _ASCII if re.match(escape, ch))
+    for category, escape in ((_c.CATEGORY_DIGIT, r"\d"), (_c.CATEGORY_NOT_DIGIT, r"\D"),
+                             (_c.CATEGORY_SPACE, r"\s"), (_c.CATEGORY_NOT_SPACE, r"\S"),
+                             (_c.CATEGORY_WORD, r"\w"), (_c.CATEGORY_NOT_WORD, r"\W"))
 }
 
 # Lower-cased, decoded values that real traffic sends all the time: user agents,
@@ -109,10 +111,13 @@ class Unscreenable(ValueError):
 
 
 class _Exact:
+    # ``seqs`` must already be normalized (see ``_normalize``): every producer below builds
+    # them from normalized parts with ``_join``. PERF: renormalizing here was most of the
+    # derivation's cost.
     __slots__ = ("seqs",)
 
     def __init__(self, seqs: Iterable[Seq]) -> None:
-        self.seqs = frozenset(_normalize(s) for s in seqs)
+        self.seqs = frozenset(seqs)
 
 
 class _Need:
@@ -122,7 +127,7 @@ class _Need:
 
     def __init__(self, clauses: Iterable[Clause], prefix: Iterable[Seq] | None = None) -> None:
         self.clauses = [c for c in clauses if c]
-        self.prefix = None if prefix is None else frozenset(_normalize(s) for s in prefix)
+        self.prefix = None if prefix is None else frozenset(prefix)
 
 
 _Info = _Exact | _Need
@@ -184,7 +189,7 @@ def _class_chars(items: Any) -> set[str]:
             lo, hi = arg
             chars.update(ch for ch in _ASCII if lo <= ord(ch) <= hi)
         elif op is _c.CATEGORY:
-            chars.update(ch for ch in _ASCII if _CATEGORY_RE[arg].match(ch))
+            chars |= _CATEGORY_CHARS[arg]
         else:
             raise Unscreenable(f"character class item {op}")
     chars = {ch for ch in chars if ch.isascii()}
@@ -202,8 +207,27 @@ def _chars_info(chars: set[str]) -> _Info:
     return _Exact(seqs)
 
 
+def _join(a: Seq, b: Seq) -> Seq:
+    """Return ``_normalize(a + b)`` for two normalized sequences (only the seam can merge).
+
+    PERF: the derivation crosses sets of up to MAX_EXACT sequences; renormalizing
+    whole sequences there was most of its cost.
+    """
+    if not a:
+        return b
+    if not b:
+        return a
+    last, first = a[-1], b[0]
+    if isinstance(last, int) and isinstance(first, int):
+        return a[:-1] + (max(last, first),) + b[1:]
+    if _is_text(last) and _is_text(first):
+        return a[:-1] + (last + first,) + b[1:]  # type: ignore[operator]
+    return a + b
+
+
 def _cross(left: Iterable[Seq], right: Iterable[Seq]) -> set[Seq]:
-    return {_normalize(a + b) for a in left for b in right}
+    right = tuple(right)
+    return {_join(a, b) for a in left for b in right}
 
 
 def _concat(infos: Iterable[_Info]) -> _Info:
@@ -402,9 +426,15 @@ def _score(clause: Clause) -> tuple[int, int, int, str]:
     # An estimate (each pattern by its longest run of text, no regex compiled): the
     # choice only affects speed, never what the screen lets through.
     keys = {max(_texts(s), key=len, default="") for s in clause}
-    hits = sum(1 for sample in BENIGN_SAMPLE if any(k in sample for k in keys))
+    hits = len(frozenset().union(*map(_samples_with, keys)))
     shortest = min(sum(len(t) for t in _texts(s)) for s in clause)
     return (hits, -shortest, len(clause), min(map(repr, clause)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _samples_with(text: str) -> frozenset[int]:
+    """Return the indexes of the BENIGN_SAMPLE values containing ``text``."""
+    return frozenset(i for i, sample in enumerate(BENIGN_SAMPLE) if text in sample)
 
 
 def _best(clauses: list[Clause]) -> Clause:
