@@ -1,8 +1,9 @@
 """msgspec schemas of every value edgeline keeps in Workers KV.
 
 Each value kept in KV is a Struct deriving from :class:`Schema` with a
-``version`` field; today that is :class:`EdgeConfig` (one document holding
-origins, routes, rules, IP lists and geo policies). :data:`KINDS` maps each
+``version`` field: :class:`EdgeConfig` (one document holding origins,
+routes, rules, IP lists, rate limits, authenticators and geo policies) and
+:class:`APIKey` (one API key's record under ``apikey:<sha256 hex>``). :data:`KINDS` maps each
 kind of KV value to its Struct, and :data:`DECODERS` holds one JSON decoder
 per kind, built once at import (PERF: building a decoder walks the whole
 type tree; decoding with a prebuilt one does not).
@@ -71,6 +72,7 @@ from typing import Any, Final
 import msgspec
 
 from ._base import CountryCode, HostPattern, Method, Name, RoutePath, Schema, Status
+from .access import APIKey, APIKeyAuth, AuthenticatorSpec, JWTAuth, Penalty, RateLimitSpec
 from .config import SCHEMA_VERSION, EdgeConfig
 from .experiments import Arm, Experiment
 from .geo import (
@@ -86,7 +88,7 @@ from .geo import (
 from .lists import IPList
 from .origins import Breaker, ForwardedPolicy, Origin, OriginAuth, Retry
 from .routes import Action, Forward, Redirect, Respond, Route
-from .rules import Allow, Block, Log, Match, Rule, RuleAction
+from .rules import Allow, Block, Log, Match, RateLimit, RequireAuth, Rule, RuleAction
 
 __all__ = [
     "DECODERS",
@@ -94,9 +96,12 @@ __all__ = [
     "KINDS",
     "SCHEMA_VERSION",
     "VERSIONS",
+    "APIKey",
+    "APIKeyAuth",
     "Action",
     "Allow",
     "Arm",
+    "AuthenticatorSpec",
     "Block",
     "Breaker",
     "Continent",
@@ -111,6 +116,7 @@ __all__ = [
     "GeoSettings",
     "HostPattern",
     "IPList",
+    "JWTAuth",
     "LanguageTag",
     "Log",
     "Match",
@@ -120,7 +126,11 @@ __all__ = [
     "Origin",
     "OriginAuth",
     "OriginLocation",
+    "Penalty",
+    "RateLimit",
+    "RateLimitSpec",
     "Redirect",
+    "RequireAuth",
     "Respond",
     "Retry",
     "Route",
@@ -132,11 +142,14 @@ __all__ = [
 ]
 
 # Each kind of value kept under its own KV key: kind name -> (Struct, newest version).
+# "api-key": one API key's record under "apikey:<sha256 hex>" (kv_schemas/access.py).
 KINDS: Final[dict[str, type[Schema]]] = {
     "edge-config": EdgeConfig,
+    "api-key": APIKey,
 }
 VERSIONS: Final[dict[str, int]] = {
     "edge-config": SCHEMA_VERSION,
+    "api-key": 1,
 }
 
 # PERF: decoders are built once, here, and reused for every load.

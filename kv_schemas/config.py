@@ -19,6 +19,7 @@ from typing import Annotated, Final
 import msgspec
 
 from ._base import Schema
+from .access import AuthenticatorSpec, RateLimitSpec
 from .experiments import Experiment
 from .geo import GeoPolicy, GeoSettings
 from .lists import IPList
@@ -31,7 +32,9 @@ __all__ = ["SCHEMA_VERSION", "EdgeConfig"]
 # The newest EdgeConfig version this code reads. History:
 #   1: origins, routes, rules, ip_lists, geo_policies.
 #   2: geo (GeoSettings), experiments; GeoPolicy gains regions, languages, units,
-#      variant, values, redirect, block.
+#      variant, values, redirect, block; managed_paranoia; rate_limits, authenticators;
+#      Rule gains expression, phase and the actions redirect, set_header, remove_header,
+#      rate_limit, require_auth.
 SCHEMA_VERSION: Final = 2
 
 
@@ -52,3 +55,6 @@ class EdgeConfig(Schema, frozen=True):
     experiments: list[Experiment] = []
     # edgeline's managed rules (docs/rules.md) at this paranoia level; None: off.
     managed_paranoia: Annotated[int, msgspec.Meta(ge=1, le=4)] | None = None
+    # Limits and authenticators that rules name (rate_limit and require_auth actions).
+    rate_limits: list[RateLimitSpec] = []
+    authenticators: list[AuthenticatorSpec] = []

@@ -6,7 +6,10 @@ structured ``match`` (every condition given must hold; an empty match
 matches every request); an expression wins when both are given. The action
 is a tagged union on ``type``: ``block`` (answer ``status``), ``allow`` (stop
 evaluating, let the request through), ``log`` (record and go on),
-``redirect``, ``set_header`` and ``remove_header``. Rules run phase by phase
+``redirect``, ``set_header``, ``remove_header``, ``rate_limit`` (count the
+request against a limit of ``EdgeConfig.rate_limits``; 429 beyond it) and
+``require_auth`` (an authenticator of ``EdgeConfig.authenticators`` must
+accept the request; 401 otherwise). Rules run phase by phase
 (``access``, ``ratelimit``, ``auth``, ``custom``, ``transform``), in list
 order within a phase. Expressions are compiled when configuration loads; a
 rule that does not compile is reported with its line and column and the
@@ -21,8 +24,8 @@ import msgspec
 
 from ._base import CountryCode, HostPattern, Method, Name, Schema
 
-__all__ = ["Allow", "Block", "Log", "Match", "Redirect", "RemoveHeader", "Rule", "RuleAction",
-           "SetHeader"]
+__all__ = ["Allow", "Block", "Log", "Match", "RateLimit", "Redirect", "RemoveHeader",
+           "RequireAuth", "Rule", "RuleAction", "SetHeader"]
 
 
 class Match(Schema, frozen=True):
@@ -79,7 +82,19 @@ class RemoveHeader(Schema, frozen=True, tag="remove_header", tag_field="type"):
     target: Target = "request"
 
 
-RuleAction = Block | Allow | Log | Redirect | SetHeader | RemoveHeader
+class RateLimit(Schema, frozen=True, tag="rate_limit", tag_field="type"):
+    """Count the request against the named limit (a name in EdgeConfig.rate_limits)."""
+
+    limiter: Name
+
+
+class RequireAuth(Schema, frozen=True, tag="require_auth", tag_field="type"):
+    """Refuse the request unless the named authenticator (in EdgeConfig.authenticators) accepts it."""
+
+    authenticator: Name
+
+
+RuleAction = Block | Allow | Log | Redirect | SetHeader | RemoveHeader | RateLimit | RequireAuth
 Phase = Literal["access", "ratelimit", "auth", "custom", "transform"]
 
 

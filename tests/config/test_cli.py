@@ -104,7 +104,7 @@ def test_push_pull_round_trip(project, capsys) -> None:
     assert "pushed" in capsys.readouterr().out
     value = stored(project, "config-local", "edge-config")
     config = decode_config(value)
-    assert config.schema_uri is None and len(config.routes) == 5
+    assert config.schema_uri is None and len(config.routes) == 6
     assert stored(project, "state-local", "edge-config") is None
 
     out = project / "pulled.json"

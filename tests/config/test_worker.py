@@ -73,7 +73,7 @@ async def test_example_worker_serves_routes_from_kv(tmp_path: Path,
             assert denied.status_code == 401
             status = (await http.get("/_edgeline/config",
                                      headers={"authorization": "Bearer local-admin"})).json()
-            assert status["serving"]["routes"] == 5 and status["error"] is None
+            assert status["serving"]["routes"] == 6 and status["error"] is None
             # A bad value pushed behind the CLI's back: rejected, last good kept.
             assert main(["kv", "put", "edge-config", '{"version": 1, "routes": 7}',
                          "-c", str(project / "wrangler.toml")]) == 0

@@ -113,3 +113,11 @@ async def test_emulated_binding_call_shapes_and_errors() -> None:
         RateLimitBinding(limit=1, period=30)
     with pytest.raises(ValueError, match=r"ratelimits\[0\]"):
         bindings_from_config([{"name": "X", "simple": {"limit": 0, "period": 10}}])
+
+
+def test_a_callers_empty_memory_store_is_the_one_used() -> None:
+    from edgeline.filtering import MemoryStore, RateLimiter
+
+    store = MemoryStore()
+    limiter = RateLimiter("shared", limit=5, period=60, memory=store)
+    assert limiter._backend is not None and limiter._backend.store is store

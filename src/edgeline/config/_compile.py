@@ -25,9 +25,11 @@ Built in, in this order:
     blocks), experiments, and nearest-origin groups whose members share the
     breakers of ``edgeline.origin.HEALTH``.
 ``rules``
-    The enabled rules, in order, as validated data: ids unique, IP lists
-    they name exist. NOTE: the filtering issue replaces this compiler with
-    one producing an evaluator.
+    An ``edgeline.filtering.Ruleset`` (``edgeline.filtering.config``): the
+    enabled rules compiled per phase with the IP lists, the rate limits
+    (``$.rate_limits``) and authenticators (``$.authenticators``) they
+    name, and the managed rules at ``managed_paranoia``; rule ids unique,
+    every name a rule uses defined.
 ``router``
     An ``edgeline.routing.Router`` whose targets are handlers built from the
     routes' actions; a bad or conflicting route is a problem at its path.

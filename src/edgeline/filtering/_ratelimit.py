@@ -297,7 +297,9 @@ class RateLimiter:
         self._binding: BindingStore | None = None
         self._backend: _Memory | None = None
         if store == "memory":
-            self._backend = _Memory(algorithm, limit, period, memory or MemoryStore(), name)
+            # NOTE: an empty store is falsy (it has __len__); a caller's must still be used.
+            counters = memory if memory is not None else MemoryStore()
+            self._backend = _Memory(algorithm, limit, period, counters, name)
         elif store.startswith("binding:") and store[8:]:
             if algorithm != "fixed" and algorithm != "sliding":
                 raise FilterConfigError(f"rate limiter {name!r}: the binding store counts "
