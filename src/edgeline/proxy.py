@@ -29,6 +29,16 @@ client-facing host, as a reverse proxy's answers should be.
     read_timeout = 60.0
     cdn_cache_control = true
     purge_token = ""                 # enables PURGE requests carrying this bearer token
+    store = "memory"                 # or "kv", or "tiered" (memory, then KV)
+    kv_path = ".edgeline/kv.sqlite3" # the emulator's KV file (store = "kv" / "tiered")
+    kv_namespace = "edgeline-cache"  # the namespace id in it
+
+``store = "kv"`` keeps responses in the emulator's KV
+(``edgeline.emulator.kv.KVStorage(kv_path).namespace(kv_namespace)``),
+so they outlive the process and are shared by proxies on one machine;
+``"tiered"`` reads isolate memory first and KV behind it (what it finds
+in KV is promoted to memory). Only ``"memory"`` answers fresh hits
+synchronously, so it is the fastest.
 """
 
 from __future__ import annotations
@@ -70,7 +80,11 @@ _DEFAULTS: dict[str, Any] = {
     "read_timeout": 60.0,
     "cdn_cache_control": True,
     "purge_token": "",
+    "store": "memory",
+    "kv_path": ".edgeline/kv.sqlite3",
+    "kv_namespace": "edgeline-cache",
 }
+_STORES = ("memory", "kv", "tiered")
 
 
 class ProxyConfig:
@@ -96,6 +110,9 @@ class ProxyConfig:
                     raise ConfigError(f"must be a non-negative number, not {value!r}", key=name)
             elif not isinstance(value, str):
                 raise ConfigError(f"must be a string, not {value!r}", key=name)
+        if merged["store"] not in _STORES:
+            raise ConfigError(f"must be one of {', '.join(_STORES)}, not {merged['store']!r}",
+                              key="store")
         self.values = merged
 
     def __getattr__(self, name: str) -> Any:
@@ -219,10 +236,13 @@ def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any 
             collapse_timeout=float(config.collapse_timeout) or 0.001,
             heuristic_fraction=float(config.heuristic_fraction),
             heuristic_max=float(config.heuristic_max_ttl), default_ttl=float(config.default_ttl))
-        store = MemoryStore(int(config.memory_bytes) or 1, policy=config.eviction,
-                            max_entry_bytes=int(config.max_object_bytes) + 64 * 1024)
+        memory = MemoryStore(int(config.memory_bytes) or 1, policy=config.eviction,
+                             max_entry_bytes=int(config.max_object_bytes) + 64 * 1024)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    store: Any = memory
+    if config.store != "memory":
+        store = _kv_store(config, policy, memory)
     app = App(router=_Unrouted())
     if managed_rules is not None:
         from .filtering import managed_rules as managed
@@ -256,6 +276,20 @@ def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any 
     adapter.cache = cache
     adapter.transport = transport
     return adapter
+
+
+def _kv_store(config: ProxyConfig, policy: Any, memory: Any) -> Any:
+    """Return the KV (or memory-then-KV) store the config asks for, on the emulator's KV."""
+    from .cache import KVStore, TieredStore
+    from .emulator.kv import KVStorage
+
+    try:
+        storage = KVStorage(config.kv_path)
+    except (OSError, Exception) as exc:  # sqlite3.Error and OSError: name the file
+        raise ConfigError(f"cannot open the KV file: {exc}", key="kv_path") from None
+    kv = KVStore(storage.namespace(config.kv_namespace), facts=policy.facts,
+                 max_ttl=policy.max_ttl)
+    return kv if config.store == "kv" else TieredStore([memory, kv])
 
 
 async def _purge(request: Request, cache: Any, token: str) -> Response:

@@ -5,11 +5,15 @@ sets the answers for successive requests to ``/p`` (the last repeats);
 ``origin.requests("/p")`` lists what arrived (method, headers). Like the
 cache-tests server, it answers a conditional request with 304 when the
 response it would send carries a matching ETag or an older Last-Modified.
+An answer may also give ``"delay"`` (seconds before answering) and
+``"chunks"`` (``[[text, pause_after], ...]``: the body, sent in pieces).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -64,18 +68,29 @@ class ScriptedOrigin:
             log = self._log.setdefault(path, [])
             index = len(log)
             log.append({"method": scope["method"], "headers": headers, "body": body,
-                        "query": scope["query_string"].decode()})
+                        "query": scope["query_string"].decode(), "at": time.monotonic()})
             script = self._scripts.get(path) or [{"status": 404, "headers": [], "body": "none"}]
         answer = script[min(index, len(script) - 1)]
+        if answer.get("delay"):
+            await asyncio.sleep(answer["delay"])
         status = answer.get("status", 200)
         out = [(k, v) for k, v in answer.get("headers", [])]
-        payload = answer.get("body", f"body {index} of {path}").encode()
+        if "chunks" in answer:
+            payload = "".join(t for t, _ in answer["chunks"]).encode()
+        else:
+            payload = answer.get("body", f"body {index} of {path}").encode()
         if scope["method"] in ("GET", "HEAD") and answer.get("conditional", True) \
                 and _not_modified(headers, out):
             status, payload = 304, b""
-        if status not in (204, 304):
+        if status not in (204, 304) and "chunks" not in answer:  # chunks: no length, it streams
             out.append(("content-length", str(len(payload))))
         await send({"type": "http.response.start", "status": status,
                     "headers": [(k.encode(), v.encode()) for k, v in out]})
+        if "chunks" in answer and scope["method"] != "HEAD" and status not in (204, 304):
+            for text, pause in answer["chunks"]:
+                await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
+                await asyncio.sleep(pause)
+            await send({"type": "http.response.body", "body": b""})
+            return
         await send({"type": "http.response.body",
                     "body": b"" if scope["method"] == "HEAD" or status in (204, 304) else payload})

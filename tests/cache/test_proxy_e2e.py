@@ -426,3 +426,204 @@ def test_origin_down_gives_clean_502(origin: tuple[ScriptedOrigin, str]) -> None
         assert response.headers["content-type"] == "application/problem+json"
     finally:
         dead.close()
+
+
+# -- HEAD freshens a stored GET (RFC 9111 §4.3.5; cache-tests "update-head") ----------------
+
+def _stale_get(o: ScriptedOrigin, name: str, head_answer: dict[str, Any]) -> str:
+    path = _path(name)
+    o.script(path, [ok([("Cache-Control", "max-age=10"), ("Age", "20"), ("Template-A", "1")],
+                       body="the body"), head_answer])
+    return path
+
+
+def test_head_on_stale_get_is_sent_as_head_and_updates_it(
+        proxy: Proxy, origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    path = _stale_get(o, "head-update", ok([("Cache-Control", "max-age=1000"),
+                                             ("Template-A", "2")], body="the body"))
+    proxy.client.get(path)
+    head = proxy.client.head(path)
+    assert o.requests(path)[-1]["method"] == "HEAD"  # written through as a HEAD
+    assert head.status_code == 200 and head.headers["template-a"] == "2"
+    again = proxy.client.get(path)
+    assert o.count(path) == 2  # the HEAD made the stored GET fresh
+    assert again.text == "the body" and again.headers["template-a"] == "2"
+    assert "hit" in again.headers["cache-status"]
+
+
+def test_head_200_keeps_stored_fields_it_does_not_carry(
+        proxy: Proxy, origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    path = _stale_get(o, "head-retain", ok([], body="the body"))
+    proxy.client.get(path)
+    head = proxy.client.head(path)
+    assert o.requests(path)[-1]["method"] == "HEAD"
+    assert head.headers["template-a"] == "1"
+
+
+def test_head_with_other_validator_drops_stored_get(
+        proxy: Proxy, origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    path = _path("head-mismatch")
+    o.script(path, [ok([("Cache-Control", "max-age=10"), ("Age", "20"), ("ETag", '"one"')],
+                       body="old"),
+                    ok([("Cache-Control", "max-age=1000"), ("ETag", '"two"')], body="new"),
+                    ok([("Cache-Control", "max-age=1000"), ("ETag", '"two"')], body="new")])
+    proxy.client.get(path)
+    head = proxy.client.head(path)
+    assert head.status_code == 200 and head.headers["etag"] == '"two"'
+    assert o.requests(path)[1]["headers"]["if-none-match"] == '"one"'
+    assert proxy.client.get(path).text == "new"  # the old body is not served under new fields
+    assert o.count(path) == 3
+
+
+def test_head_content_length_mismatch_drops_stored_get(
+        proxy: Proxy, origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    path = _stale_get(o, "head-length", ok([("Cache-Control", "max-age=1000")],
+                                           body="a longer body than before"))
+    proxy.client.get(path)
+    proxy.client.head(path)
+    assert proxy.client.get(path).text == "a longer body than before"
+    assert o.count(path) == 3
+
+
+def test_head_miss_is_answered_but_not_stored(proxy: Proxy,
+                                              origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    path = _path("head-miss")
+    o.script(path, [ok([("Cache-Control", "max-age=3600")], body="body")])
+    head = proxy.client.head(path)
+    assert head.status_code == 200 and head.content == b""
+    assert "detail=method" in head.headers["cache-status"]
+    got = proxy.client.get(path)
+    assert got.text == "body" and o.count(path) == 2  # the HEAD stored no (empty) GET body
+    assert proxy.client.head(path).headers["content-length"] == "4"
+    assert o.count(path) == 2
+
+
+# -- collapsing: waiters released as soon as the leader's outcome is known -----------------
+
+def test_waiters_released_when_streamed_body_outgrows_store(
+        origin: tuple[ScriptedOrigin, str], tmp_path: Any) -> None:
+    import threading
+
+    o = origin[0]
+    config = tmp_path / "cache.toml"
+    config.write_text("max_object_bytes = 1000\ncollapse_timeout = 8.0\n")
+    running = Proxy(origin[1], config)
+    try:
+        path = _path("outgrow")
+        o.script(path, [{"status": 200, "headers": [("Cache-Control", "max-age=3600")],
+                         "chunks": [("x" * 1500, 1.5), ("y" * 10, 0)]}])
+        results: list[int] = []
+
+        def fetch() -> None:
+            results.append(len(running.client.get(path).content))
+
+        first = threading.Thread(target=fetch)
+        first.start()
+        deadline = time.monotonic() + 5
+        while o.count(path) < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        second = threading.Thread(target=fetch)
+        second.start()
+        first.join(10)
+        second.join(10)
+        seen = o.requests(path)
+        assert results == [1510, 1510] and len(seen) == 2
+        # The waiter reached the origin once the body passed the limit, not after it ended.
+        assert seen[1]["at"] - seen[0]["at"] < 1.2
+    finally:
+        running.close()
+
+
+# -- invalidation (RFC 9111 §4.4) and request directives (§5.2.1) --------------------------
+
+def test_other_host_location_does_not_invalidate(proxy: Proxy,
+                                                 origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    target = _path("xhost-target")
+    poster = _path("xhost-post")
+    o.script(target, [ok([("Cache-Control", "max-age=3600")])])
+    o.script(poster, [ok([("Location", "http://elsewhere.example" + target),
+                          ("Content-Location", "http://elsewhere.example" + target)], 200)])
+    proxy.client.get(target)
+    proxy.client.post(poster, content=b"abc")
+    proxy.client.get(target)
+    assert o.count(target) == 1
+
+
+def test_failed_unsafe_method_keeps_location_target(proxy: Proxy,
+                                                    origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    target = _path("fail-loc-target")
+    poster = _path("fail-loc-post")
+    o.script(target, [ok([("Cache-Control", "max-age=3600")])])
+    o.script(poster, [ok([("Location", target)], 500)])
+    proxy.client.get(target)
+    proxy.client.post(poster, content=b"abc")
+    proxy.client.get(target)
+    assert o.count(target) == 1
+
+
+def test_request_directives_validate_and_refuse(proxy: Proxy,
+                                                origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    etag = [ok([("Cache-Control", "max-age=3600"), ("ETag", '"abc"')])]
+    assert exchange(proxy, o, etag, {"headers": {"Cache-Control": "no-cache"}})[0] == "etag_validated"
+    lm = [ok([("Cache-Control", "max-age=3600"), ("Last-Modified", date(-10000)),
+              ("Date", date())])]
+    assert exchange(proxy, o, lm, {"headers": {"Cache-Control": "no-cache"}})[0] == "lm_validated"
+    aged = [ok([("Cache-Control", "max-age=3600"), ("Age", "1800")])]
+    assert exchange(proxy, o, aged, {"headers": {"Cache-Control": "max-age=600"}})[0] == "not_cached"
+    assert exchange(proxy, o, [ok([("Cache-Control", "max-age=1500"), ("Age", "1000")])],
+                    {"headers": {"Cache-Control": "min-fresh=1000"}})[0] == "not_cached"
+    # max-stale does not override must-revalidate (RFC 9111 §5.2.2.2).
+    strict = [ok([("Cache-Control", "max-age=1, must-revalidate"), ("Age", "20")])]
+    assert exchange(proxy, o, strict, {"headers": {"Cache-Control": "max-stale=1000"}})[0] == \
+        "not_cached"
+    path = _path("oic-stale")
+    o.script(path, [ok([("Cache-Control", "max-age=10"), ("Age", "20")])])
+    proxy.client.get(path)
+    response = proxy.client.get(path, headers={"Cache-Control": "only-if-cached"})
+    assert response.status_code == 504 and o.count(path) == 1
+    assert proxy.client.get(path, headers={"Cache-Control": "only-if-cached, max-stale"}
+                            ).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["kv", "tiered"])
+def test_kv_store(origin: tuple[ScriptedOrigin, str], tmp_path: Any, kind: str) -> None:
+    from edgeline.emulator.kv import KVStorage
+
+    o = origin[0]
+    config = tmp_path / "cache.toml"
+    config.write_text(f'store = "{kind}"\nkv_path = "{tmp_path / "kv.sqlite3"}"\n')
+    path = _path(f"kv-{kind}")
+    o.script(path, [ok([("Cache-Control", "max-age=3600"), ("ETag", '"k"')], body="kept")])
+    running = Proxy(origin[1], config)
+    try:
+        assert running.client.get(path).text == "kept"
+        again = running.client.get(path)
+    finally:
+        running.close()
+    assert again.text == "kept" and "hit" in again.headers["cache-status"]
+    assert o.count(path) == 1
+    storage = KVStorage(tmp_path / "kv.sqlite3")
+    try:
+        names = [k["name"] for k in storage.namespace("edgeline-cache").sync.list()["keys"]]
+    finally:
+        storage.close()
+    assert any(path in name for name in names)  # the entry is in the KV file
+
+
+def test_unknown_store_is_a_config_error(tmp_path: Any) -> None:
+    from edgeline.errors import ConfigError
+    from edgeline.proxy import load_config
+
+    config = tmp_path / "cache.toml"
+    config.write_text('store = "disk"\n')
+    with pytest.raises(ConfigError, match="store"):
+        load_config(str(config))

@@ -279,3 +279,112 @@ async def test_hit_fields_are_the_same_on_the_synchronous_and_awaited_paths(stor
     again = await cache.handle(get())
     again.headers["via"] = "changed"
     assert "via" not in (await cache.handle(get())).headers
+
+
+class _ForgetfulStore(MemoryStore):
+    """A store that keeps nothing (a full or failing tier)."""
+
+    def put_now(self, key: str, entry: object, ttl: float) -> None:  # type: ignore[override]
+        return None
+
+
+async def test_waiters_share_the_leaders_response_when_the_store_kept_none() -> None:
+    calls = 0
+
+    async def origin(request: Request) -> Response:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return Response(b"shared", 200, {"cache-control": "max-age=60"})
+
+    cache = CachingTransport(FunctionTransport(origin), _ForgetfulStore(1 << 20))
+    responses = await asyncio.gather(*(cache.handle(get()) for _ in range(20)))
+    assert calls == 1
+    assert all(r.body == b"shared" for r in responses)
+    assert sum("collapsed" in r.headers.get_all("cache-status")[-1] for r in responses) == 19
+
+
+async def test_waiters_do_not_share_a_response_for_another_variant() -> None:
+    calls = 0
+
+    async def origin(request: Request) -> Response:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return Response(request.headers.get("foo") or "", 200,
+                        {"cache-control": "max-age=60", "vary": "Foo"})
+
+    cache = CachingTransport(FunctionTransport(origin), _ForgetfulStore(1 << 20))
+    one, two = await asyncio.gather(cache.handle(get(foo="1")), cache.handle(get(foo="2")))
+    assert (one.body, two.body) == (b"1", b"2") and calls == 2
+
+
+async def test_leader_failure_releases_waiters_at_once() -> None:
+    calls = 0
+
+    async def origin(request: Request) -> Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(0.05)
+            from edgeline.errors import OriginError
+
+            raise OriginError("origin reset")
+        return Response(b"ok", 200, {"cache-control": "no-store"})
+
+    cache = CachingTransport(FunctionTransport(origin), MemoryStore(1 << 20),
+                             CachePolicy(collapse_timeout=5.0))
+    started = time.monotonic()
+    results = await asyncio.gather(*(cache.handle(get()) for _ in range(5)),
+                                   return_exceptions=True)
+    assert time.monotonic() - started < 1.0  # not the 5 s collapse timeout
+    assert sum(isinstance(r, Exception) for r in results) == 1
+    assert calls == 5  # each waiter retried once, on its own
+
+
+async def test_cancelled_leader_releases_waiters_at_once() -> None:
+    gate = asyncio.Event()
+
+    async def origin(request: Request) -> Response:
+        if not gate.is_set():
+            gate.set()
+            await asyncio.sleep(30)
+        return Response(b"ok", 200, {"cache-control": "max-age=60"})
+
+    cache = CachingTransport(FunctionTransport(origin), MemoryStore(1 << 20),
+                             CachePolicy(collapse_timeout=5.0))
+    leader = asyncio.ensure_future(cache.handle(get()))
+    await gate.wait()
+    waiter = asyncio.ensure_future(cache.handle(get()))
+    await asyncio.sleep(0.01)
+    started = time.monotonic()
+    leader.cancel()  # e.g. its client went away
+    response = await asyncio.wait_for(waiter, 2.0)
+    assert response.body == b"ok" and time.monotonic() - started < 1.0
+
+
+async def test_abandoned_streamed_miss_releases_waiters() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"a" * 10
+        await asyncio.sleep(30)
+        yield b"b"
+
+    calls = 0
+
+    async def origin(request: Request) -> Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return Response(chunks(), 200, {"cache-control": "max-age=60"})
+        return Response(b"second", 200, {"cache-control": "max-age=60"})
+
+    cache = CachingTransport(FunctionTransport(origin), MemoryStore(1 << 20),
+                             CachePolicy(collapse_timeout=5.0))
+    first = await cache.handle(get())
+    stream = first.stream()
+    assert await stream.__anext__() == b"a" * 10
+    waiter = asyncio.ensure_future(cache.handle(get()))
+    await asyncio.sleep(0.01)
+    await first.body.aclose()  # type: ignore[union-attr]  # the client went away mid-body
+    response = await asyncio.wait_for(waiter, 2.0)
+    assert response.body == b"second"

@@ -43,13 +43,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from ..errors import BodyTooLarge, OriginError
+from ..errors import OriginError
 from ..headers import Headers
 from ..messages import Request, Response
 from ..types import Transport
 from ._directives import EMPTY, Directives, parse_cache_control
 from ._entry import Entry
-from ._freshness import UNDERSTOOD_STATUSES, age_value, corrected_initial_age, format_http_date
+from ._freshness import (
+    UNDERSTOOD_STATUSES,
+    age_value,
+    corrected_initial_age,
+    format_http_date,
+    parse_http_date,
+)
 from ._keys import parse_vary, secondary_key, vary_values
 from ._policy import CachePolicy
 from ._serve import is_not_modified, not_modified_response, range_response
@@ -86,6 +92,42 @@ def _default_background(awaitable: Awaitable[Any]) -> None:
 _PENDING: set[asyncio.Future[Any]] = set()
 
 
+class _Flight:
+    """One origin fetch that concurrent requests for the same key wait on (collapsing).
+
+    ``release`` wakes the waiters as soon as the outcome is known: stored,
+    not storable, failed, or abandoned (a client gone mid-body). ``entry`` is
+    the response the leader made, kept so that waiters can share it when the
+    store did not keep it (evicted, too small, a failing tier) and RFC 9111
+    §4 still allows its reuse for them.
+    """
+
+    __slots__ = ("event", "entry", "vary_values", "deferred", "outcome", "_owner", "_key")
+
+    def __init__(self, owner: dict[str, _Flight] | None, key: str) -> None:
+        self.event = asyncio.Event()
+        self.entry: Entry | None = None
+        self.vary_values: tuple[str | None, ...] = ()
+        self.deferred = False
+        self.outcome: str | None = None
+        self._owner = owner
+        self._key = key
+
+    def release(self, outcome: str, entry: Entry | None = None,
+                request: Request | None = None) -> None:
+        if self.outcome is not None:
+            return
+        self.outcome = outcome
+        if entry is not None and request is not None:
+            self.entry = entry
+            if entry.vary:
+                self.vary_values = tuple(vary_values(request.headers, entry.vary))
+        owner = self._owner
+        if owner is not None and owner.get(self._key) is self:
+            del owner[self._key]
+        self.event.set()
+
+
 class _Lookup:
     __slots__ = ("entry", "key", "storage_key", "vary_miss")
 
@@ -115,7 +157,7 @@ class CachingTransport:
         self.background = background or _default_background
         self.variant = variant
         self.name = self.policy.name
-        self._inflight: dict[str, asyncio.Event] = {}
+        self._inflight: dict[str, _Flight] = {}
         self._refreshing: set[str] = set()
         # PERF: a store that can answer without awaiting (the memory store) is
         # asked synchronously on the hit path.
@@ -131,7 +173,7 @@ class CachingTransport:
                 hit = self._fresh_hit(request)
                 if hit is not None:
                     return hit
-            return await self._read(request, waited=False)
+            return await self._read(request, None)
         response = await self.inner.handle(request)
         if method not in _SAFE:
             if 200 <= response.status < 400:
@@ -184,7 +226,8 @@ class CachingTransport:
         entry = get_now(skey) if get_now is not None else await self.store.get(skey)
         return _Lookup(entry, key, skey, entry is None)
 
-    async def _read(self, request: Request, *, waited: bool) -> Response:
+    async def _read(self, request: Request, shared: _Flight | None) -> Response:
+        """Serve a GET or HEAD past the fast path; ``shared``: the fetch it waited on, if any."""
         policy = self.policy
         headers = request.headers
         # PERF: one pass over the request's field names; most hits have none
@@ -226,7 +269,7 @@ class CachingTransport:
                 entry.hits += 1
                 # RFC 9211 §2: the member cache_status() would build for a plain hit.
                 member = (cache_status(self.name, hit=True, ttl=lifetime - age, collapsed=True)
-                          if waited else f"{self.name}; hit; ttl={round(lifetime - age)}")
+                          if shared is not None else f"{self.name}; hit; ttl={round(lifetime - age)}")
                 return self._from_entry(request, entry, age, member, names)
             if found is None:
                 found = _Lookup(entry, key, key, False)
@@ -238,6 +281,10 @@ class CachingTransport:
                 return self._from_entry(request, entry, age, cache_status(
                     self.name, hit=True, ttl=lifetime - age,
                     detail="stale-while-revalidate"), names)
+        if entry is None and shared is not None and shared.entry is not None:
+            hit = self._shared_hit(request, shared, req_cc, names)
+            if hit is not None:
+                return hit
         if found is None:
             found = _Lookup(entry, key, key, False)
         if "only-if-cached" in req_cc:
@@ -248,32 +295,41 @@ class CachingTransport:
         waiting = self._inflight.get(key)
         # NOTE: an authorized request never waits on another's fetch: the
         # answer it would get may be one it is not entitled to (RFC 9111 §3.5).
-        if waiting is not None and not waited and not authorized:
+        if waiting is not None and shared is None and not authorized:
             try:
-                await asyncio.wait_for(waiting.wait(), policy.collapse_timeout)
+                await asyncio.wait_for(waiting.event.wait(), policy.collapse_timeout)
             except TimeoutError:
                 pass
-            return await self._read(request, waited=True)
-        event = asyncio.Event()
-        self._inflight[key] = event
-        released = False
-
-        def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                if self._inflight.get(key) is event:
-                    del self._inflight[key]
-                event.set()
-
+            return await self._read(request, waiting)
+        if shared is not None:
+            # NOTE: a waiter whose leader left nothing it may use retries once on
+            # its own, without making later requests wait on it: the leader's
+            # outcome (not storable, failed) is likely to repeat.
+            flight = _Flight(None, key)
+        else:
+            flight = _Flight(self._inflight, key)
+            self._inflight[key] = flight
         try:
             if entry is not None:
-                return await self._validate(request, found, entry, req_cc, release)
+                return await self._validate(request, found, entry, req_cc, flight)
             fwd = "vary-miss" if found.vary_miss else ("request" if "no-cache" in req_cc else "uri-miss")
-            return await self._miss(request, found, fwd, release)
+            return await self._miss(request, found, fwd, flight)
         finally:
-            if released is False and not getattr(release, "deferred", False):
-                release()
+            if not flight.deferred:
+                flight.release("failed")  # a no-op when the outcome was given already
+
+    def _shared_hit(self, request: Request, shared: _Flight, req_cc: Directives,
+                    names: set[str]) -> Response | None:
+        """Serve the leader's response to a waiter if RFC 9111 §4 allows its reuse, else None."""
+        entry = shared.entry
+        assert entry is not None
+        if entry.vary and tuple(vary_values(request.headers, entry.vary)) != shared.vary_values:
+            return None  # §4.1: the waiter selects another variant
+        age = entry.age(self.clock())
+        if self._verdict(entry, age, req_cc) != "fresh":
+            return None
+        return self._from_entry(request, entry, age, cache_status(
+            self.name, hit=True, ttl=entry.lifetime - age, collapsed=True), names)
 
     def _verdict(self, entry: Entry, age: float, req_cc: Directives) -> str:
         """Return fresh, stale-ok, swr or validate for ``entry`` at ``age`` (RFC 9111 §4.2, §4.3)."""
@@ -332,42 +388,52 @@ class CachingTransport:
     # -- going to the origin ------------------------------------------------------------
 
     async def _miss(self, request: Request, found: _Lookup, fwd: str,
-                    release: Callable[[], None]) -> Response:
+                    flight: _Flight) -> Response:
         request_time = self.clock()
         response = await self.inner.handle(request)
-        return await self._admit(request, found, response, request_time, fwd, None, release)
+        return await self._admit(request, found, response, request_time, fwd, None, flight)
 
     async def _admit(self, request: Request, found: _Lookup, response: Response,
                      request_time: float, fwd: str, fwd_status: int | None,
-                     release: Callable[[], None]) -> Response:
+                     flight: _Flight) -> Response:
         """Store ``response`` if allowed (streaming it through), and mark it."""
         response_time = self.clock()
         why = self._why_not_store(request, response)
         if why is not None:
+            flight.release("unstorable")
             self._mark(response, cache_status(self.name, fwd=fwd, fwd_status=fwd_status,
                                               detail=why))
             return response
         body = response.body
         if isinstance(body, bytes):
             if len(body) > self.policy.max_object_size:
+                flight.release("unstorable")
                 self._mark(response, cache_status(self.name, fwd=fwd, fwd_status=fwd_status,
                                                   detail="too-large"))
                 return response
             entry = self._make_entry(request, response, body, request_time, response_time)
             await self._store(found, request, response, entry)
+            flight.release("stored", entry, request)
             self._mark(response, cache_status(self.name, fwd=fwd, fwd_status=fwd_status,
                                               stored=True, ttl=entry.lifetime - entry.initial_age))
             return response
         # A streamed body: tee it to the client and into the store.
         self._mark(response, cache_status(self.name, fwd=fwd, fwd_status=fwd_status, stored=True))
-        release.deferred = True  # type: ignore[attr-defined]
+        flight.deferred = True
         response._body = self._tee(request, found, response, body, request_time, response_time,
-                                   release)
+                                   flight)
         return response
 
     async def _tee(self, request: Request, found: _Lookup, response: Response,
                    source: Any, request_time: float, response_time: float,
-                   release: Callable[[], None]) -> AsyncIterator[bytes]:
+                   flight: _Flight) -> AsyncIterator[bytes]:
+        """Stream ``source`` to the client while a copy fills the store.
+
+        The waiters on ``flight`` are released as soon as the outcome is
+        known: at once when the body outgrows ``max_object_size`` (they fetch
+        for themselves rather than wait for a transfer that stores nothing),
+        else when the body ends, fails, or the client goes away (``aclose``).
+        """
         limit = self.policy.max_object_size
         chunks: list[bytes] | None = []
         size = 0
@@ -378,6 +444,7 @@ class CachingTransport:
                     size += len(chunk)
                     if size > limit:
                         chunks = None  # NOTE: too large to keep; keep streaming
+                        flight.release("unstorable")
                     else:
                         chunks.append(bytes(chunk))
                 yield chunk
@@ -388,15 +455,18 @@ class CachingTransport:
                     entry = self._make_entry(request, response, b"".join(chunks), request_time,
                                              response_time)
                     await self._store(found, request, response, entry)
+                    flight.release("stored", entry, request)
             except Exception as exc:
                 log.warning("cache store failed for %s: %s", found.key, exc)
             finally:
-                release()
+                flight.release("failed" if not complete else "unstorable")
 
     async def _validate(self, request: Request, found: _Lookup, entry: Entry,
-                        req_cc: Directives, release: Callable[[], None]) -> Response:
+                        req_cc: Directives, flight: _Flight) -> Response:
         request_time = self.clock()
-        conditional = self._conditional(request, entry)
+        head = request.method == "HEAD"
+        # RFC 9111 §4.3.5: a HEAD is validated with a HEAD; its answer freshens the stored GET.
+        conditional = self._conditional(request, entry, "HEAD" if head else "GET")
         try:
             response = await self.inner.handle(conditional)
         except OriginError as exc:
@@ -410,29 +480,51 @@ class CachingTransport:
                 return self._from_entry(request, updated, updated.age(self.clock()), cache_status(
                     self.name, fwd="stale", fwd_status=304, stored=True,
                     ttl=updated.lifetime - updated.initial_age))
+        if head and status == 200:
+            return await self._head_update(request, found, entry, response, request_time)
         if status in _ERROR_STATUSES and self._stale_if_error(entry, req_cc, disconnected=False):
             await _discard(response)
             return self._stale(request, entry, "stale-if-error")
-        if request.method == "HEAD" and response.is_streaming:
-            # NOTE: a HEAD client never reads the body; buffer it so the copy is stored.
-            try:
-                await response.read(self.policy.max_object_size)
-            except BodyTooLarge:
-                response._body = b""
         if status == 304:
             # A 304 we cannot apply: fetch the full response unconditionally.
+            await _discard(response)
             request_time = self.clock()
-            response = await self.inner.handle(_unconditional(request))
+            response = await self.inner.handle(_unconditional(request, request.method))
             status = response.status
-        return await self._admit(request if request.method == "GET" else conditional, found,
-                                 response, request_time, "stale", status, release)
+            if head and status == 200:
+                return await self._head_update(request, found, entry, response, request_time)
+        # NOTE: a HEAD's answer is never stored as a GET's (§3: "method").
+        return await self._admit(request, found, response, request_time, "stale", status, flight)
+
+    async def _head_update(self, request: Request, found: _Lookup, entry: Entry,
+                           response: Response, request_time: float) -> Response:
+        """Apply a 200 answer to a HEAD to the stored GET response (RFC 9111 §4.3.5).
+
+        Matching validators (and Content-Length, if sent) update the stored
+        header fields as a 304 would (§3.2) and the client gets the updated
+        stored response's fields; a mismatch means the stored response no
+        longer describes the resource, so it is dropped (the RFC's "consider
+        it stale", without keeping a copy that can no longer be validated).
+        """
+        await _discard(response)
+        response._body = b""
+        if _head_matches(entry, response):
+            updated = await self._freshen(found, entry, response, request_time)
+            if updated is not None:
+                return self._from_entry(request, updated, updated.age(self.clock()), cache_status(
+                    self.name, fwd="stale", fwd_status=200, stored=True,
+                    ttl=updated.lifetime - updated.initial_age))
+        await self.store.delete(found.storage_key)
+        self._mark(response, cache_status(self.name, fwd="stale", fwd_status=200,
+                                          detail="method"))
+        return response
 
     def _stale(self, request: Request, entry: Entry, detail: str) -> Response:
         age = entry.age(self.clock())
         return self._from_entry(request, entry, age, cache_status(
             self.name, hit=True, ttl=entry.lifetime - age, detail=detail))
 
-    def _conditional(self, request: Request, entry: Entry) -> Request:
+    def _conditional(self, request: Request, entry: Entry, method: str = "GET") -> Request:
         """Return the validation request for ``entry`` (RFC 9111 §4.3.1)."""
         items = [p for p in request.headers.raw if p[0] not in _CONDITIONALS]
         if entry.etag is not None:
@@ -444,7 +536,7 @@ class CachingTransport:
             raw = entry.header("last-modified")
             if raw:
                 items.append(("if-modified-since", raw))
-        return Request("GET", request.url, Headers.from_trusted(items), b"", cf=request.cf)
+        return Request(method, request.url, Headers.from_trusted(items), b"", cf=request.cf)
 
     def _refresh_later(self, request: Request, found: _Lookup) -> None:
         key = found.storage_key
@@ -468,7 +560,7 @@ class CachingTransport:
                     await _discard(response)
                     return
                 out = await self._admit(background_request, found, response, request_time,
-                                        "stale", response.status, lambda: None)
+                                        "stale", response.status, _Flight(None, key))
                 await _discard(out)
             except Exception as exc:
                 log.warning("background revalidation of %s failed: %s", key, exc)
@@ -558,8 +650,6 @@ class CachingTransport:
         if not date_values:
             # RFC 9110 §6.6.1: a recipient with a clock may add a missing Date.
             stored.append(("date", format_http_date(response_time)))
-        from ._freshness import parse_http_date
-
         date = parse_http_date(date_values[0]) if date_values else response_time
         initial_age = corrected_initial_age(
             age=age_value([v for k, v in items if k == "age"]), date=date,
@@ -605,8 +695,6 @@ class CachingTransport:
         items.extend(p for p in new_items if p[0] not in _NOT_UPDATED)
         response_time = self.clock()
         date_values = [v for k, v in new_items if k == "date"]
-        from ._freshness import parse_http_date
-
         date = parse_http_date(date_values[0]) if date_values else response_time
         if not date_values:
             items = [p for p in items if p[0] != "date"]
@@ -655,9 +743,28 @@ def _auth_allowed(d: Directives) -> bool:
     return d.must_revalidate or d.public or "s-maxage" in d
 
 
-def _unconditional(request: Request) -> Request:
+def _head_matches(entry: Entry, response: Response) -> bool:
+    """Return True if a HEAD's 200 describes ``entry`` (RFC 9111 §4.3.5).
+
+    Each validator the HEAD response carries must match the stored one, and
+    so must its Content-Length if it has one.
+    """
+    headers = response.headers
+    etag = headers.get("etag")
+    if etag is not None and (entry.etag is None or etag.strip() != entry.etag.strip()):
+        return False
+    modified = headers.get("last-modified")
+    if modified is not None:
+        stored = entry.header("last-modified")
+        if stored is None or parse_http_date(stored) != parse_http_date(modified):
+            return False
+    length = headers.get("content-length")
+    return length is None or length.strip() == str(len(entry.body))
+
+
+def _unconditional(request: Request, method: str = "GET") -> Request:
     items = [p for p in request.headers.raw if p[0] not in _CONDITIONALS]
-    return Request("GET", request.url, Headers.from_trusted(items), b"", cf=request.cf)
+    return Request(method, request.url, Headers.from_trusted(items), b"", cf=request.cf)
 
 
 async def _discard(response: Response) -> None:
