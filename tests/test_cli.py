@@ -53,6 +53,8 @@ def test_bench_writes_results_with_machine_facts(tmp_path: Path, monkeypatch: py
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "tiny.py").write_text(
+        "from __future__ import annotations\nfrom dataclasses import dataclass\n\n"
+        "@dataclass(frozen=True)\nclass Case:\n    name: str\n\n"
         "def run(quick=False):\n    return {'figure': 1.5, 'quick_seen': quick}\n")
     monkeypatch.chdir(tmp_path)
     assert cli.main(["bench", "tiny", "--quick"]) == 0

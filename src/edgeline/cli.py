@@ -229,6 +229,9 @@ def _load_bench_module(bench_dir: Path, name: str) -> Any:
     spec = importlib.util.spec_from_file_location(f"edgeline_bench_{name}", bench_dir / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # NOTE: registered while it runs, as an import would: dataclasses and
+    # pickling look their module up in sys.modules.
+    sys.modules[spec.name] = module
     sys.path.insert(0, str(bench_dir))
     try:
         spec.loader.exec_module(module)
