@@ -33,6 +33,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from string import ascii_uppercase
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,7 +93,11 @@ def document(seed: int = 7, *, as_pushed: bool = True) -> bytes:
         else:
             entries.append(f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}."
                            f"{rng.randint(1, 254)}")
-    countries = [a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+    from edgeline.personalize._countries import known_country
+
+    # Real ISO 3166-1 codes: configuration refuses codes no country has.
+    countries = sorted(c for c in (a + b for a in ascii_uppercase for b in ascii_uppercase)
+                       if known_country(c))
     rng.shuffle(countries)
     geo = [{"name": f"geo-{i}", "countries": countries[3 * i: 3 * i + 3],
             "locale": "en-US", "currency": "USD", "origin": origins[i % 10]["name"],
