@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgeline.config import compile_config
 from edgeline.config._compile import Build
@@ -56,3 +60,36 @@ def test_hook_registered_with_the_plane_reports_paths() -> None:
         compile_config(config, only={"rules": compile_rules_part})
     problem = info.value.problems[0]
     assert problem.path == "$.ip_lists[0].entries[0]" and "host bits set" in problem.message
+
+
+# -- the plane's parsed IP lists are reused, in the filtering key space ----------------
+
+_V4 = st.builds(lambda a, p: f"{ipaddress.IPv4Address(a)}/{p}", st.integers(0, 2**32 - 1),
+                st.integers(8, 32)).map(lambda n: str(ipaddress.ip_network(n, strict=False)))
+_V6 = st.builds(lambda a, p: f"{ipaddress.IPv6Address(a)}/{p}", st.integers(0, 2**128 - 1),
+                st.integers(16, 128)).map(lambda n: str(ipaddress.ip_network(n, strict=False)))
+_MAPPED = st.integers(0, 2**32 - 1).map(lambda a: f"::ffff:{ipaddress.IPv4Address(a)}")
+_PROBE = st.one_of(st.integers(0, 2**32 - 1).map(lambda a: str(ipaddress.IPv4Address(a))),
+                   st.integers(0, 2**128 - 1).map(lambda a: str(ipaddress.IPv6Address(a))),
+                   _MAPPED)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(_V4, _V6, _MAPPED), min_size=1, max_size=30), st.lists(_PROBE, max_size=30))
+def test_plane_ip_sets_convert_to_the_same_membership(entries: list[str], probes: list[str]) -> None:
+    from edgeline.config import IPSet
+    from edgeline.filtering._lists import IPRangeSet
+    from edgeline.filtering.config import _from_plane_set
+
+    reference = IPRangeSet(entries, name="l")
+    converted = _from_plane_set(IPSet(entries), "l")
+    if converted is None:  # a mapped range: parsed afresh instead
+        assert any(e.startswith("::ffff:") for e in entries) or any(":" in e for e in entries)
+        return
+    assert len(converted) == len(entries)
+    for entry in entries:  # every listed network's first and last address
+        network = ipaddress.ip_network(entry, strict=False)
+        for address in (network.network_address, network.broadcast_address):
+            assert (str(address) in converted) == (str(address) in reference)
+    for probe in probes:
+        assert (probe in converted) == (probe in reference), probe

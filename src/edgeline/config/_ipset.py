@@ -152,6 +152,11 @@ class IPSet:
     def __len__(self) -> int:
         return self.size
 
+    def ranges(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Return the half-open ``[start, end)`` integer ranges: (IPv4, IPv6)."""
+        return (list(zip(self._v4_starts, self._v4_ends, strict=True)),
+                list(zip(self._v6_starts, self._v6_ends, strict=True)))
+
     def __repr__(self) -> str:
         return f"IPSet({self.size} entries)"
 
