@@ -581,24 +581,23 @@ class SyncKVNamespace:
 
     def get(self, key: Any, *args: Any, **kwargs: Any) -> Any:
         """Return a value (or ``None``), or a dict of values for a list of keys."""
-        options = _options("get", args, kwargs, _GET_OPTIONS, type_shorthand=True)
-        if isinstance(key, builtins.list):
-            return self._get_bulk(key, options, with_metadata=False)
-        encoded = _check_key("GET", key)
-        value_type = _value_type(options, _VALUE_TYPES)
-        _check_cache_ttl("GET", options)
-        found = self._storage._read(self._id, encoded)
-        return None if found is None else _shape_value(found[0], value_type)
+        return self._get("get", key, args, kwargs, with_metadata=False)
 
     def getWithMetadata(self, key: Any, *args: Any, **kwargs: Any) -> Any:
         """Return ``JsDict(value, metadata, cacheStatus)``, or a dict for a key list."""
-        options = _options("getWithMetadata", args, kwargs, _GET_OPTIONS, type_shorthand=True)
+        return self._get("getWithMetadata", key, args, kwargs, with_metadata=True)
+
+    def _get(self, method: str, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *,
+             with_metadata: bool) -> Any:
+        options = _options(method, args, kwargs, _GET_OPTIONS, type_shorthand=True)
         if isinstance(key, builtins.list):
-            return self._get_bulk(key, options, with_metadata=True)
+            return self._get_bulk(key, options, with_metadata=with_metadata)
         encoded = _check_key("GET", key)
         value_type = _value_type(options, _VALUE_TYPES)
         _check_cache_ttl("GET", options)
         found = self._storage._read(self._id, encoded)
+        if not with_metadata:
+            return None if found is None else _shape_value(found[0], value_type)
         if found is None:
             return JsDict(value=None, metadata=None, cacheStatus=None)
         data, metadata = found
