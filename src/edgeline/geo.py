@@ -163,7 +163,7 @@ class GeoContext:
     def asn(self) -> int | None:
         try:
             return int(self._cf["asn"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             return None
 
     @property
