@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgeline.emulator.jsobject import ByteStream, JsDict, Uint8ArrayChunk
+from edgeline.emulator.jsobject import JsDict
 from edgeline.emulator.kv import (
     KVError,
     KVNamespace,
@@ -23,6 +23,7 @@ from edgeline.emulator.kv import (
     KVTypeError,
     SyncKVNamespace,
 )
+from edgeline.emulator.standin.workers._web import JsBuffer, ReadableStream
 
 T0 = 1_700_000_000.0
 
@@ -142,7 +143,7 @@ async def test_get_stream_reads_chunks(ns: KVNamespace) -> None:
     data = bytes(range(256)) * 1024  # 256 KiB: several chunks
     await ns.put("big", data)
     stream = await ns.get("big", type="stream")
-    assert isinstance(stream, ByteStream)
+    assert isinstance(stream, ReadableStream)
     reader = stream.getReader()
     assert stream.locked
     with pytest.raises(TypeError):
@@ -153,7 +154,7 @@ async def test_get_stream_reads_chunks(ns: KVNamespace) -> None:
         if result.done:
             assert result.value is None
             break
-        assert isinstance(result.value, Uint8ArrayChunk)
+        assert isinstance(result.value, JsBuffer)
         chunks.append(result.value.to_bytes())
     assert len(chunks) > 1
     assert b"".join(chunks) == data

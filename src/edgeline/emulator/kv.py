@@ -38,7 +38,7 @@ Known differences from production, by design:
   names (``cache_ttl=``), a positional options dict combined with keyword options,
   or an unknown ``type`` raise ``TypeError`` here; production ignores the first two
   and reports a bad type only when the key exists.
-- Streams: ``type="stream"`` returns a small in-memory ``ByteStream`` and ``put``
+- Streams: ``type="stream"`` returns a ``ReadableStream`` over the stored bytes and ``put``
   does not accept a stream value.
 """
 
@@ -56,7 +56,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
-from edgeline.emulator.jsobject import ByteStream, JsDict, js_json_parse, js_string
+from edgeline.emulator.jsobject import JsDict, js_json_parse, js_string
+from edgeline.emulator.standin.workers._web import ReadableStream
 
 __all__ = [
     "KVError",
@@ -75,6 +76,9 @@ MIN_EXPIRATION_TTL = 60
 # cacheTtl"; miniflare KVLimits.MIN_CACHE_TTL = 30). The default stays 60.
 MIN_CACHE_TTL = 30
 MAX_LIST_LIMIT = 1000
+# PERF: 64 KiB matches the chunk size workerd streams use for system streams; the
+# exact size is not observable through the API, only that chunks arrive in order.
+STREAM_CHUNK_SIZE = 64 * 1024
 MAX_BULK_KEYS = 100
 MAX_BULK_BYTES = 25 * 1024 * 1024
 
@@ -364,7 +368,7 @@ def _shape_value(data: bytes, value_type: str) -> Any:
     if value_type == "arrayBuffer":
         # Pyodide's to_py() of an ArrayBuffer is a writable memoryview.
         return memoryview(bytearray(data))
-    return ByteStream(data)
+    return ReadableStream.of_bytes(data, STREAM_CHUNK_SIZE)
 
 
 def _metadata_value(metadata: str | None) -> Any:

@@ -89,21 +89,34 @@ class JsBuffer:
     def byteLength(self) -> int:
         return len(self._data)
 
+    @property
+    def length(self) -> int:
+        """The element count: bytes, for the byte arrays modelled here."""
+        return len(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
     def to_bytes(self) -> bytes:
         return self._data
 
     def to_memoryview(self) -> memoryview:
-        return memoryview(self._data)
+        # Pyodide copies the buffer into Python memory: the view is writable.
+        return memoryview(bytearray(self._data))
 
     def to_py(self) -> memoryview:
-        return memoryview(self._data)
+        return self.to_memoryview()
 
     def __repr__(self) -> str:
         return f"[object {self.constructor.name}] ({len(self._data)} bytes)"
 
 
 class ReadResult:
-    """What ``reader.read()`` resolves to: ``{done, value}``."""
+    """What ``reader.read()`` resolves to: ``{done, value}``.
+
+    NOTE: under Pyodide this is a JsProxy of a plain object: ``r.done`` works,
+    ``r["done"]`` does not, and the same holds here.
+    """
 
     __slots__ = ("done", "value")
 
@@ -124,7 +137,8 @@ class ReadableStream:
     __slots__ = ("_source", "_pending", "_locked", "_disturbed", "_closed")
 
     def __init__(self, source: bytes | AsyncIterable[bytes]) -> None:
-        self._pending: bytes | None = source if isinstance(source, bytes) else None
+        # An empty body still makes a stream, one that closes without a chunk.
+        self._pending: bytes | None = (source or None) if isinstance(source, bytes) else None
         self._source: AsyncIterator[bytes] | None = (
             None if isinstance(source, bytes) else aiter(source)
         )
@@ -136,11 +150,33 @@ class ReadableStream:
     def locked(self) -> bool:
         return self._locked
 
+    @classmethod
+    def of_bytes(cls, data: bytes, chunk_size: int) -> ReadableStream:
+        """Stream ``data`` in chunks of at most ``chunk_size`` bytes (a system stream)."""
+        if len(data) <= chunk_size:
+            return cls(data)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(data), chunk_size):
+                yield data[start : start + chunk_size]
+
+        return cls(chunks())
+
     def getReader(self) -> _Reader:
         if self._locked:
             raise TypeErrorJs("ReadableStream is locked to a reader")
         self._locked = True
         return _Reader(self)
+
+    async def __aiter__(self) -> AsyncIterator[JsBuffer]:
+        # ReadableStream is async-iterable in workerd; Pyodide yields the
+        # Uint8Array chunks as buffers.
+        reader = self.getReader()
+        try:
+            while (chunk := (await reader.read()).value) is not None:
+                yield chunk
+        finally:
+            reader.releaseLock()
 
     async def _next(self) -> bytes | None:
         self._disturbed = True
@@ -227,19 +263,26 @@ class _Reader:
     __slots__ = ("_stream",)
 
     def __init__(self, stream: ReadableStream) -> None:
-        self._stream = stream
+        self._stream: ReadableStream | None = stream
+
+    def _held(self) -> ReadableStream:
+        if self._stream is None:
+            raise TypeErrorJs("This ReadableStreamDefaultReader has been released")
+        return self._stream
 
     async def read(self) -> ReadResult:
-        chunk = await self._stream._next()
+        chunk = await self._held()._next()
         if chunk is None:
             return ReadResult(True, None)
         return ReadResult(False, JsBuffer(chunk))
 
     def releaseLock(self) -> None:
-        self._stream._locked = False
+        if self._stream is not None:
+            self._stream._locked = False
+            self._stream = None
 
     async def cancel(self, reason: Any = None) -> None:
-        await self._stream.cancel(reason)
+        await self._held().cancel(reason)
 
 
 class WebHeaders:
