@@ -21,13 +21,14 @@ client-facing host, as a reverse proxy's answers should be.
     heuristic_fraction = 0.1         # RFC 9111 §4.2.2
     heuristic_max_ttl = 86400
     default_ttl = 0
-    set_cookie = "bypass"            # or "store", "strip"
+    set_cookie = "explicit"          # or "bypass", "store", "strip"
     honor_request_directives = true
     stale_if_error_default = 86400   # serve stale this long when the origin is down
     collapse_timeout = 10.0
     connect_timeout = 5.0
     read_timeout = 60.0
     cdn_cache_control = true
+    surrogate_control = true         # obey Surrogate-Control aimed at "edgeline" or at all
     purge_token = ""                 # enables PURGE requests carrying this bearer token
     store = "memory"                 # or "kv", or "tiered" (memory, then KV)
     kv_path = ".edgeline/kv.sqlite3" # the emulator's KV file (store = "kv" / "tiered")
@@ -72,13 +73,14 @@ _DEFAULTS: dict[str, Any] = {
     "heuristic_fraction": 0.1,
     "heuristic_max_ttl": 86400.0,
     "default_ttl": 0.0,
-    "set_cookie": "bypass",
+    "set_cookie": "explicit",
     "honor_request_directives": True,
     "stale_if_error_default": 86400.0,
     "collapse_timeout": 10.0,
     "connect_timeout": 5.0,
     "read_timeout": 60.0,
     "cdn_cache_control": True,
+    "surrogate_control": True,
     "purge_token": "",
     "store": "memory",
     "kv_path": ".edgeline/kv.sqlite3",
@@ -157,7 +159,7 @@ class OriginHop:
     Location/Content-Location are rewritten to the client-facing host.
     """
 
-    def __init__(self, origin: str, transport: Any) -> None:
+    def __init__(self, origin: str, transport: Any, *, surrogate: str | None = None) -> None:
         from .origin import HeaderPolicy
 
         parts = urlsplit(origin)
@@ -169,6 +171,9 @@ class OriginHop:
         # NOTE: no trace or request-id fields: a transparent proxy adds only
         # what a reverse proxy owes the origin (RFC 9110 §7.6, RFC 7239).
         self.policy = HeaderPolicy(trace=False, request_id_header="")
+        # W3C Edge Architecture: a surrogate announces itself so the origin
+        # can aim Surrogate-Control directives at it.
+        self.capability = (surrogate, f'{surrogate}="Surrogate/1.0"') if surrogate else None
 
     async def handle(self, request: Request) -> Response:
         url = request.url
@@ -177,6 +182,8 @@ class OriginHop:
             target += "?" + url.query
         headers = self.policy.upstream(request)
         headers.raw.append(("host", self.netloc))
+        if self.capability is not None:
+            headers.raw.append(("surrogate-capability", self.capability[1]))
         upstream = Request(request.method, target, headers, request.body, cf=request.cf)
         response = await self.transport.handle(upstream)
         items = self.policy.downstream(response.headers).raw
@@ -224,9 +231,9 @@ def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any 
 
         transport = HttpxTransport(connect_timeout=config.connect_timeout,
                                    read_timeout=config.read_timeout or None)
-    hop = OriginHop(origin, transport)
+    hop = OriginHop(origin, transport, surrogate="edgeline" if config.surrogate_control else None)
     try:
-        policy = CachePolicy(
+        policy = CachePolicy(surrogate_control=config.surrogate_control,
             ignored_params=config.ignored_query_params if config.ignored_query_params is not None
             else DEFAULT_IGNORED_PARAMS,
             cdn_cache_control=config.cdn_cache_control,
