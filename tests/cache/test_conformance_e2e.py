@@ -311,3 +311,49 @@ def test_stale_when_the_origin_is_gone(cc: str, served: bool) -> None:
             assert answer.status_code in (502, 504) and "kept" not in answer.text
     finally:
         proxy.close()
+
+
+# -- an origin that sends more than its Content-Length does not poison the pool -------------
+
+def test_misframed_origin_response_does_not_break_the_next_exchange() -> None:
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    body = b"0123456789abcdefghijklmnopqrstuvwxyz"
+
+    def connection(sock: socket.socket) -> None:
+        buffer = b""
+        with sock:
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                buffer += data
+                while b"\r\n\r\n" in buffer:
+                    head, buffer = buffer.split(b"\r\n\r\n", 1)
+                    # /short declares 10 bytes and sends 36, as a broken origin might.
+                    length = b"10" if b" /short" in head.split(b"\r\n")[0] else b"36"
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nCache-Control: max-age=3600\r\n"
+                                 b"Content-Length: " + length + b"\r\n\r\n" + body)
+
+    def accept() -> None:
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=connection, args=(sock,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    proxy = Proxy(f"http://127.0.0.1:{listener.getsockname()[1]}")
+    try:
+        assert get(proxy, "/short").content == b"0123456789"
+        for path in ("/next", "/after"):  # the same pooled connection would carry these
+            answer = get(proxy, path)
+            assert answer.status_code == 200 and answer.content == body
+    finally:
+        proxy.close()
+        listener.close()
