@@ -357,3 +357,23 @@ def test_misframed_origin_response_does_not_break_the_next_exchange() -> None:
     finally:
         proxy.close()
         listener.close()
+
+
+@pytest.mark.parametrize(("field", "first", "second"), [
+    ("Test-Header", "A", "B"), ("X-Test-Header", "A", "B"), ("Content-Foo", "A", "B"),
+    ("X-Content-Foo", "A", "B"), ("Content-Type", "text/plain", "text/plain;charset=utf-8"),
+    ("Content-Location", "/foo", "/bar"), ("Expires", date(3600), date(7200)),
+    ("Set-Cookie", "a=b", "a=c"), ("X-Frame-Options", "deny", "sameorigin"),
+])
+def test_304_updates_and_returns_each_field(proxy: Proxy, origin: tuple[ScriptedOrigin, str],
+                                            field: str, first: str, second: str) -> None:
+    o = origin[0]
+    path = _path("304-each")
+    o.script(path, [ok([("Cache-Control", "max-age=2"), ("Age", "5"), ("ETag", '"v"'),
+                        (field, first)]),
+                    ok([("Cache-Control", "max-age=3600"), ("ETag", '"v"'), (field, second)])])
+    get(proxy, path)
+    validated = get(proxy, path)
+    hit = get(proxy, path)
+    assert o.count(path) == 2 and "hit" in hit.headers["cache-status"]
+    assert validated.headers[field] == second and hit.headers[field] == second
