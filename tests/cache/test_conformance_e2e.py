@@ -377,3 +377,20 @@ def test_304_updates_and_returns_each_field(proxy: Proxy, origin: tuple[Scripted
     hit = get(proxy, path)
     assert o.count(path) == 2 and "hit" in hit.headers["cache-status"]
     assert validated.headers[field] == second and hit.headers[field] == second
+
+
+def test_head_answered_410_leaves_the_stored_get_alone(
+        proxy: Proxy, origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    path = _path("head-410")
+    o.script(path, [ok([("Cache-Control", "max-age=2"), ("Age", "5"), ("Template-A", "1")],
+                       body="the body"),
+                    ok([("Cache-Control", "max-age=1000"), ("Template-A", "2")], status=410),
+                    ok([("Cache-Control", "max-age=1000"), ("Template-A", "3")], body="again")])
+    get(proxy, path)
+    head = get(proxy, path, method="HEAD")
+    assert head.status_code == 410 and o.requests(path)[1]["method"] == "HEAD"
+    # §4.3.5 updates stored GETs from a 200 only: the 410's fields are not grafted onto
+    # the stored 200, which stays stale and is validated by the next GET.
+    after = get(proxy, path)
+    assert after.text == "again" and after.headers["template-a"] == "3" and o.count(path) == 3
