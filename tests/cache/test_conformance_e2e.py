@@ -394,3 +394,66 @@ def test_head_answered_410_leaves_the_stored_get_alone(
     # the stored 200, which stays stale and is validated by the next GET.
     after = get(proxy, path)
     assert after.text == "again" and after.headers["template-a"] == "3" and o.count(path) == 3
+
+
+def test_ranges_within_a_stored_partial_are_served_from_it(
+        proxy: Proxy, origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    path = _path("partial-within")
+    o.script(path, [ok([("Cache-Control", "max-age=3600"), ("Content-Range", "bytes 2-7/10")],
+                       status=206, body="234567"), ok([], body="unused")])
+    assert get(proxy, path, Range="bytes=2-7").text == "234567"
+    inner = get(proxy, path, Range="bytes=3-5")
+    assert inner.status_code == 206 and inner.text == "345"
+    assert inner.headers["content-range"] == "bytes 3-5/10" and inner.headers["content-length"] == "3"
+    tail = get(proxy, path, Range="bytes=6-")  # 6-9: 8 and 9 are not held: to the origin
+    assert tail.text == "unused" and o.count(path) == 2
+
+
+def test_misfit_partial_is_replayed_but_never_sliced(
+        proxy: Proxy, origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    path = _path("partial-misfit")
+    # Six bytes claimed, five sent: the same Range gets the origin's answer again,
+    # other ranges are not cut out of a body that disagrees with its Content-Range.
+    o.script(path, [ok([("Cache-Control", "max-age=3600"), ("Content-Range", "bytes 4-9/10")],
+                       status=206, body="01234"), ok([], body="from origin")])
+    get(proxy, path, Range="bytes=-5")
+    assert get(proxy, path, Range="bytes=-5").text == "01234"
+    assert get(proxy, path, Range="bytes=6-8").text == "from origin"
+
+
+def test_stored_partial_is_completed_with_a_range_request(
+        proxy: Proxy, origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    path = _path("partial-complete")
+    part = [("Cache-Control", "max-age=3600"), ("ETag", '"s"')]
+    o.script(path, [ok([*part, ("Content-Range", "bytes 0-4/10")], status=206, body="01234"),
+                    {"status": 206, "headers": [*part, ("Content-Range", "bytes 5-9/10"),
+                                                ("X-Second", "1")],
+                     "body": "56789", "conditional": False}])
+    get(proxy, path, Range="bytes=0-4")
+    whole = get(proxy, path)
+    sent = o.requests(path)[1]["headers"]
+    assert sent["range"] == "bytes=5-" and sent["if-range"] == '"s"'
+    assert whole.status_code == 200 and whole.text == "0123456789"
+    assert "content-range" not in whole.headers and whole.headers["x-second"] == "1"
+    again = get(proxy, path)
+    assert again.text == "0123456789" and "hit" in again.headers["cache-status"]
+    assert o.count(path) == 2
+
+
+def test_partial_without_validator_is_not_combined(
+        proxy: Proxy, origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    path = _path("partial-nocombine")
+    fresh = [("Cache-Control", "max-age=3600")]
+    o.script(path, [ok([*fresh, ("Content-Range", "bytes 0-4/10")], status=206, body="01234"),
+                    ok([*fresh, ("Content-Range", "bytes 5-9/10")], status=206, body="56789"),
+                    ok(fresh, body="0123456789")])
+    get(proxy, path, Range="bytes=0-4")
+    whole = get(proxy, path)
+    assert o.requests(path)[1]["headers"]["range"] == "bytes=5-"
+    # No strong validator shows the parts belong together: the whole is fetched instead.
+    assert whole.status_code == 200 and whole.text == "0123456789"
+    assert "range" not in o.requests(path)[2]["headers"]
