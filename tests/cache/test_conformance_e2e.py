@@ -466,3 +466,38 @@ def test_partial_without_validator_is_not_combined(
     # No strong validator shows the parts belong together: the whole is fetched instead.
     assert whole.status_code == 200 and whole.text == "0123456789"
     assert "range" not in o.requests(path)[2]["headers"]
+
+
+# -- a Vary miss validates the stored variants by entity-tag (RFC 9111 §4.3.1, §4.3.4) -----
+
+def test_vary_miss_reuses_a_variant_the_origin_names(
+        proxy: Proxy, origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    path = _path("vary-validate")
+    answer = [("Cache-Control", "max-age=3600"), ("Vary", "Abc"), ("ETag", '"same"')]
+    o.script(path, [ok(answer, body="shared body"), ok([*answer, ("X-New", "1")], body="unused")])
+    get(proxy, path, Abc="1")
+    other = get(proxy, path, Abc="2")
+    sent = o.requests(path)[1]["headers"]
+    assert sent["if-none-match"] == '"same"' and sent["abc"] == "2"
+    assert other.status_code == 200 and other.text == "shared body"
+    assert other.headers["x-new"] == "1" and "fwd-status=304" in other.headers["cache-status"]
+    again = get(proxy, path, Abc="2")
+    assert again.text == "shared body" and "hit" in again.headers["cache-status"]
+    assert o.count(path) == 2
+
+
+def test_vary_miss_with_another_representation_stores_it(
+        proxy: Proxy, origin: tuple[ScriptedOrigin, str]) -> None:
+    o = origin[0]
+    path = _path("vary-validate-other")
+    answer = [("Cache-Control", "max-age=3600"), ("Vary", "Abc")]
+    o.script(path, [ok([*answer, ("ETag", '"one"')], body="first"),
+                    ok([*answer, ("ETag", '"two"')], body="second")])
+    get(proxy, path, Abc="1")
+    assert get(proxy, path, Abc="2").text == "second"
+    assert o.requests(path)[1]["headers"]["if-none-match"] == '"one"'
+    assert get(proxy, path, Abc="1").text == "first" and get(proxy, path, Abc="2").text == "second"
+    third = get(proxy, path, Abc="3")  # both stored variants are offered now
+    assert set(o.requests(path)[2]["headers"]["if-none-match"].split(", ")) == {'"one"', '"two"'}
+    assert third.text == "second" and o.count(path) == 3

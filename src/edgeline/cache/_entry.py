@@ -89,9 +89,14 @@ class Entry:
         self.refresh(facts)
 
     @classmethod
-    def marker(cls, vary: tuple[str, ...], response_time: float, facts: EntryFacts) -> Entry:
-        """Return the marker stored under a primary key whose responses vary on ``vary``."""
-        return cls(0, [], b"", initial_age=0.0, response_time=response_time,
+    def marker(cls, vary: tuple[str, ...], response_time: float, facts: EntryFacts,
+               variants: list[tuple[str, str]] | None = None) -> Entry:
+        """Return the marker stored under a primary key whose responses vary on ``vary``.
+
+        ``variants``: ``("variant", "<etag>\\t<storage key suffix>")`` pairs naming
+        the stored variants by entity-tag, for validating them all at once.
+        """
+        return cls(0, variants or [], b"", initial_age=0.0, response_time=response_time,
                    request_time=response_time, facts=facts, vary=vary)
 
     @property

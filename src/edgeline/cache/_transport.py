@@ -141,13 +141,15 @@ class _Flight:
 
 
 class _Lookup:
-    __slots__ = ("entry", "key", "storage_key", "vary_miss")
+    __slots__ = ("entry", "key", "storage_key", "vary_miss", "marker")
 
-    def __init__(self, entry: Entry | None, key: str, storage_key: str, vary_miss: bool) -> None:
+    def __init__(self, entry: Entry | None, key: str, storage_key: str, vary_miss: bool,
+                 marker: Entry | None = None) -> None:
         self.entry = entry
         self.key = key
         self.storage_key = storage_key
         self.vary_miss = vary_miss
+        self.marker = marker
 
 
 class CachingTransport:
@@ -281,7 +283,7 @@ class CachingTransport:
                 entry = get_now(alias) if get_now is not None else await self.store.get(alias)
                 if entry is not None:
                     return _Lookup(entry, key, alias, False)
-        return _Lookup(entry, key, skey, entry is None)
+        return _Lookup(entry, key, skey, entry is None, marker)
 
     async def _read(self, request: Request, shared: _Flight | None) -> Response:
         """Serve a GET or HEAD past the fast path; ``shared``: the fetch it waited on, if any."""
@@ -545,9 +547,56 @@ class CachingTransport:
         response = None
         if fwd == "uri-miss" and request.method == "GET" and "range" not in request.headers:
             response = await self._complete(request, found, request_time)
+        if fwd == "vary-miss" and request.method == "GET":
+            reused = await self._validate_variants(request, found, request_time, flight)
+            if reused is not None:
+                if isinstance(reused, Entry):
+                    return self._from_entry(request, reused, reused.age(self.clock()),
+                                            cache_status(self.name, fwd="vary-miss",
+                                                         fwd_status=304, stored=True,
+                                                         ttl=reused.lifetime - reused.initial_age))
+                response = reused
         if response is None:
             response = await self.inner.handle(request)
         return await self._admit(request, found, response, request_time, fwd, None, flight)
+
+    async def _validate_variants(self, request: Request, found: _Lookup, request_time: float,
+                                 flight: _Flight) -> Entry | Response | None:
+        """Ask the origin whether a stored variant suits this request too (RFC 9111 §4.3.1).
+
+        The request goes out with ``If-None-Match`` listing the entity-tags of
+        the stored variants; a 304 names the one to use (§4.3.4), which is
+        freshened and stored for this request's selecting fields as well.
+        Returns that Entry, the origin's full response, or None (ask again).
+        """
+        marker = found.marker
+        if marker is None or not marker.headers or not request.headers.keys().isdisjoint(
+                _CONDITIONALS):
+            return None
+        variants = dict(v.split("\t", 1) for k, v in marker.headers if k == "variant")
+        items = list(request.headers.raw)
+        items.append(("if-none-match", ", ".join(variants)))
+        response = await self.inner.handle(Request("GET", request.url,
+                                                   Headers.from_trusted(items), b"",
+                                                   cf=request.cf))
+        if response.status != 304:
+            return response
+        await _discard(response)
+        tag = response.headers.get("etag") or (next(iter(variants)) if len(variants) == 1 else None)
+        suffix = variants.get(tag.strip()) if tag is not None else None
+        if suffix is None:
+            return None
+        skey = found.key + suffix
+        stored = self._get_now(skey) if self._get_now is not None else await self.store.get(skey)
+        if stored is None or stored.etag is None or stored.etag.strip() != tag.strip():  # type: ignore[union-attr]
+            return None
+        updated = await self._freshen(_Lookup(stored, found.key, skey, False), stored, response,
+                                      request_time)
+        if updated is None:
+            return None
+        await self.store.put(found.storage_key, updated, self._retention(updated))
+        flight.release("stored", updated, request)
+        return updated
 
     async def _admit(self, request: Request, found: _Lookup, response: Response,
                      request_time: float, fwd: str, fwd_status: int | None,
@@ -856,10 +905,17 @@ class CachingTransport:
             await self.store.put(key + _PARTIAL_LATEST, entry, ttl)
             return
         if entry.vary:
-            marker = Entry.marker(entry.vary, entry.response_time, self.policy.facts)
-            await self.store.put(key, marker, ttl)
             values = vary_values(request.headers, entry.vary)
             skey = secondary_key(key, entry.vary, values)
+            # The marker names the stored variants by entity-tag (latest first, a few).
+            old = self._get_now(key) if self._get_now is not None else await self.store.get(key)
+            variants = [p for p in old.headers if not p[1].endswith("\t" + skey[len(key):])] \
+                if old is not None and old.status == 0 and old.vary == entry.vary else []
+            if entry.etag is not None:
+                variants.insert(0, ("variant", f"{entry.etag.strip()}\t{skey[len(key):]}"))
+            marker = Entry.marker(entry.vary, entry.response_time, self.policy.facts,
+                                  variants[:_MAX_VARIANT_TAGS])
+            await self.store.put(key, marker, ttl)
             await self.store.put(skey, entry, ttl)
             if "accept-language" in entry.vary:
                 language = (entry.header("content-language") or "").strip().lower()
@@ -941,6 +997,7 @@ _CONTENT_RANGE = re.compile(r"bytes[ \t]+(\d+)-(\d+)/(\d+|\*)\Z", re.IGNORECASE)
 
 
 _PARTIAL_LATEST = "\x00\x1fpartial"  # the latest stored 206 of a primary key
+_MAX_VARIANT_TAGS = 8  # entity-tags of stored variants a marker remembers
 
 
 def _held_span(entry: Entry) -> tuple[int, int, int | None] | None:
