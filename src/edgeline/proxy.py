@@ -21,13 +21,14 @@ client-facing host, as a reverse proxy's answers should be.
     heuristic_fraction = 0.1         # RFC 9111 §4.2.2
     heuristic_max_ttl = 86400
     default_ttl = 0
-    set_cookie = "bypass"            # or "store", "strip"
+    set_cookie = "explicit"          # or "bypass", "store", "strip"
     honor_request_directives = true
     stale_if_error_default = 86400   # serve stale this long when the origin is down
     collapse_timeout = 10.0
     connect_timeout = 5.0
     read_timeout = 60.0
     cdn_cache_control = true
+    surrogate_control = true         # obey Surrogate-Control aimed at "edgeline" or at all
     purge_token = ""                 # enables PURGE requests carrying this bearer token
     store = "memory"                 # or "kv", or "tiered" (memory, then KV)
     kv_path = ".edgeline/kv.sqlite3" # the emulator's KV file (store = "kv" / "tiered")
@@ -50,6 +51,7 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -72,13 +74,14 @@ _DEFAULTS: dict[str, Any] = {
     "heuristic_fraction": 0.1,
     "heuristic_max_ttl": 86400.0,
     "default_ttl": 0.0,
-    "set_cookie": "bypass",
+    "set_cookie": "explicit",
     "honor_request_directives": True,
     "stale_if_error_default": 86400.0,
     "collapse_timeout": 10.0,
     "connect_timeout": 5.0,
     "read_timeout": 60.0,
     "cdn_cache_control": True,
+    "surrogate_control": True,
     "purge_token": "",
     "store": "memory",
     "kv_path": ".edgeline/kv.sqlite3",
@@ -157,7 +160,7 @@ class OriginHop:
     Location/Content-Location are rewritten to the client-facing host.
     """
 
-    def __init__(self, origin: str, transport: Any) -> None:
+    def __init__(self, origin: str, transport: Any, *, surrogate: str | None = None) -> None:
         from .origin import HeaderPolicy
 
         parts = urlsplit(origin)
@@ -169,6 +172,9 @@ class OriginHop:
         # NOTE: no trace or request-id fields: a transparent proxy adds only
         # what a reverse proxy owes the origin (RFC 9110 §7.6, RFC 7239).
         self.policy = HeaderPolicy(trace=False, request_id_header="")
+        # W3C Edge Architecture: a surrogate announces itself so the origin
+        # can aim Surrogate-Control directives at it.
+        self.capability = (surrogate, f'{surrogate}="Surrogate/1.0"') if surrogate else None
 
     async def handle(self, request: Request) -> Response:
         url = request.url
@@ -177,6 +183,8 @@ class OriginHop:
             target += "?" + url.query
         headers = self.policy.upstream(request)
         headers.raw.append(("host", self.netloc))
+        if self.capability is not None:
+            headers.raw.append(("surrogate-capability", self.capability[1]))
         upstream = Request(request.method, target, headers, request.body, cf=request.cf)
         response = await self.transport.handle(upstream)
         items = self.policy.downstream(response.headers).raw
@@ -219,14 +227,16 @@ def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any 
     from .cache import DEFAULT_IGNORED_PARAMS, CachePolicy, CachingTransport, MemoryStore
 
     config = config or ProxyConfig()
+    client = None
     if transport is None:
         from .origin.httpx_transport import HttpxTransport
 
-        transport = HttpxTransport(connect_timeout=config.connect_timeout,
+        client = _origin_client()
+        transport = HttpxTransport(client, connect_timeout=config.connect_timeout,
                                    read_timeout=config.read_timeout or None)
-    hop = OriginHop(origin, transport)
+    hop = OriginHop(origin, transport, surrogate="edgeline" if config.surrogate_control else None)
     try:
-        policy = CachePolicy(
+        policy = CachePolicy(surrogate_control=config.surrogate_control,
             ignored_params=config.ignored_query_params if config.ignored_query_params is not None
             else DEFAULT_IGNORED_PARAMS,
             cdn_cache_control=config.cdn_cache_control,
@@ -275,7 +285,47 @@ def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any 
     adapter = AsgiAdapter(app)
     adapter.cache = cache
     adapter.transport = transport
+    adapter.origin_client = client  # the pool HttpxTransport does not own; closed by _serve
     return adapter
+
+
+def _origin_client(max_connections: int = 100) -> Any:
+    """Return the httpx client for the origin, its pool guarded against misframed responses.
+
+    An origin that sends more bytes than its Content-Length leaves the excess
+    in the pooled connection's buffer; the next exchange on that connection
+    would read it as its own response (a 502 for an unrelated request). Each
+    finished exchange therefore closes idle connections holding such bytes.
+    """
+    import httpx
+
+    class GuardedStream(httpx.AsyncByteStream):
+        def __init__(self, stream: httpx.AsyncByteStream, pool: Any) -> None:
+            self._stream = stream
+            self._pool = pool
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for chunk in self._stream:
+                yield chunk
+
+        async def aclose(self) -> None:
+            await self._stream.aclose()
+            for connection in list(getattr(self._pool, "connections", ())):
+                # NOTE: httpcore keeps the h11 state privately; without it nothing is swept.
+                h11_state = getattr(getattr(connection, "_connection", None), "_h11_state", None)
+                if h11_state is not None and connection.is_idle() and h11_state.trailing_data[0]:
+                    await connection.aclose()
+
+    class Guarded(httpx.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await super().handle_async_request(request)
+            response.stream = GuardedStream(response.stream, self._pool)  # type: ignore[arg-type]
+            return response
+
+    return httpx.AsyncClient(
+        transport=Guarded(limits=httpx.Limits(max_connections=max_connections,
+                                              max_keepalive_connections=max_connections)),
+        trust_env=False, follow_redirects=False)
 
 
 def _kv_store(config: ProxyConfig, policy: Any, memory: Any) -> Any:
@@ -352,6 +402,9 @@ async def _serve(args: argparse.Namespace) -> int:
     aclose = getattr(app.transport, "aclose", None)
     if aclose is not None:
         await aclose()
+    client = getattr(app, "origin_client", None)
+    if client is not None:
+        await client.aclose()
     print("edgeline proxy: stopped", file=sys.stderr)
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -156,3 +157,88 @@ def test_key_is_bounded() -> None:
     key = policy.url_key("u", "h", "/" + "a" * 5000, "")
     assert len(key) <= 200 and key.startswith("h/aaa")
     assert time.time() > 0
+
+
+# -- Accept-Language normalisation and selection (RFC 9111 §4.1, RFC 9110 §12.5.4) --------
+
+tags = st.sampled_from(["en", "de", "fr", "en-gb", "pt-br", "*"])
+weights = st.sampled_from([None, "1", "0.9", "0.5", "0.1", "0"])
+
+
+def _render(ranges: list[tuple[str, str | None]], cases: list[bool], spaces: list[str]) -> str:
+    parts = []
+    for i, (tag, q) in enumerate(ranges):
+        text = tag.upper() if cases[i % len(cases)] else tag
+        if q is not None:
+            text += f";q={q}"
+        parts.append(spaces[i % len(spaces)] + text + spaces[(i + 1) % len(spaces)])
+    return ",".join(parts)
+
+
+@settings(max_examples=300)
+@given(ranges=st.lists(st.tuples(tags, weights), min_size=1, max_size=5, unique_by=lambda r: r[0]),
+       cases=st.lists(st.booleans(), min_size=1, max_size=5),
+       spaces=st.lists(st.sampled_from(["", " ", "  ", "\t"]), min_size=1, max_size=5),
+       order=st.randoms(use_true_random=False))
+def test_accept_language_normalisation(ranges: list[tuple[str, str | None]], cases: list[bool],
+                                       spaces: list[str], order: object) -> None:
+    from edgeline.cache._keys import normalize_accept_language
+
+    plain = normalize_accept_language(_render(ranges, [False], [""]))
+    shuffled = list(ranges)
+    order.shuffle(shuffled)  # type: ignore[attr-defined]
+    # Case, whitespace and order change nothing: the weights say what is wanted.
+    assert normalize_accept_language(_render(shuffled, cases, spaces)) == plain
+    # Reference: the same set of (range, weight) pairs, and nothing else, normalises alike.
+    reference = {(t, float(q) if q is not None else 1.0) for t, q in ranges}
+    for other in ([(t, q) for t, q in ranges[:-1]], [(t, "0.3") for t, _ in ranges]):
+        other_ref = {(t, float(q) if q is not None else 1.0) for t, q in other}
+        assert (normalize_accept_language(_render(other, [False], [""])) == plain) == \
+            (other_ref == reference)
+
+
+@given(ranges=st.lists(st.tuples(tags, weights), max_size=5, unique_by=lambda r: r[0]))
+def test_preferred_language_against_reference(ranges: list[tuple[str, str | None]]) -> None:
+    from edgeline.cache._keys import preferred_language
+
+    best: tuple[float, str] | None = None
+    for tag, q in ranges:
+        weight = float(q) if q is not None else 1.0
+        if tag != "*" and weight > 0 and (best is None or weight > best[0]):
+            best = (weight, tag)
+    assert preferred_language(_render(ranges, [True], [" "])) == (best[1] if best else None)
+
+
+# -- Surrogate-Control targeting ------------------------------------------------------------
+
+@given(items=st.lists(st.tuples(st.sampled_from(["max-age=5", "no-store", "max-age=9", "foo"]),
+                                st.sampled_from([None, "edgeline", "EdgeLine", "other"])),
+                      max_size=5))
+def test_surrogate_control_keeps_what_is_aimed_at_us(items: list[tuple[str, str | None]]) -> None:
+    from edgeline.cache._directives import parse_surrogate_control
+
+    text = ", ".join(d if t is None else f"{d};{t}" for d, t in items)
+    parsed = parse_surrogate_control([text], "edgeline")
+    kept = [d for d, t in items if t is None or t.lower() == "edgeline"]
+    if not kept:
+        assert not parsed.present
+        return
+    assert parsed.values == parse_cache_control([", ".join(kept)]).values
+
+
+# -- Age with clock skew (RFC 9111 §4.2.3) ---------------------------------------------------
+
+@given(age=small, skew=st.floats(-1e6, 1e6), request_time=st.floats(1e9, 2e9),
+       delay=st.floats(0, 100))
+def test_corrected_age_never_below_age_header_or_apparent_age(age: int, skew: float,
+                                                              request_time: float,
+                                                              delay: float) -> None:
+    response_time = request_time + delay
+    date = response_time + skew  # an origin clock ahead (skew > 0) or behind
+    corrected = corrected_initial_age(age=age, date=date, request_time=request_time,
+                                      response_time=response_time)
+    assert corrected >= age + delay - 1e-6  # a fast origin clock never makes a response younger
+    assert corrected >= max(0.0, -skew) - 1e-6  # a slow one ages it by the gap
+    assert corrected >= 0
+    later = current_age(corrected, response_time, response_time + 10)
+    assert later == pytest.approx(corrected + 10)

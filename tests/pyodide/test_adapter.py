@@ -178,3 +178,31 @@ import importlib.util
 importlib.util.find_spec("msgspec") is None
 """)
     assert missing is True
+
+
+def test_workers_cache_over_a_platform_cache(harness: PyodideHarness) -> None:
+    # A Cache-API-shaped JS object (Node has no caches.default): what crosses the
+    # boundary is what crosses it on Workers: web Requests and Responses, undefined.
+    outcome = harness.run("""
+from pyodide.code import run_js
+from edgeline.adapters.cloudflare import WorkersCache
+from edgeline.cache import CacheApiStore, Entry, EntryFacts
+
+platform = run_js('''(() => { const kept = new Map(); return {
+  async match(request) { const found = kept.get(request.url); return found ? found.clone() : undefined; },
+  async put(request, response) {
+    kept.set(request.url, new Response(await response.arrayBuffer(),
+                                       {status: response.status, headers: response.headers})); },
+  async delete(request) { return kept.delete(request.url); } }; })()''')
+store = CacheApiStore(WorkersCache(platform))
+entry = Entry(200, [("cache-control", "max-age=60"), ("etag", '"1"')], b"body" * 100,
+              initial_age=0.0, response_time=1.0, request_time=1.0, facts=EntryFacts(),
+              tags=("t",))
+await store.put("example.com/a", entry, 30)
+got = await store.get("example.com/a")
+missing = await store.get("example.com/b")
+deleted = await store.delete("example.com/a")
+[got.body == b"body" * 100, got.etag, got.tags, missing is None, deleted,
+ await store.get("example.com/a") is None]
+""")
+    assert outcome == [True, '"1"', ["t"], True, True, True]

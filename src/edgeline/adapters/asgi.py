@@ -168,8 +168,19 @@ class AsgiAdapter:
         try:
             async for chunk in response.stream():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except Exception as exc:
-            log.error("response body failed mid-stream for %s %s: %s", request.method,
-                      request.path, exc)
+        except BaseException as exc:
+            # A send that fails (the client is gone) leaves the body iterator
+            # suspended; closing it runs its cleanup now (e.g. the cache
+            # releasing requests collapsed onto this transfer) instead of
+            # whenever it is collected.
+            aclose = getattr(body, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:
+                    pass
+            if isinstance(exc, Exception):
+                log.error("response body failed mid-stream for %s %s: %s", request.method,
+                          request.path, exc)
             raise
         await send({"type": "http.response.body", "body": b""})

@@ -45,8 +45,8 @@ try:  # Pyodide 0.27+: JS null arrives as this sentinel, not as None
 except ImportError:
     _js_null = None
 
-__all__ = ["FetchTransport", "from_platform_response", "serve", "to_core_request",
-           "to_platform_response"]
+__all__ = ["FetchTransport", "WorkersCache", "default_cache", "from_platform_response", "serve",
+           "to_core_request", "to_platform_response"]
 
 # Statuses whose responses have no body (RFC 9110 §6.4.1, §15.2, §15.3.5, §15.4.5).
 _NULL_BODY = frozenset({101, 204, 205, 304})
@@ -165,7 +165,10 @@ def to_platform_response(response: Response) -> workers.Response:
 
 def from_platform_response(response: Any) -> Response:
     """Convert a platform response (from ``fetch``) into an edgeline Response."""
-    js_response = response.js_object
+    return _core_response(response.js_object)
+
+
+def _core_response(js_response: Any) -> Response:
     stream = _present(js_response.body)
     return Response(
         _drain(stream) if stream is not None else None,
@@ -202,6 +205,49 @@ class FetchTransport:
         except Exception as exc:
             raise OriginError(f"fetch to {request.url.origin} failed: {exc}") from exc
         return from_platform_response(upstream)
+
+
+class WorkersCache:
+    """The Workers Cache API (``caches.default`` or a named cache) as edgeline's ``CacheApi``.
+
+    ``CacheApiStore(WorkersCache())`` keeps the edge cache's entries in the
+    data centre's cache. Only ``match``, ``put`` and ``delete`` cross to the
+    platform; what the Cache API honours and refuses (no 206, no ``Vary: *``,
+    no Set-Cookie, Cache-Control for the lifetime) is the platform's, and
+    the store's wrapper responses stay within it.
+    """
+
+    __slots__ = ("cache",)
+
+    def __init__(self, cache: Any = None) -> None:
+        self.cache = cache if cache is not None else default_cache()
+
+    @staticmethod
+    def _platform_request(request: Request) -> Any:
+        return workers.Request(str(request.url), method=request.method,
+                               headers=list(request.headers.raw)).js_object
+
+    async def match(self, request: Request) -> Response | None:
+        found = _present(await self.cache.match(self._platform_request(request)))
+        return None if found is None else _core_response(found)
+
+    async def put(self, request: Request, response: Response) -> None:
+        await self.cache.put(self._platform_request(request),
+                             to_platform_response(response).js_object)
+
+    async def delete(self, request: Request) -> bool:
+        return bool(await self.cache.delete(self._platform_request(request)))
+
+
+def default_cache() -> Any:
+    """Return the platform's ``caches.default`` (the emulator's under CPython)."""
+    if ON_PYODIDE:
+        from js import caches
+
+        return caches.default
+    from ..emulator.cache_api import platform_caches
+
+    return platform_caches().default
 
 
 def _wait_until(ctx: Any) -> Any:

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_DELTA", "Directives", "parse_cache_control", "parse_targeted", "parse_field_names"]
+__all__ = ["MAX_DELTA", "Directives", "parse_cache_control", "parse_field_names",
+           "parse_surrogate_control", "parse_targeted"]
 
 MAX_DELTA = 2147483648  # RFC 9111 §1.2.2: 2^31, "the greatest positive integer"
 
@@ -186,6 +187,26 @@ def parse_cache_control(values: list[str]) -> Directives:
             else:
                 out[name] = value if _TOKEN.match(value) else ""
     return Directives(out)
+
+
+def parse_surrogate_control(values: list[str], target: str) -> Directives:
+    """Parse ``Surrogate-Control`` (W3C Edge Architecture 1.0) for the device ``target``.
+
+    The syntax is Cache-Control's, where a directive may end in
+    ``;device-token`` to aim it at one surrogate: directives aimed at another
+    device are dropped, untargeted ones apply to every surrogate. Like a
+    targeted field (RFC 9213), a Surrogate-Control with any directive for
+    this cache replaces Cache-Control and Expires for it.
+    """
+    kept: list[str] = []
+    for line in values:
+        for item in _split_list(line):
+            directive, semi, device = item.partition(";")
+            if semi and device.strip().lower() != target:
+                continue
+            kept.append(directive)
+    parsed = parse_cache_control([",".join(kept)]) if kept else EMPTY
+    return parsed if parsed.values else EMPTY
 
 
 # -- RFC 8941 Structured Fields: just the Dictionary grammar ------------------------

@@ -15,7 +15,13 @@ import json
 import struct
 
 from ..headers import Headers, Wire
-from ._directives import EMPTY, Directives, parse_cache_control, parse_targeted
+from ._directives import (
+    EMPTY,
+    Directives,
+    parse_cache_control,
+    parse_surrogate_control,
+    parse_targeted,
+)
 from ._freshness import freshness_lifetime, parse_http_date
 
 __all__ = ["Entry", "EntryFacts", "decode", "encode"]
@@ -26,14 +32,16 @@ _MAGIC = b"ELC1"
 class EntryFacts:
     """The settings that decide how a stored response's headers are read."""
 
-    __slots__ = ("targeted_fields", "heuristic_fraction", "heuristic_max", "default_ttl", "shared")
+    __slots__ = ("targeted_fields", "heuristic_fraction", "heuristic_max", "default_ttl", "shared",
+                 "surrogate_target")
 
     def __init__(
         self, *, targeted_fields: tuple[str, ...] = ("edgeline-cache-control", "cdn-cache-control"),
         heuristic_fraction: float = 0.1, heuristic_max: float = 86400.0,
-        default_ttl: float = 0.0, shared: bool = True,
+        default_ttl: float = 0.0, shared: bool = True, surrogate_target: str | None = None,
     ) -> None:
         self.targeted_fields = tuple(f.lower() for f in targeted_fields)
+        self.surrogate_target = surrogate_target.lower() if surrogate_target else None
         self.heuristic_fraction = heuristic_fraction
         self.heuristic_max = heuristic_max
         self.default_ttl = default_ttl
@@ -45,6 +53,12 @@ class EntryFacts:
             values = [v for k, v in headers if k == field]
             if values:
                 parsed = parse_targeted(values)
+                if parsed.present:
+                    return parsed, True
+        if self.surrogate_target is not None:
+            values = [v for k, v in headers if k == "surrogate-control"]
+            if values:
+                parsed = parse_surrogate_control(values, self.surrogate_target)
                 if parsed.present:
                     return parsed, True
         values = [v for k, v in headers if k == "cache-control"]
@@ -75,9 +89,14 @@ class Entry:
         self.refresh(facts)
 
     @classmethod
-    def marker(cls, vary: tuple[str, ...], response_time: float, facts: EntryFacts) -> Entry:
-        """Return the marker stored under a primary key whose responses vary on ``vary``."""
-        return cls(0, [], b"", initial_age=0.0, response_time=response_time,
+    def marker(cls, vary: tuple[str, ...], response_time: float, facts: EntryFacts,
+               variants: list[tuple[str, str]] | None = None) -> Entry:
+        """Return the marker stored under a primary key whose responses vary on ``vary``.
+
+        ``variants``: ``("variant", "<etag>\\t<storage key suffix>")`` pairs naming
+        the stored variants by entity-tag, for validating them all at once.
+        """
+        return cls(0, variants or [], b"", initial_age=0.0, response_time=response_time,
                    request_time=response_time, facts=facts, vary=vary)
 
     @property

@@ -29,8 +29,8 @@ from urllib.parse import quote, unquote
 from ..headers import Headers
 from ..messages import Request
 
-__all__ = ["DEFAULT_IGNORED_PARAMS", "KeyPolicy", "normalize_path", "parse_vary",
-           "secondary_key", "vary_values"]
+__all__ = ["DEFAULT_IGNORED_PARAMS", "LANGUAGE_ALIAS", "KeyPolicy", "normalize_accept_language",
+           "normalize_path", "parse_vary", "preferred_language", "secondary_key", "vary_values"]
 
 DEFAULT_IGNORED_PARAMS = (
     "utm_*", "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "mc_cid", "mc_eid",
@@ -173,9 +173,54 @@ def vary_values(headers: Headers, names: tuple[str, ...]) -> tuple[str | None, .
         found = headers.get_all(name)
         if not found:
             out.append(None)
+        elif name == "accept-language":
+            out.append(normalize_accept_language(",".join(found)))
         else:
             out.append(_COMMA_WS.sub(",", ",".join(v.strip(" \t") for v in found)))
     return tuple(out)
+
+
+def _language_ranges(value: str) -> list[tuple[float, int, str]]:
+    """Return (-q, position, lower-cased range) for each range of an Accept-Language value."""
+    ranges: list[tuple[float, int, str]] = []
+    for i, item in enumerate(value.split(",")):
+        tag, _, params = item.partition(";")
+        tag = tag.strip(" \t").lower()
+        if not tag:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            pname, eq, pvalue = param.strip(" \t").partition("=")
+            if eq and pname.lower() == "q":
+                try:
+                    q = min(1.0, max(0.0, float(pvalue.strip())))
+                except ValueError:
+                    q = 1.0
+        ranges.append((-q, i, tag))
+    return ranges
+
+
+def normalize_accept_language(value: str) -> str:
+    """Return ``Accept-Language`` in a canonical form (RFC 9111 §4.1 normalisation).
+
+    Case, whitespace and the order of ranges with equal weight do not change
+    what a client asks for (RFC 9110 §12.5.4, RFC 4647 §2): ``en, de``,
+    ``De,EN`` and `` de ,en`` select the same response.
+    """
+    ranges = sorted((q, tag) for q, _, tag in _language_ranges(value))
+    return ",".join(tag if q == -1.0 else f"{tag};q={-q:g}" for q, tag in ranges)
+
+
+def preferred_language(value: str) -> str | None:
+    """Return the range a client weights highest (first among equals), or None.
+
+    ``*`` and ranges with ``q=0`` are never preferred.
+    """
+    best = min((r for r in _language_ranges(value) if r[0] < 0 and r[2] != "*"), default=None)
+    return best[2] if best is not None else None
+
+
+LANGUAGE_ALIAS = "\x01lang="  # an Accept-Language value no client can send
 
 
 def secondary_key(primary: str, names: tuple[str, ...], values: tuple[str | None, ...]) -> str:

@@ -19,6 +19,8 @@ class CachePolicy:
       before ``Cache-Control``.
     - ``max_object_size``: larger bodies stream through and are not stored.
     - ``set_cookie``: ``"bypass"`` (a response with Set-Cookie is not stored),
+      ``"explicit"`` (stored with it only when the response is explicitly
+      cacheable: ``max-age``, ``s-maxage``, ``public`` or ``Expires``),
       ``"store"`` (stored with it), ``"strip"`` (stored without it).
     - ``honor_request_directives``: obey the client's no-cache, max-age,
       min-fresh, max-stale, only-if-cached, no-store (RFC 9111 §5.2.1).
@@ -31,6 +33,9 @@ class CachePolicy:
     - ``heuristic_fraction`` / ``heuristic_max``: RFC 9111 §4.2.2.
     - ``default_ttl``: freshness for heuristically cacheable responses
       without any (0: none, which is what RFC 9111 expects).
+    - ``surrogate_control``: also read ``Surrogate-Control`` (W3C Edge
+      Architecture), after the RFC 9213 fields and before Cache-Control,
+      obeying directives untargeted or aimed at ``name``.
     """
 
     __slots__ = ("name", "keys", "facts", "max_object_size", "set_cookie",
@@ -45,9 +50,11 @@ class CachePolicy:
         collapse_timeout: float = 10.0, heuristic_fraction: float = 0.1,
         heuristic_max: float = 86400.0, default_ttl: float = 0.0, max_ttl: float = 30 * 86400,
         tag_header: str = "cache-tag", key_max_length: int = 512,
+        surrogate_control: bool = False,
     ) -> None:
-        if set_cookie not in ("bypass", "store", "strip"):
-            raise ValueError(f"set_cookie must be 'bypass', 'store' or 'strip', not {set_cookie!r}")
+        if set_cookie not in ("bypass", "explicit", "store", "strip"):
+            raise ValueError("set_cookie must be 'bypass', 'explicit', 'store' or 'strip', "
+                             f"not {set_cookie!r}")
         for label, value in (("max_object_size", max_object_size),
                              ("collapse_timeout", collapse_timeout), ("max_ttl", max_ttl)):
             if value <= 0:
@@ -62,7 +69,8 @@ class CachePolicy:
         self.keys = KeyPolicy(ignored_params=ignored_params, max_length=key_max_length)
         fields = (targeted_field.lower(),) + (("cdn-cache-control",) if cdn_cache_control else ())
         self.facts = EntryFacts(targeted_fields=fields, heuristic_fraction=heuristic_fraction,
-                                heuristic_max=heuristic_max, default_ttl=default_ttl)
+                                heuristic_max=heuristic_max, default_ttl=default_ttl,
+                                surrogate_target=name if surrogate_control else None)
         self.max_object_size = max_object_size
         self.set_cookie = set_cookie
         self.honor_request_directives = honor_request_directives

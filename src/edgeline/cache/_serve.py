@@ -9,7 +9,8 @@ from ..messages import Request, Response
 from ._entry import Entry
 from ._freshness import parse_http_date
 
-__all__ = ["etag_matches", "is_not_modified", "not_modified_response", "range_response"]
+__all__ = ["byte_range", "etag_matches", "is_not_modified", "not_modified_response",
+           "range_response"]
 
 # RFC 9110 §15.4.5: the fields a 304 carries when the 200 would have.
 _NOT_MODIFIED_FIELDS = frozenset({
@@ -116,3 +117,34 @@ def range_response(request: Request, entry: Entry, items: list[tuple[str, str]])
     headers.append(("content-range", f"bytes {start}-{end}/{size}"))
     headers.append(("content-length", str(len(part))))
     return Response(part, 206, Headers.from_trusted(headers))
+
+
+def byte_range(spec: str, size: int | None) -> tuple[int, int] | None:
+    """Return the (first, last) byte one single-range ``spec`` selects (RFC 9110 §14.1.2).
+
+    ``size`` is the representation's length (None when unknown: only a
+    closed range resolves then). None when the spec is malformed, several
+    ranges, or selects nothing.
+    """
+    m = _RANGE.match(spec.strip())
+    if m is None:
+        return None
+    first, last = m.group(1), m.group(2)
+    if first == "":
+        if last == "" or size is None or int(last) == 0:
+            return None
+        return max(0, size - int(last)), size - 1
+    start = int(first)
+    if last == "":
+        if size is None:
+            return None
+        end = size - 1
+    else:
+        end = int(last)
+        if end < start:
+            return None
+        if size is not None:
+            end = min(end, size - 1)
+    if size is not None and start >= size:
+        return None
+    return start, end

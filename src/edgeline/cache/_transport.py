@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -56,9 +57,16 @@ from ._freshness import (
     format_http_date,
     parse_http_date,
 )
-from ._keys import parse_vary, secondary_key, vary_values
+from ._keys import (
+    LANGUAGE_ALIAS,
+    normalize_path,
+    parse_vary,
+    preferred_language,
+    secondary_key,
+    vary_values,
+)
 from ._policy import CachePolicy
-from ._serve import is_not_modified, not_modified_response, range_response
+from ._serve import byte_range, is_not_modified, not_modified_response, range_response
 from ._status import cache_status
 from ._store import Store
 
@@ -70,10 +78,14 @@ _SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # RFC 9110 §7.6.1 and RFC 9111 §3.1: not stored. Age is recomputed on use.
 _NOT_STORED = frozenset({
     "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-    "upgrade", "proxy-authenticate", "proxy-authorization", "age",
+    "upgrade", "proxy-authenticate", "proxy-authentication-info", "proxy-authorization", "age",
 })
-# RFC 9111 §3.2: fields a 304 must not change in the stored response.
-_NOT_UPDATED = _NOT_STORED | {"content-length", "content-encoding", "content-range"}
+# RFC 9111 §3.2: fields a 304 must not change in the stored response. The body
+# is stored as received (content codings included), so Content-Encoding and
+# Content-Range are updated like any other field; only Content-Length is not.
+_NOT_UPDATED = _NOT_STORED | {"content-length"}
+# Request directives that rule out a stale answer (RFC 9111 §5.2.1, RFC 5861 §3).
+_NO_STALE_REQUEST = frozenset({"no-cache", "max-age", "min-fresh", "no-store"})
 _CONDITIONALS = ("if-none-match", "if-modified-since", "if-match", "if-unmodified-since",
                  "if-range", "range")
 _ERROR_STATUSES = frozenset({500, 502, 503, 504})  # RFC 5861 §4
@@ -129,13 +141,15 @@ class _Flight:
 
 
 class _Lookup:
-    __slots__ = ("entry", "key", "storage_key", "vary_miss")
+    __slots__ = ("entry", "key", "storage_key", "vary_miss", "marker")
 
-    def __init__(self, entry: Entry | None, key: str, storage_key: str, vary_miss: bool) -> None:
+    def __init__(self, entry: Entry | None, key: str, storage_key: str, vary_miss: bool,
+                 marker: Entry | None = None) -> None:
         self.entry = entry
         self.key = key
         self.storage_key = storage_key
         self.vary_miss = vary_miss
+        self.marker = marker
 
 
 class CachingTransport:
@@ -174,12 +188,44 @@ class CachingTransport:
                 if hit is not None:
                     return hit
             return await self._read(request, None)
+        request_time = self.clock()
         response = await self.inner.handle(request)
         if method not in _SAFE:
             if 200 <= response.status < 400:
                 await self._invalidate(request, response)
+            if method == "POST" and self._post_reusable(request, response):
+                return await self._store_post(request, response, request_time)
         self._mark(response, cache_status(self.name, fwd="method"))
         return response
+
+    def _post_reusable(self, request: Request, response: Response) -> bool:
+        """Return True if a POST's answer may answer later GETs (RFC 9110 §9.3.3).
+
+        It must carry explicit freshness and a Content-Location naming the
+        POST's own target URI; RFC 9111 §3 then allows storing it.
+        """
+        location = response.headers.get("content-location")
+        if location is None or not 200 <= response.status < 300:
+            return False
+        items = response.headers.raw
+        d, _ = self.policy.facts.directives(items)
+        if not ("max-age" in d or "s-maxage" in d or any(k == "expires" for k, _ in items)):
+            return False
+        target = urlsplit(urljoin(str(request.url), location.strip()))
+        url = request.url
+        host = (request.headers.get("host") or url.netloc).lower()
+        return (target.netloc.lower() in (host, url.netloc.lower())
+                and normalize_path(target.path or "/") == normalize_path(url.path or "/")
+                and target.query == url.query)
+
+    async def _store_post(self, request: Request, response: Response,
+                          request_time: float) -> Response:
+        """Store a reusable POST answer as the response to a GET of its URI."""
+        items = [p for p in request.headers.raw if not p[0].startswith("content-")]
+        get = Request("GET", request.url, Headers.from_trusted(items), b"", cf=request.cf)
+        key = self._key(get)
+        return await self._admit(get, _Lookup(None, key, key, False), response, request_time,
+                                 "method", None, _Flight(None, key))
 
     async def purge(self, *, key: str | None = None, prefix: str | None = None,
                     tag: str | None = None, url: str | None = None) -> int:
@@ -221,10 +267,23 @@ class CachingTransport:
 
     async def _variant(self, request: Request, key: str, marker: Entry) -> _Lookup:
         """Look up the Vary variant of ``key`` that ``request`` selects (RFC 9111 §4.1)."""
-        skey = secondary_key(key, marker.vary, vary_values(request.headers, marker.vary))
+        values = vary_values(request.headers, marker.vary)
+        skey = secondary_key(key, marker.vary, values)
         get_now = self._get_now
         entry = get_now(skey) if get_now is not None else await self.store.get(skey)
-        return _Lookup(entry, key, skey, entry is None)
+        if entry is None and "accept-language" in marker.vary:
+            # §4.1: "using knowledge of the semantics of the selecting header
+            # field": a stored response in the language this client weights
+            # highest is the one the origin would choose for it.
+            index = marker.vary.index("accept-language")
+            wanted = preferred_language(values[index] or "")
+            if wanted is not None:
+                alias = secondary_key(key, marker.vary, values[:index] + (
+                    LANGUAGE_ALIAS + wanted,) + values[index + 1:])
+                entry = get_now(alias) if get_now is not None else await self.store.get(alias)
+                if entry is not None:
+                    return _Lookup(entry, key, alias, False)
+        return _Lookup(entry, key, skey, entry is None, marker)
 
     async def _read(self, request: Request, shared: _Flight | None) -> Response:
         """Serve a GET or HEAD past the fast path; ``shared``: the fetch it waited on, if any."""
@@ -281,6 +340,10 @@ class CachingTransport:
                 return self._from_entry(request, entry, age, cache_status(
                     self.name, hit=True, ttl=lifetime - age,
                     detail="stale-while-revalidate"), names)
+        if entry is None and "range" in names and request.method == "GET" and not authorized:
+            partial = await self._partial_hit(request, key, req_cc)
+            if partial is not None:
+                return partial
         if entry is None and shared is not None and shared.entry is not None:
             hit = self._shared_hit(request, shared, req_cc, names)
             if hit is not None:
@@ -331,6 +394,94 @@ class CachingTransport:
         return self._from_entry(request, entry, age, cache_status(
             self.name, hit=True, ttl=entry.lifetime - age, collapsed=True), names)
 
+    async def _partial_hit(self, request: Request, key: str,
+                           req_cc: Directives) -> Response | None:
+        """Serve a Range request from a stored 206 (RFC 9111 §3.3), or None.
+
+        The 206 answered to the same Range is served as it was; otherwise the
+        latest stored 206 serves any range wholly within the bytes it holds.
+        """
+        if "if-range" in request.headers:
+            return None
+        spec = request.headers.get("range") or ""
+        get_now = self._get_now
+        for skey in (key + _PARTIAL + _range_spec(spec), key + _PARTIAL_LATEST):
+            entry = get_now(skey) if get_now is not None else await self.store.get(skey)
+            if entry is None:
+                continue
+            age = entry.age(self.clock())
+            if self._verdict(entry, age, req_cc) != "fresh":
+                continue
+            body = entry.body
+            extra = [("age", str(int(age))), ("cache-status", cache_status(
+                self.name, hit=True, ttl=entry.lifetime - age))]
+            if skey.endswith(_PARTIAL_LATEST):
+                span = _held_span(entry)
+                want = byte_range(spec, span[2]) if span is not None else None
+                if span is None or want is None or not span[0] <= want[0] <= want[1] <= span[1]:
+                    continue
+                body = body[want[0] - span[0]:want[1] - span[0] + 1]
+                total = "*" if span[2] is None else str(span[2])
+                items = [p for p in entry.headers if p[0] not in ("content-range", "content-length")]
+                extra += [("content-range", f"bytes {want[0]}-{want[1]}/{total}"),
+                          ("content-length", str(len(body)))]
+            else:
+                items = entry.headers
+            entry.hits += 1
+            return Response(body, 206, Headers.from_trusted(items + extra))
+        return None
+
+    async def _complete(self, request: Request, found: _Lookup,
+                        request_time: float) -> Response | None:
+        """Ask only for the rest of a stored partial response and combine (RFC 9111 §3.4).
+
+        For a GET of the whole resource when a fresh stored 206 holds its
+        first bytes: the request goes out with ``Range`` for the rest (and
+        ``If-Range`` with the stored strong validator, if any). A 206 for
+        exactly the rest with the same strong ETag is combined with the stored
+        part into the 200 the client asked for; a 200 is used as it is; any
+        other 206 cannot be combined, and None sends the request again whole.
+        PERF: only with a store that answers without awaiting (no extra
+        round trip to a shared tier on every miss).
+        """
+        get_now = self._get_now
+        if get_now is None:
+            return None
+        stored = get_now(found.key + _PARTIAL_LATEST)
+        span = _held_span(stored) if stored is not None else None
+        if stored is None or span is None or span[0] != 0 or span[2] is None \
+                or span[1] >= span[2] - 1 or span[2] > self.policy.max_object_size \
+                or self._verdict(
+                    stored, stored.age(self.clock()), EMPTY) != "fresh":
+            return None
+        items = [p for p in request.headers.raw if p[0] not in _CONDITIONALS]
+        items.append(("range", f"bytes={span[1] + 1}-"))
+        strong = stored.etag is not None and not stored.etag.startswith(("W/", "w/"))
+        if strong:
+            items.append(("if-range", stored.etag.strip()))  # type: ignore[union-attr]
+        response = await self.inner.handle(Request("GET", request.url, Headers.from_trusted(
+            items), b"", cf=request.cf))
+        if response.status == 416:
+            await _discard(response)
+            return None  # the stored part is out of date; ask for the whole
+        if response.status != 206:
+            return response  # a 200 (Range ignored or If-Range failed), or an error
+        ranges = response.headers.get_all("content-range")
+        m = _CONTENT_RANGE.match(ranges[0].strip()) if len(ranges) == 1 else None
+        etag = response.headers.get("etag")
+        if not (strong and m is not None and etag is not None and etag.strip() == stored.etag
+                and (int(m.group(1)), int(m.group(2)), m.group(3)) == (
+                    span[1] + 1, span[2] - 1, str(span[2]))):
+            await _discard(response)
+            return None
+        rest = await response.read()
+        if len(rest) != span[2] - span[1] - 1:
+            return None
+        headers = [p for p in response.headers.raw
+                   if p[0] not in ("content-range", "content-length")]
+        headers.append(("content-length", str(span[2])))
+        return Response(stored.body + rest, 200, Headers.from_trusted(headers))
+
     def _verdict(self, entry: Entry, age: float, req_cc: Directives) -> str:
         """Return fresh, stale-ok, swr or validate for ``entry`` at ``age`` (RFC 9111 §4.2, §4.3)."""
         d = entry.directives
@@ -359,7 +510,10 @@ class CachingTransport:
             if age - lifetime <= limit:
                 return "stale-ok"
         swr = d.delta("stale-while-revalidate")
-        if swr and not strict and age - lifetime <= swr and not req_cc.present:
+        if swr and not strict and age - lifetime <= swr and (
+                not req_cc.present or req_cc.values.keys().isdisjoint(_NO_STALE_REQUEST)):
+            # RFC 5861 §3: a client that asked for nothing stricter (an unknown
+            # extension, max-stale, stale-if-error) may get the stale copy.
             return "swr"
         return "validate"
 
@@ -390,8 +544,59 @@ class CachingTransport:
     async def _miss(self, request: Request, found: _Lookup, fwd: str,
                     flight: _Flight) -> Response:
         request_time = self.clock()
-        response = await self.inner.handle(request)
+        response = None
+        if fwd == "uri-miss" and request.method == "GET" and "range" not in request.headers:
+            response = await self._complete(request, found, request_time)
+        if fwd == "vary-miss" and request.method == "GET":
+            reused = await self._validate_variants(request, found, request_time, flight)
+            if reused is not None:
+                if isinstance(reused, Entry):
+                    return self._from_entry(request, reused, reused.age(self.clock()),
+                                            cache_status(self.name, fwd="vary-miss",
+                                                         fwd_status=304, stored=True,
+                                                         ttl=reused.lifetime - reused.initial_age))
+                response = reused
+        if response is None:
+            response = await self.inner.handle(request)
         return await self._admit(request, found, response, request_time, fwd, None, flight)
+
+    async def _validate_variants(self, request: Request, found: _Lookup, request_time: float,
+                                 flight: _Flight) -> Entry | Response | None:
+        """Ask the origin whether a stored variant suits this request too (RFC 9111 §4.3.1).
+
+        The request goes out with ``If-None-Match`` listing the entity-tags of
+        the stored variants; a 304 names the one to use (§4.3.4), which is
+        freshened and stored for this request's selecting fields as well.
+        Returns that Entry, the origin's full response, or None (ask again).
+        """
+        marker = found.marker
+        if marker is None or not marker.headers or not request.headers.keys().isdisjoint(
+                _CONDITIONALS):
+            return None
+        variants = dict(v.split("\t", 1) for k, v in marker.headers if k == "variant")
+        items = list(request.headers.raw)
+        items.append(("if-none-match", ", ".join(variants)))
+        response = await self.inner.handle(Request("GET", request.url,
+                                                   Headers.from_trusted(items), b"",
+                                                   cf=request.cf))
+        if response.status != 304:
+            return response
+        await _discard(response)
+        tag = response.headers.get("etag") or (next(iter(variants)) if len(variants) == 1 else None)
+        suffix = variants.get(tag.strip()) if tag is not None else None
+        if suffix is None:
+            return None
+        skey = found.key + suffix
+        stored = self._get_now(skey) if self._get_now is not None else await self.store.get(skey)
+        if stored is None or stored.etag is None or stored.etag.strip() != tag.strip():  # type: ignore[union-attr]
+            return None
+        updated = await self._freshen(_Lookup(stored, found.key, skey, False), stored, response,
+                                      request_time)
+        if updated is None:
+            return None
+        await self.store.put(found.storage_key, updated, self._retention(updated))
+        flight.release("stored", updated, request)
+        return updated
 
     async def _admit(self, request: Request, found: _Lookup, response: Response,
                      request_time: float, fwd: str, fwd_status: int | None,
@@ -413,7 +618,7 @@ class CachingTransport:
                 return response
             entry = self._make_entry(request, response, body, request_time, response_time)
             await self._store(found, request, response, entry)
-            flight.release("stored", entry, request)
+            flight.release("stored", entry if entry.status != 206 else None, request)
             self._mark(response, cache_status(self.name, fwd=fwd, fwd_status=fwd_status,
                                               stored=True, ttl=entry.lifetime - entry.initial_age))
             return response
@@ -455,11 +660,19 @@ class CachingTransport:
                     entry = self._make_entry(request, response, b"".join(chunks), request_time,
                                              response_time)
                     await self._store(found, request, response, entry)
-                    flight.release("stored", entry, request)
+                    flight.release("stored", entry if entry.status != 206 else None, request)
             except Exception as exc:
                 log.warning("cache store failed for %s: %s", found.key, exc)
             finally:
                 flight.release("failed" if not complete else "unstorable")
+                if not complete:
+                    # The client went away mid-body: let the origin transfer go too.
+                    aclose = getattr(source, "aclose", None)
+                    if aclose is not None:
+                        try:
+                            await aclose()
+                        except Exception:
+                            pass
 
     async def _validate(self, request: Request, found: _Lookup, entry: Entry,
                         req_cc: Directives, flight: _Flight) -> Response:
@@ -528,10 +741,10 @@ class CachingTransport:
         """Return the validation request for ``entry`` (RFC 9111 §4.3.1)."""
         items = [p for p in request.headers.raw if p[0] not in _CONDITIONALS]
         if entry.etag is not None:
-            tag = entry.etag.strip()
-            if not tag.startswith(('"', "W/", "w/")):
-                tag = f'"{tag}"'
-            items.append(("if-none-match", tag))
+            # NOTE: the stored entity-tag goes back verbatim (§4.3.1: "the
+            # entity tag ... of the stored response"), even a malformed
+            # unquoted one: the origin that made it compares its own bytes.
+            items.append(("if-none-match", entry.etag.strip()))
         if entry.last_modified is not None:
             raw = entry.header("last-modified")
             if raw:
@@ -594,7 +807,9 @@ class CachingTransport:
         status = response.status
         if request.method != "GET":
             return "method"
-        if status < 200 or status == 206 or status == 304:
+        if status < 200 or status == 304:
+            return "status"
+        if status == 206 and _partial_key(request, response) is None:
             return "status"
         items = response.headers.raw
         d, _ = self.policy.facts.directives(items)
@@ -614,8 +829,16 @@ class CachingTransport:
         vary = [v for k, v in items if k == "vary"]
         if vary and parse_vary(vary) is None:
             return "vary-star"
-        if self.policy.set_cookie == "bypass" and any(k == "set-cookie" for k, _ in items):
-            return "set-cookie"
+        set_cookie = self.policy.set_cookie
+        if set_cookie != "store" and set_cookie != "strip" and any(
+                k == "set-cookie" for k, _ in items):
+            # "explicit": stored only when the origin made it cacheable for
+            # shared caches on purpose (RFC 9111 §3 allows storing it; §7.3
+            # notes the risk, which heuristic freshness must not take).
+            if set_cookie == "bypass" or not (
+                    "max-age" in d or "s-maxage" in d or "public" in d
+                    or any(k == "expires" for k, _ in items)):
+                return "set-cookie"
         if not ("max-age" in d or "s-maxage" in d or any(k == "expires" for k, _ in items)
                 or "public" in d or status in _HEURISTIC_OR_VALIDATED_OK):
             return "not-cacheable"
@@ -675,11 +898,32 @@ class CachingTransport:
                      entry: Entry) -> None:
         key = found.key
         ttl = self._retention(entry)
+        if entry.status == 206:
+            # RFC 9111 §3.3: kept apart from complete responses: for the same
+            # Range, and (the latest one) for ranges within it or completion.
+            await self.store.put(key + (_partial_key(request, response) or ""), entry, ttl)
+            await self.store.put(key + _PARTIAL_LATEST, entry, ttl)
+            return
         if entry.vary:
-            marker = Entry.marker(entry.vary, entry.response_time, self.policy.facts)
+            values = vary_values(request.headers, entry.vary)
+            skey = secondary_key(key, entry.vary, values)
+            # The marker names the stored variants by entity-tag (latest first, a few).
+            old = self._get_now(key) if self._get_now is not None else await self.store.get(key)
+            variants = [p for p in old.headers if not p[1].endswith("\t" + skey[len(key):])] \
+                if old is not None and old.status == 0 and old.vary == entry.vary else []
+            if entry.etag is not None:
+                variants.insert(0, ("variant", f"{entry.etag.strip()}\t{skey[len(key):]}"))
+            marker = Entry.marker(entry.vary, entry.response_time, self.policy.facts,
+                                  variants[:_MAX_VARIANT_TAGS])
             await self.store.put(key, marker, ttl)
-            skey = secondary_key(key, entry.vary, vary_values(request.headers, entry.vary))
             await self.store.put(skey, entry, ttl)
+            if "accept-language" in entry.vary:
+                language = (entry.header("content-language") or "").strip().lower()
+                if language and "," not in language:
+                    # Also findable by the language it is in (see _variant).
+                    index = entry.vary.index("accept-language")
+                    await self.store.put(secondary_key(key, entry.vary, values[:index] + (
+                        LANGUAGE_ALIAS + language,) + values[index + 1:]), entry, ttl)
         else:
             await self.store.put(key, entry, ttl)
 
@@ -690,9 +934,20 @@ class CachingTransport:
         new_etag = next((v for k, v in new_items if k == "etag"), None)
         if new_etag is not None and entry.etag is not None and new_etag.strip() != entry.etag.strip():
             return None  # §4.3.4: the 304 selects a different stored response
-        replaced = {k for k, _ in new_items if k not in _NOT_UPDATED}
+        skip = set(_NOT_UPDATED)
+        for k, v in new_items:
+            if k == "connection":
+                skip.update(t.strip().lower() for t in v.split(","))
+        d, _ = self.policy.facts.directives(new_items)
+        for name in ("no-cache", "private"):
+            listed = d.field_names(name)  # §3.1: listed fields are not stored
+            if listed:
+                skip.update(listed)
+        if self.policy.set_cookie in ("bypass", "strip"):
+            skip.add("set-cookie")
+        replaced = {k for k, _ in new_items if k not in skip}
         items = [p for p in entry.headers if p[0] not in replaced]
-        items.extend(p for p in new_items if p[0] not in _NOT_UPDATED)
+        items.extend(p for p in new_items if p[0] not in skip)
         response_time = self.clock()
         date_values = [v for k, v in new_items if k == "date"]
         date = parse_http_date(date_values[0]) if date_values else response_time
@@ -736,6 +991,44 @@ class CachingTransport:
 # Statuses storable without explicit freshness: heuristically cacheable ones
 # (RFC 9111 §3 "a status code that is defined as heuristically cacheable").
 from ._freshness import HEURISTICALLY_CACHEABLE as _HEURISTIC_OR_VALIDATED_OK  # noqa: E402
+
+_PARTIAL = "\x00\x1frange="  # after a primary key: a stored 206 (never a Vary key)
+_CONTENT_RANGE = re.compile(r"bytes[ \t]+(\d+)-(\d+)/(\d+|\*)\Z", re.IGNORECASE)
+
+
+_PARTIAL_LATEST = "\x00\x1fpartial"  # the latest stored 206 of a primary key
+_MAX_VARIANT_TAGS = 8  # entity-tags of stored variants a marker remembers
+
+
+def _held_span(entry: Entry) -> tuple[int, int, int | None] | None:
+    """Return (first, last, complete length or None) of a stored 206 whose body fits its range."""
+    m = _CONTENT_RANGE.match((entry.header("content-range") or "").strip())
+    if m is None:
+        return None
+    first, last = int(m.group(1)), int(m.group(2))
+    if len(entry.body) != last - first + 1:
+        return None  # NOTE: a body that disagrees with its Content-Range is never sliced
+    return first, last, None if m.group(3) == "*" else int(m.group(3))
+
+
+def _range_spec(value: str) -> str:
+    return "".join(value.split()).lower()
+
+
+def _partial_key(request: Request, response: Response) -> str | None:
+    """Return the storage suffix of a storable 206, or None (RFC 9111 §3.3).
+
+    Stored: an answer to a GET with one Range, with a single well-formed
+    Content-Range and no Vary; it is reused for the same Range only.
+    """
+    spec = request.headers.get("range")
+    if spec is None or request.method != "GET" or "vary" in response.headers:
+        return None
+    content_range = response.headers.get_all("content-range")
+    m = _CONTENT_RANGE.match(content_range[0].strip()) if len(content_range) == 1 else None
+    if m is None or int(m.group(1)) > int(m.group(2)):
+        return None
+    return _PARTIAL + _range_spec(spec)
 
 
 def _auth_allowed(d: Directives) -> bool:

@@ -17,12 +17,19 @@ What it honours, as Cloudflare documents for the Cache API:
 Beyond the in-worker API, ``purge_tags`` and ``purge_prefix`` stand in for
 the zone purge API (by Cache-Tag, by URL prefix). It is local to one
 emulated data centre, like the real cache. The store is in memory.
+
+:class:`PlatformCache` is the same cache as worker code sees it on the
+platform (``caches.default`` from ``js``): it takes and returns the web
+``Request`` / ``Response`` objects of the ``workers`` stand-in, so the
+Cloudflare adapter's ``WorkersCache`` runs the same code here as on
+Workers. :func:`platform_caches` is the emulated ``caches`` global.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..cache._directives import parse_cache_control
 from ..cache._freshness import parse_http_date
@@ -30,7 +37,7 @@ from ..cache._serve import etag_matches
 from ..headers import Headers
 from ..messages import Request, Response
 
-__all__ = ["EmulatedCache"]
+__all__ = ["EmulatedCache", "PlatformCache", "PlatformCaches", "platform_caches"]
 
 _RANGE_OK = ("bytes=",)
 
@@ -150,3 +157,63 @@ class EmulatedCache:
         for url in doomed:
             del self._entries[url]
         return len(doomed)
+
+
+class PlatformCache:
+    """An :class:`EmulatedCache` behind the web API: ``match`` / ``put`` / ``delete``.
+
+    Requests and responses are the ``workers`` stand-in's web objects (what
+    ``js_object`` gives), as the platform's cache takes them; a URL string
+    works as the request, as on the platform.
+    """
+
+    def __init__(self, cache: EmulatedCache | None = None) -> None:
+        self.cache = cache if cache is not None else EmulatedCache()
+
+    @staticmethod
+    def _request(request: Any) -> Request | str:
+        if isinstance(request, str):
+            return request
+        return Request(request.method, request.url, Headers(list(request.headers)))
+
+    async def match(self, request: Any, options: Any = None) -> Any:
+        """Return the stored web Response for ``request``, or None (JS ``undefined``)."""
+        from workers._web import WebHeaders, WebResponse
+
+        ignore = bool(options and getattr(options, "ignoreMethod", False))
+        found = await self.cache.match(self._request(request), ignore_method=ignore)
+        if found is None:
+            return None
+        body = await found.read()
+        return WebResponse(body or None, status=found.status,
+                           headers=WebHeaders(found.headers.multi_items()))
+
+    async def put(self, request: Any, response: Any) -> None:
+        """Store a web Response (its body is read), raising TypeError as the platform does."""
+        body = (await response.arrayBuffer()).to_bytes()
+        await self.cache.put(self._request(request), Response(
+            body, response.status, Headers(list(response.headers))))
+
+    async def delete(self, request: Any, options: Any = None) -> bool:
+        return await self.cache.delete(self._request(request))
+
+
+class PlatformCaches:
+    """The emulated ``caches`` global: ``default`` and ``await open(name)``."""
+
+    def __init__(self) -> None:
+        self.default = PlatformCache()
+        self._named: dict[str, PlatformCache] = {}
+
+    async def open(self, name: str) -> PlatformCache:
+        return self._named.setdefault(name, PlatformCache())
+
+
+_CACHES: list[PlatformCaches] = []
+
+
+def platform_caches() -> PlatformCaches:
+    """Return this process's emulated ``caches`` (made on first use, never at import)."""
+    if not _CACHES:
+        _CACHES.append(PlatformCaches())
+    return _CACHES[0]
