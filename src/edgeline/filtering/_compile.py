@@ -315,11 +315,12 @@ class Generator:
                 assert isinstance(node.right, Literal)
                 ranges = [_network(checker, node.right)]
             merged = IPRangeSet.from_ranges(ranges)
-            if len(merged._starts) <= 4:
+            disjoint = merged.spans()
+            if len(disjoint) <= 4:
                 # PERF: a few ranges are cheaper as inline comparisons than as a call.
                 spans = " or ".join(
                     f"{start} <= ipk < {end}" if end - start > 1 else f"ipk == {start}"
-                    for start, end in zip(merged._starts, merged._ends, strict=True))
+                    for start, end in disjoint)
                 test = f"(ipk is not None and ({spans}))"
             else:
                 key = ("ipset", tuple(ranges))

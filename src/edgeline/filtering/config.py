@@ -41,7 +41,6 @@ from typing import Any, Final
 from ..messages import Request
 from ._auth import APIKeyAuthenticator, AuthResult, JWTAuthenticator
 from ._errors import FilterConfigError, RuleError
-from ._lists import _V6_OFFSET as V6_OFFSET
 from ._lists import IPRangeSet, ListError
 from ._managed import ManagedRules
 from ._parse import _quote
@@ -386,38 +385,20 @@ def _references(item: Any, path: str, limiters: Mapping[str, Any],
     return True
 
 
-# IPv4-mapped IPv6 addresses (::ffff:0:0/96), which the filtering keys read as IPv4.
-_MAPPED_START = 0xFFFF << 32
-_MAPPED_END = _MAPPED_START + (1 << 32)
-
-
-def _from_plane_set(ipset: Any, name: str) -> IPRangeSet | None:
-    """Convert the plane's ``IPSet`` to the filtering key space, or None to parse afresh."""
-    ranges = getattr(ipset, "ranges", None)
-    if ranges is None:
-        return None
-    v4, v6 = ranges()
-    for start, end in v6:
-        if start < _MAPPED_END and end > _MAPPED_START:
-            return None  # mapped addresses key as IPv4: rare enough to parse the entries
-    keyed = v4 + [(start | V6_OFFSET, (start | V6_OFFSET) + (end - start)) for start, end in v6]
-    converted = IPRangeSet.from_ranges(keyed, name=name)
-    converted.size = len(ipset)
-    return converted
-
-
 def compile_rules_part(config: Any, build: Any) -> Ruleset:
     """Compile ``config.rules`` with its lists, limits and authenticators; record problems."""
     lists: dict[str, Any] = {}
-    # PERF: the plane's "ip_lists" compiler has already parsed and checked every
-    # entry (a 10k-entry list costs ~5 ms to parse); reuse its ranges.
-    built = getattr(build, "parts", {}).get("ip_lists") or {}
+    # PERF: the plane's "ip_lists" compiler has already built every list (the
+    # same IPRangeSet); it is used as is.
+    built = getattr(build, "parts", {}).get("ip_lists")
     for index, item in enumerate(getattr(config, "ip_lists", ())):
-        ready = built.get(item.name)
-        converted = _from_plane_set(ready, item.name) if ready is not None else None
-        if converted is not None:
-            lists[item.name] = converted
-            continue
+        if built is not None:
+            ready = built.get(item.name)
+            if isinstance(ready, IPRangeSet):
+                lists[item.name] = ready
+                continue
+            if ready is None:
+                continue  # the plane rejected it, and said where
         try:
             lists[item.name] = IPRangeSet(item.entries, name=item.name)
         except ListError as exc:
