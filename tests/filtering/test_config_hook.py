@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgeline.config import compile_config
 from edgeline.config._compile import Build
@@ -80,3 +82,50 @@ def test_a_list_the_plane_rejects_is_reported_once() -> None:
         compile_config(msgspec.convert(bad, EdgeConfig))
     paths = [p.path for p in info.value.problems]
     assert paths.count("$.ip_lists[0].entries[0]") == 1, paths
+
+
+# -- structured matches become trees without the parser --------------------------------
+
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+_MATCHES = st.builds(
+    Match,
+    methods=st.lists(st.sampled_from(["GET", "POST", "PUT"]), max_size=3).map(tuple),
+    path_prefix=st.none() | _TEXT.map(lambda t: "/" + t),
+    hosts=st.lists(st.one_of(_TEXT, _TEXT.map(lambda t: "*." + t)), max_size=3).map(tuple),
+    countries=st.lists(st.sampled_from(["DE", "FR", "KP", "T1"]), max_size=3).map(tuple),
+    asns=st.lists(st.integers(0, 4294967295), max_size=3).map(tuple),
+    ip_list=st.none() | st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}(\.[a-z_]{1,3})?",
+                                      fullmatch=True))
+
+
+def _positions(node: object) -> list[tuple[str, int]]:
+    out = [(type(node).__name__, node.pos)]  # type: ignore[attr-defined]
+    for child in ("left", "right", "item", "key"):
+        if hasattr(node, child):
+            out += _positions(getattr(node, child))
+    for many in ("items", "args"):
+        for child in getattr(node, many, ()):
+            out += _positions(child)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(_MATCHES)
+def test_structured_trees_are_what_the_parser_builds(match: Match) -> None:
+    from edgeline.filtering import parse
+    from edgeline.filtering.config import match_to_tree
+
+    source, tree = match_to_tree(match)
+    assert source == match_to_expression(match)
+    parsed = parse(source)
+    assert tree == parsed
+    assert _positions(tree) == _positions(parsed)
+
+
+def test_a_structured_match_may_name_any_list_the_schema_allows() -> None:
+    doc = {**DOC, "ip_lists": [{"name": "bad-ips.v4", "entries": ["203.0.113.0/24"]}],
+           "rules": [{"id": "r", "action": {"type": "block"}, "match": {"ip_list": "bad-ips.v4"}}]}
+    compiled = compile_config(msgspec.convert(doc, EdgeConfig))
+    phase = compiled["rules"].phases[0]
+    assert phase.evaluate(make_view("/", headers={"cf-connecting-ip": "203.0.113.5"})) == [0]
+    assert phase.evaluate(make_view("/", headers={"cf-connecting-ip": "203.0.114.5"})) == []

@@ -224,3 +224,29 @@ def test_no_request_crashes_the_evaluator(path: str, header: str, raw: bytes) ->
 def test_nesting_is_bounded() -> None:
     with pytest.raises(RuleError, match="nested more than"):
         parse("(" * 100 + "true" + ")" * 100)
+
+
+def _tokens_or_error(tokenize: object, source: str) -> object:
+    try:
+        return [(t if isinstance(t, tuple) else (t.kind, t.value, t.pos))
+                for t in tokenize(source)]  # type: ignore[operator]
+    except RuleError as error:
+        return ("error", error.message, error.pos)
+
+
+_TOKEN_TEXT = st.text(alphabet=' \t\n#"r\\ax.:/0129fF-_=!<>&|()[]{},$ÿ٣', max_size=40)
+_TOKEN_PIECES = st.lists(st.sampled_from([
+    "10.0.0.0/8", "1.2.3.4", "::1", "2001:db8::/32", "::ffff:1.2.3.4", "1:2", "a:b:c", "123",
+    "-5", "1.2.3", "12a", "http.path", "and", "or", "not", "==", "!=", "<=", ">", "&&", "||",
+    "!", "(", ")", "{", "}", "[", "]", ",", "$x", '"s"', 'r"\\d"', " ", "# c\n", "=", "&", "@",
+    "1.2.3.4/24x", "fe80::1:2.3.4.5", "١٢", "dead:beef"]), max_size=12).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_TOKEN_TEXT, _TOKEN_PIECES))
+def test_tokens_agree_with_the_reference_tokenizer(source: str) -> None:
+    from edgeline.filtering._parse import _tokens
+
+    from ._reference_tokens import tokens as reference
+
+    assert _tokens_or_error(_tokens, source) == _tokens_or_error(reference, source)
