@@ -304,10 +304,14 @@ class Ruleset:
 def _phase_function(name: str, rules: list[Rule], trees: list[Any], generator: Generator,
                     sources: list[str]) -> tuple[Any, str]:
     generator.hoist(trees, sources)
+    guards = generator.guards(trees) if len(trees) > 1 else {}
     body: list[str] = []
     for index, (rule, tree, source) in enumerate(zip(rules, trees, sources, strict=True)):
         generator.source = source
         condition = generator.expr(tree)
+        guard = guards.get(index)
+        if guard is not None:
+            condition = f"({guard} and {condition})"
         body.append(f"    if {condition}:")
         if rule.action.terminal:
             body.append(f"        hits.append({index})")
