@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_right
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -239,57 +240,97 @@ class Generator:
     def guards(self, trees: list[Node]) -> dict[int, str]:
         """Give rules that share a cheap necessary test one guard, computed up front.
 
-        A rule ``A and B and ...`` can only match when each conjunct holds.
-        Conjuncts of the same kind on the same value, in two rules or more
-        (``http.path starts_with "/admin/3"`` and ``... "/api/v2/"``;
-        ``http.header["x-v"] == "1"`` and ``... == "2"``), are summed up by
-        one test (``f.startswith(("/admin/3", "/api/v2/"))``,
-        ``m.get("x-v") in {"1", "2"}``) that holds whenever any of them
-        does. Returns rule index -> its guards (``g1 and g4``); the rule's
-        code becomes ``g1 and g4 and (rule)``. The rules themselves are
-        unchanged, so a guard can only skip work, never change a verdict.
+        A rule ``A and B and ...`` can only match when each conjunct holds,
+        and ``A or B`` only when one of them does. Tests of the same kind on
+        the same value, in two rules or more (``http.path starts_with
+        "/admin/3"`` and ``... "/api/v2/"``; ``http.header["x-v"] == "1"``
+        and ``... == "2"``; ``ip.src in {10.0.0.0/8}`` and ``ip.src ==
+        192.0.2.1``), are summed up by one test that holds whenever any of
+        them does (``f.startswith(("/admin/3", "/api/v2/"))``,
+        ``m.get("x-v") in {"1", "2"}``, one lookup in the union of the
+        networks). Returns rule index -> its guards (``g1 and (g2 or g4)``);
+        the rule's code becomes ``g1 and (g2 or g4) and (rule)``. The rules
+        themselves are unchanged, so a guard can only skip work, never
+        change a verdict.
 
         PERF: most requests match few rules; a guard that fails skips its
         rules for one local-variable test each.
         """
-        anchors: list[list[tuple[Any, Any]]] = []
+        needs: list[list[tuple[tuple[Any, Any], ...]]] = []
         counts: dict[Any, int] = {}
+        values: dict[Any, list[Any]] = {}
         for tree in trees:
             items = tree.items if isinstance(tree, Logical) and tree.op == "and" else (tree,)
-            found: list[tuple[Any, Any]] = []
+            mine: list[tuple[tuple[Any, Any], ...]] = []
             for item in items:
-                anchor = self._anchor(item)
-                if anchor is not None and all(anchor[0] != seen for seen, _ in found):
-                    found.append(anchor)
-            for key, _ in found:
+                need = self._need(item)
+                if need is not None:
+                    mine.append(need)
+            for key in {key for need in mine for key, _ in need}:
                 counts[key] = counts.get(key, 0) + 1
-            anchors.append(found)
-        groups: dict[Any, list[tuple[int, Any]]] = {}
-        for index, found in enumerate(anchors):
-            for key, value in found:
-                if counts[key] >= 2:
-                    groups.setdefault(key, []).append((index, value))
+            for need in mine:
+                for key, value in need:
+                    values.setdefault(key, []).append(value)
+            needs.append(mine)
         names: dict[Any, str] = {}
-        for key, members in groups.items():
-            code = self._guard_code(key, [value for _, value in members])
-            names[key] = name = f"g{len(self._hoisted_lines)}"
-            self._hoisted_lines.append(f"{name} = {code}")
         out: dict[int, str] = {}
-        for index, found in enumerate(anchors):
-            mine = [names[key] for key, _ in found if key in names]
-            if mine:
-                out[index] = " and ".join(mine)
+        for index, mine in enumerate(needs):
+            parts: list[str] = []
+            for need in mine:
+                if any(counts[key] < 2 for key, _ in need):
+                    continue
+                alternatives = []
+                for key, _ in need:
+                    name = names.get(key)
+                    if name is None:
+                        code = self._guard_code(key, values[key])
+                        if code.isidentifier():
+                            name = code  # already computed up front (a hoisted test)
+                        else:
+                            name = f"g{len(self._hoisted_lines)}"
+                            self._hoisted_lines.append(f"{name} = {code}")
+                        names[key] = name
+                    alternatives.append(name)
+                joined = " or ".join(dict.fromkeys(alternatives))
+                parts.append(joined if len(alternatives) == 1 else f"({joined})")
+            if parts:
+                out[index] = " and ".join(parts)
         return out
 
+    def _need(self, node: Node) -> tuple[tuple[Any, Any], ...] | None:
+        """Return the tests one of which must hold for ``node`` to hold, or None."""
+        anchor = self._anchor(node)
+        if anchor is not None:
+            return (anchor,)
+        if not (isinstance(node, Logical) and node.op == "or"):
+            return None
+        alternatives = []
+        for item in node.items:
+            conjuncts = item.items if isinstance(item, Logical) and item.op == "and" else (item,)
+            found = next((a for a in map(self._anchor, conjuncts) if a is not None), None)
+            if found is None:
+                return None
+            alternatives.append(found)
+        return tuple(alternatives)
+
     def _anchor(self, node: Node) -> tuple[Any, Any] | None:
-        """Return (kind and subject, value) of a conjunct a guard can sum up, or None."""
+        """Return (kind and subject, value) of a test a guard can sum up, or None."""
         if not isinstance(node, Binary):
             return None
         left, op, right = node.left, node.op, node.right
         if not isinstance(left, (Field, Index, Call)):
             return None
         if isinstance(left, Field) and FIELDS.get(left.name, ("",))[0] == "ip":
-            return None  # address tests are hoisted whole
+            if op == "in" and isinstance(right, ListRef):
+                return ("list", left, right.name), node
+            if op == "in" and isinstance(right, SetLit):
+                items = right.items
+            elif op == "==" and isinstance(right, Literal):
+                items = (right,)
+            else:
+                return None
+            checker = _Checker(self.source, self.lists)
+            return ("ip",), [_network(checker, item) for item in items]
         if op == "in":
             if isinstance(right, SetLit):
                 return ("in", left), frozenset(item.value for item in right.items)
@@ -313,13 +354,18 @@ class Generator:
         return None
 
     def _guard_code(self, key: Any, values: list[Any]) -> str:
-        kind, subject = key[0], self.expr(key[1])
+        kind = key[0]
+        if kind == "ip":
+            self.uses_ip = True
+            union = IPRangeSet.from_ranges(r for ranges in values for r in ranges)
+            return self.ip_lookup(union, ("guard", "ip", tuple(union.spans())))
+        if kind == "list":
+            return str(self.expr(values[0]))
+        subject = self.expr(key[1])
         if kind == "in":
             union = frozenset().union(*values)
             name = self.constant(union, ("guard", tuple(sorted(map(repr, union)))))
             return f"({subject} in {name})"
-        if kind == "list":
-            return str(self.expr(values[0]))
         if kind in ("starts_with", "ends_with"):
             texts = tuple(sorted(set(values)))
             method = "startswith" if kind == "starts_with" else "endswith"
@@ -332,6 +378,21 @@ class Generator:
             return f"({self.constant(common)} in {subject})"
         bound = min(values) if kind in (">", ">=") else max(values)
         return f"({subject} {kind} {bound!r})"
+
+    def ip_lookup(self, ranges: IPRangeSet, key: Any) -> str:
+        """Return code testing ``ipk`` against ``ranges`` (PERF: inline, no Python call)."""
+        spans = ranges.spans()
+        if len(spans) <= 4:
+            # PERF: a few ranges are cheaper as inline comparisons than as a lookup.
+            tests = " or ".join(
+                f"{start} <= ipk < {end}" if end - start > 1 else f"ipk == {start}"
+                for start, end in spans)
+            return f"(ipk is not None and ({tests or 'False'}))"
+        starts, ends = ranges.arrays()
+        self.namespace["_bisect"] = bisect_right
+        s = self.constant(starts, ("starts", key))
+        e = self.constant(ends, ("ends", key))
+        return f"(ipk is not None and {e}[_bisect({s}, ipk) - 1] > ipk)"
 
     def constant(self, value: Any, key: Any = None) -> str:
         """Bind ``value`` in the generated code's globals; return its name."""
@@ -404,24 +465,14 @@ class Generator:
             checker = _Checker(self.source, self.lists)
             if op == "in" and isinstance(node.right, ListRef):
                 found = self.lists[node.right.name]
-                return f"{self.constant(found.contains_key, ('list', node.right.name))}(ipk)"
+                return self.ip_lookup(found, ("list", node.right.name))
             if op == "in":
                 assert isinstance(node.right, SetLit)
                 ranges = [_network(checker, item) for item in node.right.items]
             else:
                 assert isinstance(node.right, Literal)
                 ranges = [_network(checker, node.right)]
-            merged = IPRangeSet.from_ranges(ranges)
-            disjoint = merged.spans()
-            if len(disjoint) <= 4:
-                # PERF: a few ranges are cheaper as inline comparisons than as a call.
-                spans = " or ".join(
-                    f"{start} <= ipk < {end}" if end - start > 1 else f"ipk == {start}"
-                    for start, end in disjoint)
-                test = f"(ipk is not None and ({spans}))"
-            else:
-                key = ("ipset", tuple(ranges))
-                test = f"{self.constant(merged.contains_key, key)}(ipk)"
+            test = self.ip_lookup(IPRangeSet.from_ranges(ranges), ("ipset", tuple(ranges)))
             return f"(not {test})" if op == "!=" else test
         left = self.expr(node.left)
         if op == "in":

@@ -26,6 +26,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from itertools import accumulate, islice, repeat
 from operator import add, gt, itemgetter, mod
+from struct import Struct
 from typing import Final
 
 from ._errors import FilterConfigError
@@ -53,6 +54,7 @@ _MAPPED_PREFIX: Final = 0xFFFF << 32  # ::ffff:0:0/96, RFC 4291 §2.5.5.2
 _V4_SIZE: Final = {"": 1, **{str(p): 1 << (32 - p) for p in range(33)}}
 # An array type code of 4-byte unsigned items: packed IPv4 addresses read as integers.
 _U32: Final = next(code for code in "IL" if array(code).itemsize == 4)
+_U32_BE: Final = Struct("!I").unpack
 _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
 _THIRD = itemgetter(2)
@@ -86,7 +88,7 @@ def ip_key(text: str) -> int | None:
     """Return the lookup key of an address (IPv4-mapped IPv6 reads as IPv4), or None."""
     if inet_pton is not None:
         try:
-            return int.from_bytes(inet_pton(AF_INET, text), "big")
+            return _U32_BE(inet_pton(AF_INET, text))[0]  # type: ignore[no-any-return]
         except (OSError, TypeError, ValueError):
             pass
         if ":" not in text:
@@ -220,16 +222,22 @@ class IPRangeSet:
         pairs = sorted(ranges)
         self.name = name
         self.size = len(pairs)
-        self._starts = list(map(_FIRST, pairs))
-        self._ends = list(accumulate(map(_SECOND, pairs), max))
+        self._starts = [-1, *map(_FIRST, pairs)]
+        self._ends = [0, *accumulate(map(_SECOND, pairs), max)]
         return self
+
+    def arrays(self) -> tuple[list[int], list[int]]:
+        """Return the lookup arrays ``(starts, ends)``; treat them as read-only.
+
+        ``ends[bisect_right(starts, key) - 1] > key`` is membership for a
+        key of :func:`ip_key` (``starts[0]`` is a sentinel below every key,
+        so the index is never negative). Generated rule code inlines it.
+        """
+        return self._starts, self._ends
 
     def contains_key(self, key: int | None) -> bool:
         """Return whether the address with lookup key ``key`` (see :func:`ip_key`) is in the set."""
-        if key is None:
-            return False
-        index = bisect_right(self._starts, key) - 1
-        return index >= 0 and self._ends[index] > key
+        return key is not None and self._ends[bisect_right(self._starts, key) - 1] > key
 
     def __contains__(self, address: object) -> bool:
         """Return whether ``address`` (text or an ``ipaddress`` address) is in the set.
@@ -248,7 +256,7 @@ class IPRangeSet:
     def spans(self) -> list[tuple[int, int]]:
         """Return the set as sorted, disjoint ``[start, end)`` key ranges."""
         out: list[tuple[int, int]] = []
-        for start, end in zip(self._starts, self._ends, strict=True):
+        for start, end in zip(self._starts[1:], self._ends[1:], strict=True):
             if out and start <= out[-1][1]:
                 if end > out[-1][1]:
                     out[-1] = (out[-1][0], end)
@@ -340,13 +348,15 @@ def _careful(entries: Sequence[str], name: str) -> tuple[list[int], list[int], i
 def _sorted(starts: list[int], ends: list[int]) -> tuple[list[int], list[int]]:
     # Sort by start (lists pushed by `edgeline config push` already are), then keep
     # the running maximum of the ends: one bisect then answers "does any range
-    # starting at or before x reach past x".
+    # starting at or before x reach past x". A sentinel range [-1, 0) goes first.
     if any(map(gt, starts, islice(starts, 1, None))):
         order = sorted(range(len(starts)), key=starts.__getitem__)
         starts = list(map(starts.__getitem__, order))
         ends = list(map(ends.__getitem__, order))
     if any(map(gt, ends, islice(starts, 1, None))):
         ends = list(accumulate(ends, max))  # ranges overlap
+    starts.insert(0, -1)
+    ends.insert(0, 0)
     return starts, ends
 
 
