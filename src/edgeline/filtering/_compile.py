@@ -256,58 +256,73 @@ class Generator:
         PERF: most requests match few rules; a guard that fails skips its
         rules for one local-variable test each.
         """
-        needs: list[list[tuple[tuple[Any, Any], ...]]] = []
+        needs: list[list[tuple[tuple[Any, Any, Node], ...]]] = []
         counts: dict[Any, int] = {}
-        values: dict[Any, list[Any]] = {}
+        members: dict[Any, list[tuple[Any, Node]]] = {}
         for tree in trees:
             items = tree.items if isinstance(tree, Logical) and tree.op == "and" else (tree,)
-            mine: list[tuple[tuple[Any, Any], ...]] = []
-            for item in items:
-                need = self._need(item)
-                if need is not None:
-                    mine.append(need)
-            for key in {key for need in mine for key, _ in need}:
+            mine = [need for need in map(self._need, items) if need is not None]
+            for key in {key for need in mine for key, _, _ in need}:
                 counts[key] = counts.get(key, 0) + 1
             for need in mine:
-                for key, value in need:
-                    values.setdefault(key, []).append(value)
+                for key, value, node in need:
+                    members.setdefault(key, []).append((value, node))
             needs.append(mine)
-        names: dict[Any, str] = {}
+        # name, and whether it is a guard (True) or the very test the rules make (False)
+        names: dict[Any, tuple[str, bool]] = {}
         out: dict[int, str] = {}
         for index, mine in enumerate(needs):
             parts: list[str] = []
             for need in mine:
-                if any(counts[key] < 2 for key, _ in need):
+                if any(counts[key] < 2 for key, _, _ in need):
                     continue
-                alternatives = []
-                for key, _ in need:
-                    name = names.get(key)
-                    if name is None:
-                        code = self._guard_code(key, values[key])
-                        if code.isidentifier():
-                            name = code  # already computed up front (a hoisted test)
-                        else:
-                            name = f"g{len(self._hoisted_lines)}"
-                            self._hoisted_lines.append(f"{name} = {code}")
-                        names[key] = name
-                    alternatives.append(name)
-                joined = " or ".join(dict.fromkeys(alternatives))
+                alternatives = [self._guard_name(key, members[key], names) for key, _, _ in need]
+                if not any(guard for _, guard in alternatives):
+                    continue  # the rule makes the same test, computed up front
+                joined = " or ".join(dict.fromkeys(name for name, _ in alternatives))
                 parts.append(joined if len(alternatives) == 1 else f"({joined})")
             if parts:
                 out[index] = " and ".join(parts)
         return out
 
-    def _need(self, node: Node) -> tuple[tuple[Any, Any], ...] | None:
+    def _guard_name(self, key: Any, members: list[tuple[Any, Node]],
+                    names: dict[Any, tuple[str, bool]]) -> tuple[str, bool]:
+        found = names.get(key)
+        if found is not None:
+            return found
+        exact = [node for _, node in members if not isinstance(node, Binary)
+                 or node.op != "matches"]
+        distinct = {tuple(value) if isinstance(value, list) else value for value, _ in members}
+        if len(distinct) == 1 and len(exact) == len(members):
+            # Every rule makes this same test: compute it once, where the rules make it.
+            code = self.expr(members[0][1])
+            guard = False
+        else:
+            code = self._guard_code(key, [value for value, _ in members])
+            guard = True
+        if code.isidentifier():
+            name = code  # already computed up front
+        else:
+            name = f"g{len(self._hoisted_lines)}"
+            self._hoisted_lines.append(f"{name} = {code}")
+        if not guard:
+            for _, node in members:
+                self.hoisted[node] = name
+        names[key] = (name, guard)
+        return name, guard
+
+    def _need(self, node: Node) -> tuple[tuple[Any, Any, Node], ...] | None:
         """Return the tests one of which must hold for ``node`` to hold, or None."""
         anchor = self._anchor(node)
         if anchor is not None:
-            return (anchor,)
+            return ((*anchor, node),)
         if not (isinstance(node, Logical) and node.op == "or"):
             return None
         alternatives = []
         for item in node.items:
             conjuncts = item.items if isinstance(item, Logical) and item.op == "and" else (item,)
-            found = next((a for a in map(self._anchor, conjuncts) if a is not None), None)
+            found = next(((*anchor, conjunct) for conjunct in conjuncts
+                          if (anchor := self._anchor(conjunct)) is not None), None)
             if found is None:
                 return None
             alternatives.append(found)
