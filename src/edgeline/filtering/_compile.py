@@ -372,8 +372,8 @@ class Generator:
         kind = key[0]
         if kind == "ip":
             self.uses_ip = True
-            union = IPRangeSet.from_ranges(r for ranges in values for r in ranges)
-            return self.ip_lookup(union, ("guard", "ip", tuple(union.spans())))
+            networks = IPRangeSet.from_ranges(r for ranges in values for r in ranges)
+            return self.ip_lookup(networks, ("guard", "ip", tuple(networks.spans())))
         if kind == "list":
             return str(self.expr(values[0]))
         subject = self.expr(key[1])

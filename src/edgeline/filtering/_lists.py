@@ -88,7 +88,7 @@ def ip_key(text: str) -> int | None:
     """Return the lookup key of an address (IPv4-mapped IPv6 reads as IPv4), or None."""
     if inet_pton is not None:
         try:
-            return _U32_BE(inet_pton(AF_INET, text))[0]  # type: ignore[no-any-return]
+            return _U32_BE(inet_pton(AF_INET, text))[0]
         except (OSError, TypeError, ValueError):
             pass
         if ":" not in text:
