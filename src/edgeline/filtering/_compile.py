@@ -261,12 +261,18 @@ class Generator:
         members: dict[Any, list[tuple[Any, Node]]] = {}
         for tree in trees:
             items = tree.items if isinstance(tree, Logical) and tree.op == "and" else (tree,)
-            mine = [need for need in map(self._need, items) if need is not None]
-            for key in {key for need in mine for key, _, _ in need}:
-                counts[key] = counts.get(key, 0) + 1
-            for need in mine:
+            mine = []
+            seen = set()
+            for item in items:
+                need = self._need(item)
+                if need is None:
+                    continue
+                mine.append(need)
                 for key, value, node in need:
                     members.setdefault(key, []).append((value, node))
+                    if key not in seen:
+                        seen.add(key)
+                        counts[key] = counts.get(key, 0) + 1
             needs.append(mine)
         # name, and whether it is a guard (True) or the very test the rules make (False)
         names: dict[Any, tuple[str, bool]] = {}
@@ -274,13 +280,18 @@ class Generator:
         for index, mine in enumerate(needs):
             parts: list[str] = []
             for need in mine:
-                if any(counts[key] < 2 for key, _, _ in need):
-                    continue
-                alternatives = [self._guard_name(key, members[key], names) for key, _, _ in need]
-                if not any(guard for _, guard in alternatives):
-                    continue  # the rule makes the same test, computed up front
-                joined = " or ".join(dict.fromkeys(name for name, _ in alternatives))
-                parts.append(joined if len(alternatives) == 1 else f"({joined})")
+                alternatives = []
+                useful = False
+                for key, _, _ in need:
+                    if counts[key] < 2:
+                        break
+                    found = names.get(key) or self._guard_name(key, members[key], names)
+                    alternatives.append(found[0])
+                    useful = useful or found[1]
+                else:
+                    if useful:  # else the rule makes the same test, computed up front
+                        joined = " or ".join(dict.fromkeys(alternatives))
+                        parts.append(joined if len(alternatives) == 1 else f"({joined})")
             if parts:
                 out[index] = " and ".join(parts)
         return out
@@ -290,15 +301,15 @@ class Generator:
         found = names.get(key)
         if found is not None:
             return found
-        exact = [node for _, node in members if not isinstance(node, Binary)
-                 or node.op != "matches"]
+        exact = all(node.op != "matches" for _, node in members)  # type: ignore[union-attr]
         distinct = {tuple(value) if isinstance(value, list) else value for value, _ in members}
-        if len(distinct) == 1 and len(exact) == len(members):
+        if len(distinct) == 1 and exact:
             # Every rule makes this same test: compute it once, where the rules make it.
             code = self.expr(members[0][1])
             guard = False
         else:
-            code = self._guard_code(key, [value for value, _ in members])
+            subject = members[0][1].left  # type: ignore[union-attr]
+            code = self._guard_code(key, [value for value, _ in members], subject)
             guard = True
         if code.isidentifier():
             name = code  # already computed up front
@@ -337,7 +348,7 @@ class Generator:
             return None
         if isinstance(left, Field) and FIELDS.get(left.name, ("",))[0] == "ip":
             if op == "in" and isinstance(right, ListRef):
-                return ("list", left, right.name), node
+                return ("list", left.name, right.name), None
             if op == "in" and isinstance(right, SetLit):
                 items = right.items
             elif op == "==" and isinstance(right, Literal):
@@ -346,37 +357,36 @@ class Generator:
                 return None
             checker = _Checker(self.source, self.lists)
             return ("ip",), [_network(checker, item) for item in items]
+        subject = _subject(left)
         if op == "in":
             if isinstance(right, SetLit):
-                return ("in", left), frozenset(item.value for item in right.items)
+                return ("in", subject), frozenset(item.value for item in right.items)
             if isinstance(right, ListRef):
-                return ("list", left, right.name), node
+                return ("list", subject, right.name), None
             return None
         if not isinstance(right, Literal) or isinstance(right.value, bool):
             return None
         value = right.value
         if op == "==":
-            return ("in", left), frozenset((value,))
+            return ("in", subject), frozenset((value,))
         if op in ("starts_with", "ends_with") and isinstance(value, str):
-            return (op, left), value
+            return (op, subject), value
         if op == "contains" and isinstance(value, str) and value:
-            return ("contains", left, value[:4]), value
+            return ("contains", subject, value[:4]), value
         if op == "matches":
             prefix = literal_prefix(_regex(_Checker(self.source, self.lists), right))
-            return (("starts_with", left), prefix) if prefix else None
+            return (("starts_with", subject), prefix) if prefix else None
         if op in _ORDER and type(value) is int:
-            return (op, left), value
+            return (op, subject), value
         return None
 
-    def _guard_code(self, key: Any, values: list[Any]) -> str:
+    def _guard_code(self, key: Any, values: list[Any], subject_node: Node) -> str:
         kind = key[0]
         if kind == "ip":
             self.uses_ip = True
             networks = IPRangeSet.from_ranges(r for ranges in values for r in ranges)
             return self.ip_lookup(networks, ("guard", "ip", tuple(networks.spans())))
-        if kind == "list":
-            return str(self.expr(values[0]))
-        subject = self.expr(key[1])
+        subject = self.expr(subject_node)
         if kind == "in":
             union = frozenset().union(*values)
             name = self.constant(union, ("guard", tuple(sorted(map(repr, union)))))
@@ -396,8 +406,8 @@ class Generator:
 
     def ip_lookup(self, ranges: IPRangeSet, key: Any) -> str:
         """Return code testing ``ipk`` against ``ranges`` (PERF: inline, no Python call)."""
-        spans = ranges.spans()
-        if len(spans) <= 4:
+        spans = ranges.spans() if len(ranges) <= 4 else ()
+        if spans or not len(ranges):
             # PERF: a few ranges are cheaper as inline comparisons than as a lookup.
             tests = " or ".join(
                 f"{start} <= ipk < {end}" if end - start > 1 else f"ipk == {start}"
@@ -519,6 +529,15 @@ class Generator:
         if op == "ends_with":
             return f"{left}.endswith({other})"
         return f"({left} {op} {other})"
+
+
+def _subject(node: Node) -> Any:
+    """Return a cheap key for the value a test looks at (PERF: no tree hashing)."""
+    if isinstance(node, Field):
+        return node.name
+    if isinstance(node, Index) and isinstance(node.key, Literal):
+        return node.name, node.key.value
+    return node
 
 
 def _children(node: Node) -> tuple[Node, ...]:
