@@ -16,7 +16,9 @@ Baseline, same process and document: ``json_loads_ms``, the standard
 library's ``json.loads`` (untyped, unvalidated, nothing compiled);
 ``load_vs_json_loads`` is the ratio. Breakdown: ``decode_ms`` (msgspec typed
 decode alone), ``compile_ms`` (all compilers), ``ip_list_ms``,
-``router_ms``. ``cold_load_ms`` is the first load in a fresh interpreter
+``router_ms``, and ``stage_<compiler>_ms``: the time of each registered
+compiler within one ``compile_config`` run (medians; they add up to about
+``compile_ms``). ``cold_load_ms`` is the first load in a fresh interpreter
 (one subprocess; imports excluded, reported as ``import_ms``).
 
 Usage: ``edgeline bench config [--quick]`` or ``python bench/config.py [--quick]``.
@@ -170,7 +172,7 @@ def _cold(data: bytes) -> dict[str, float]:
 def run(quick: bool = False) -> dict[str, float]:
     """Measure and return the flat figures (milliseconds and ratios)."""
     import kv_schemas
-    from edgeline.config import IPSet, compile_config, load_config
+    from edgeline.config import IPSet, compile_config, compilers, load_config
     from edgeline.config._compile import Build, _compile_router
 
     data = document()
@@ -193,6 +195,22 @@ def run(quick: bool = False) -> dict[str, float]:
         "ip_list": _median_ms(lambda: IPSet(config.ip_lists[0].entries), repeat),
         "router": _median_ms(lambda: _compile_router(config, Build(None, None)), repeat),
     }
+    stages: dict[str, list[float]] = {}
+
+    def timed(name: str, function: Any) -> Any:
+        def run_stage(config: Any, build: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return function(config, build)
+            finally:
+                stages.setdefault(name, []).append((time.perf_counter() - began) * 1000.0)
+        return run_stage
+
+    staged = {name: timed(name, function) for name, function in compilers().items()}
+    for _ in range(repeat):
+        compile_config(config, base=base, only=staged)
+    for name, samples in stages.items():
+        figures[f"stage_{name}_ms"] = round(statistics.median(samples), 3)
     for name, (median, low, high) in results.items():
         figures[f"{name}_ms"] = round(median, 3)
         figures[f"{name}_ms_min"] = round(low, 3)

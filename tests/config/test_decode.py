@@ -141,7 +141,7 @@ def test_constraints_are_checked() -> None:
         (lambda d: d["ip_lists"][0]["entries"].append("10.0.0.1/8"),
          "$.ip_lists[0].entries[2]", "host bits set"),
         (lambda d: d["ip_lists"][0]["entries"].append("999.1.1.1"),
-         "$.ip_lists[0].entries[2]", "does not appear to be"),
+         "$.ip_lists[0].entries[2]", "is not an IPv4/IPv6 address"),
         (lambda d: d["origins"].append({"name": "api", "urls": ["http://b.test"]}),
          "$.origins[1].name", "defined twice"),
         (lambda d: d["routes"].append({"path": "/ping", "action": {"type": "respond"}}),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import msgspec
 import pytest
 from hypothesis import given, settings
@@ -62,34 +60,72 @@ def test_hook_registered_with_the_plane_reports_paths() -> None:
     assert problem.path == "$.ip_lists[0].entries[0]" and "host bits set" in problem.message
 
 
-# -- the plane's parsed IP lists are reused, in the filtering key space ----------------
-
-_V4 = st.builds(lambda a, p: f"{ipaddress.IPv4Address(a)}/{p}", st.integers(0, 2**32 - 1),
-                st.integers(8, 32)).map(lambda n: str(ipaddress.ip_network(n, strict=False)))
-_V6 = st.builds(lambda a, p: f"{ipaddress.IPv6Address(a)}/{p}", st.integers(0, 2**128 - 1),
-                st.integers(16, 128)).map(lambda n: str(ipaddress.ip_network(n, strict=False)))
-_MAPPED = st.integers(0, 2**32 - 1).map(lambda a: f"::ffff:{ipaddress.IPv4Address(a)}")
-_PROBE = st.one_of(st.integers(0, 2**32 - 1).map(lambda a: str(ipaddress.IPv4Address(a))),
-                   st.integers(0, 2**128 - 1).map(lambda a: str(ipaddress.IPv6Address(a))),
-                   _MAPPED)
+# -- the plane's IP lists are the rules' lists --------------------------------------------
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(st.one_of(_V4, _V6, _MAPPED), min_size=1, max_size=30), st.lists(_PROBE, max_size=30))
-def test_plane_ip_sets_convert_to_the_same_membership(entries: list[str], probes: list[str]) -> None:
-    from edgeline.config import IPSet
-    from edgeline.filtering._lists import IPRangeSet
-    from edgeline.filtering.config import _from_plane_set
+def test_the_plane_builds_each_ip_list_once_for_the_rules() -> None:
+    doc = {**DOC, "ip_lists": [{"name": "office",
+                                "entries": ["203.0.113.0/24", "2001:db8::/32", "::ffff:192.0.2.0/120"]}]}
+    compiled = compile_config(msgspec.convert(doc, EdgeConfig))
+    office = compiled["ip_lists"]["office"]
+    assert compiled["rules"].lists["office"] is office
+    phase = compiled["rules"].phases[0]
+    for address, listed in (("203.0.113.5", True), ("2001:db8::1", True), ("192.0.2.9", True),
+                            ("::ffff:203.0.113.5", True), ("198.51.100.1", False)):
+        view = make_view("/", headers={"cf-connecting-ip": address})
+        assert (phase.rules[0].id in [phase.rules[i].id for i in phase.evaluate(view)]) is listed
 
-    reference = IPRangeSet(entries, name="l")
-    converted = _from_plane_set(IPSet(entries), "l")
-    if converted is None:  # a mapped range: parsed afresh instead
-        assert any(e.startswith("::ffff:") for e in entries) or any(":" in e for e in entries)
-        return
-    assert len(converted) == len(entries)
-    for entry in entries:  # every listed network's first and last address
-        network = ipaddress.ip_network(entry, strict=False)
-        for address in (network.network_address, network.broadcast_address):
-            assert (str(address) in converted) == (str(address) in reference)
-    for probe in probes:
-        assert (probe in converted) == (probe in reference), probe
+
+def test_a_list_the_plane_rejects_is_reported_once() -> None:
+    bad = {**DOC, "ip_lists": [{"name": "office", "entries": ["203.0.113.1/24"]}]}
+    with pytest.raises(ConfigInvalid) as info:
+        compile_config(msgspec.convert(bad, EdgeConfig))
+    paths = [p.path for p in info.value.problems]
+    assert paths.count("$.ip_lists[0].entries[0]") == 1, paths
+
+
+# -- structured matches become trees without the parser --------------------------------
+
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+_MATCHES = st.builds(
+    Match,
+    methods=st.lists(st.sampled_from(["GET", "POST", "PUT"]), max_size=3).map(tuple),
+    path_prefix=st.none() | _TEXT.map(lambda t: "/" + t),
+    hosts=st.lists(st.one_of(_TEXT, _TEXT.map(lambda t: "*." + t)), max_size=3).map(tuple),
+    countries=st.lists(st.sampled_from(["DE", "FR", "KP", "T1"]), max_size=3).map(tuple),
+    asns=st.lists(st.integers(0, 4294967295), max_size=3).map(tuple),
+    ip_list=st.none() | st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}(\.[a-z_]{1,3})?",
+                                      fullmatch=True))
+
+
+def _positions(node: object) -> list[tuple[str, int]]:
+    out = [(type(node).__name__, node.pos)]  # type: ignore[attr-defined]
+    for child in ("left", "right", "item", "key"):
+        if hasattr(node, child):
+            out += _positions(getattr(node, child))
+    for many in ("items", "args"):
+        for child in getattr(node, many, ()):
+            out += _positions(child)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(_MATCHES)
+def test_structured_trees_are_what_the_parser_builds(match: Match) -> None:
+    from edgeline.filtering import parse
+    from edgeline.filtering.config import match_to_tree
+
+    source, tree = match_to_tree(match)
+    assert source == match_to_expression(match)
+    parsed = parse(source)
+    assert tree == parsed
+    assert _positions(tree) == _positions(parsed)
+
+
+def test_a_structured_match_may_name_any_list_the_schema_allows() -> None:
+    doc = {**DOC, "ip_lists": [{"name": "bad-ips.v4", "entries": ["203.0.113.0/24"]}],
+           "rules": [{"id": "r", "action": {"type": "block"}, "match": {"ip_list": "bad-ips.v4"}}]}
+    compiled = compile_config(msgspec.convert(doc, EdgeConfig))
+    phase = compiled["rules"].phases[0]
+    assert phase.evaluate(make_view("/", headers={"cf-connecting-ip": "203.0.113.5"})) == [0]
+    assert phase.evaluate(make_view("/", headers={"cf-connecting-ip": "203.0.114.5"})) == []

@@ -224,3 +224,115 @@ def test_no_request_crashes_the_evaluator(path: str, header: str, raw: bytes) ->
 def test_nesting_is_bounded() -> None:
     with pytest.raises(RuleError, match="nested more than"):
         parse("(" * 100 + "true" + ")" * 100)
+
+
+def _tokens_or_error(tokenize: object, source: str) -> object:
+    try:
+        return [(t if isinstance(t, tuple) else (t.kind, t.value, t.pos))
+                for t in tokenize(source)]  # type: ignore[operator]
+    except RuleError as error:
+        return ("error", error.message, error.pos)
+
+
+_TOKEN_TEXT = st.text(alphabet=' \t\n#"r\\ax.:/0129fF-_=!<>&|()[]{},$ÿ٣', max_size=40)
+_TOKEN_PIECES = st.lists(st.sampled_from([
+    "10.0.0.0/8", "1.2.3.4", "::1", "2001:db8::/32", "::ffff:1.2.3.4", "1:2", "a:b:c", "123",
+    "-5", "1.2.3", "12a", "http.path", "and", "or", "not", "==", "!=", "<=", ">", "&&", "||",
+    "!", "(", ")", "{", "}", "[", "]", ",", "$x", '"s"', 'r"\\d"', " ", "# c\n", "=", "&", "@",
+    "1.2.3.4/24x", "fe80::1:2.3.4.5", "١٢", "dead:beef"]), max_size=12).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_TOKEN_TEXT, _TOKEN_PIECES))
+def test_tokens_agree_with_the_reference_tokenizer(source: str) -> None:
+    from edgeline.filtering._parse import _tokens
+
+    from ._reference_tokens import tokens as reference
+
+    assert _tokens_or_error(_tokens, source) == _tokens_or_error(reference, source)
+
+
+# -- a whole phase (shared guards, hoisting, early return) against the interpreter ---------
+
+_PREFIXES = st.sampled_from(["", "/a", "/ab", "/b", "/admin/1", "/admin/12"])
+_SHORT = st.sampled_from(["", "a", "ab", "abc", "abcd", "abcde", "b"])
+
+
+def _conjunct() -> st.SearchStrategy:
+    path, query, agent = Field("http.path"), Field("http.query"), Field("http.user_agent")
+    header = Index("http.header", Literal("x-a", "str"))
+    return st.one_of(
+        _PREFIXES.map(lambda p: Binary("starts_with", path, Literal(p, "str"))),
+        _SHORT.map(lambda s: Binary("ends_with", path, Literal(s, "str"))),
+        _SHORT.map(lambda s: Binary("contains", agent, Literal(s, "str"))),
+        _SHORT.map(lambda s: Binary("==", header, Literal(s, "str"))),
+        st.lists(_SHORT, min_size=1, max_size=3).map(
+            lambda items: Binary("in", header, SetLit(tuple(Literal(i, "str") for i in items)))),
+        st.builds(lambda op, n: Binary(op, Call("len", (query,)), Literal(n, "int")),
+                  st.sampled_from([">", ">=", "<", "<="]), st.integers(0, 6)),
+        st.builds(lambda op, n: Binary(op, Field("geo.asn"), Literal(n, "int")),
+                  st.sampled_from(["==", ">", "<="]), st.integers(0, 3)),
+        st.just(Binary("in", Field("geo.asn"), ListRef("bad_asns"))),
+        st.sampled_from(["^/a[0-9]", "^/ab", "^/b|^/a"]).map(
+            lambda p: Binary("matches", path, Literal(p, "str"))),
+        _condition(),
+    )
+
+
+_RULE_TREES = st.lists(
+    st.lists(_conjunct(), min_size=1, max_size=3).map(
+        lambda items: items[0] if len(items) == 1 else Logical("and", tuple(items))),
+    min_size=1, max_size=12)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_RULE_TREES, st.lists(st.booleans(), min_size=12, max_size=12),
+       st.lists(st.tuples(st.sampled_from(["/", "/a", "/a1", "/ab", "/abc", "/admin/123", "/b"]),
+                          st.text(alphabet="ab=&", max_size=7), _SHORT, _SHORT,
+                          st.sampled_from(["0", "1", "2", "64512", "x"])), min_size=1, max_size=6))
+def test_a_compiled_phase_agrees_with_interpreting_its_rules(trees, terminal, requests) -> None:  # type: ignore[no-untyped-def]
+    from edgeline.filtering import Rule, compile_ruleset
+
+    lists = {**LISTS, "bad_asns": ASNList(["1", "2"])}
+    rules = [Rule(f"r{i}", unparse(tree), {"type": "block" if terminal[i] else "log"})
+             for i, tree in enumerate(trees)]
+    phase = compile_ruleset(rules, lists=lists).phases[0]
+    parsed = [parse(rule.expression) for rule in rules]
+    for path, query, agent, header, asn in requests:
+        view = make_view(path + ("?" + query if query else ""),
+                         headers={"user-agent": agent, "x-a": header}, cf={"asn": asn})
+        expected = []
+        for index, tree in enumerate(parsed):
+            if interpret(tree, view, lists):
+                expected.append(index)
+                if terminal[index]:
+                    break
+        assert phase.evaluate(view) == expected, (phase.code, path, query, agent, header, asn)
+
+
+@pytest.mark.parametrize("sources", [
+    ['http.user_agent contains "abcde"', 'http.user_agent contains "abcd"',
+     'http.user_agent contains "abcdx"'],
+    ['http.path starts_with "/ab"', 'http.path starts_with "/a"', 'http.path matches r"^/b[0-9]"'],
+    ['http.path ends_with ".php"', 'http.path ends_with "p"'],
+    ['len(http.query) > 3', 'len(http.query) > 1', 'len(http.query) <= 2',
+     'len(http.query) <= 0'],
+    ['http.header["x-a"] == "a"', 'http.header["x-a"] in {"b" "c"}', 'geo.asn in $bad_asns',
+     'geo.asn in $bad_asns and http.path starts_with "/a"'],
+])
+def test_guards_of_every_kind_keep_the_verdicts(sources: list[str]) -> None:
+    from edgeline.filtering import Rule, compile_ruleset
+
+    lists = {**LISTS, "bad_asns": ASNList(["1"])}
+    rules = [Rule(f"r{i}", source, {"type": "log"}) for i, source in enumerate(sources)]
+    phase = compile_ruleset(rules, lists=lists).phases[0]
+    assert " = " in phase.code and "(g" in phase.code  # the rules share guards
+    for path in ("/", "/a", "/ab", "/b1", "/x.php", "/ap"):
+        for agent in ("", "abcd", "abcde", "xabcdx", "abc"):
+            for query in ("", "q", "q=1", "q=12"):
+                for header, asn in (("a", "1"), ("c", "2"), ("", "0")):
+                    view = make_view(path + ("?" + query if query else ""),
+                                     headers={"user-agent": agent, "x-a": header}, cf={"asn": asn})
+                    expected = [i for i, rule in enumerate(rules)
+                                if interpret(parse(rule.expression), view, lists)]
+                    assert phase.evaluate(view) == expected, (phase.code, view.path, agent)

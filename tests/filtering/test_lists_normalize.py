@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import time
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from edgeline.filtering import (
     ASNList,
-    IPRangeSet,
     ListError,
     PatternList,
     RegexRejected,
@@ -20,54 +16,6 @@ from edgeline.filtering import (
     normalize_host,
     normalize_path,
 )
-
-
-def test_ip_list_membership_v4_v6_and_mapped() -> None:
-    ips = IPRangeSet(["10.0.0.0/8", "192.0.2.1", "2001:db8::/32", "# comment", "", "::1"])
-    assert "10.255.0.1" in ips and "192.0.2.1" in ips and "192.0.2.2" not in ips
-    assert "2001:db8:ffff::1" in ips and "2001:db9::" not in ips and "::1" in ips
-    assert "::ffff:10.1.1.1" in ips  # IPv4-mapped IPv6 reads as IPv4
-    assert "not an ip" not in ips and "" not in ips and "10.0.0.1/8" not in ips
-    assert len(ips) == 4
-
-
-@pytest.mark.parametrize(("entries", "line", "column", "message"), [
-    (["10.0.0.0/8", "10.0.0.1/8"], 2, 1, "host bits set (did you mean 10.0.0.0/8?)"),
-    ("1.2.3.4\n\n  10.0.0.0/33", 3, 12, "invalid prefix length '33'"),
-    (["1.2.3.4", "300.1.1.1"], 2, 1, "not an IPv4/IPv6 address"),
-    (["2001:db8::/129"], 1, 12, "invalid prefix length '129'"),
-    (["01.2.3.4"], 1, 1, "not an IPv4/IPv6 address"),
-])
-def test_malformed_entries_are_rejected_with_line_and_column(
-        entries: object, line: int, column: int, message: str) -> None:
-    with pytest.raises(ListError) as info:
-        IPRangeSet(entries, name="blocklist")  # type: ignore[arg-type]
-    assert (info.value.line, info.value.column) == (line, column)
-    assert message in str(info.value) and "blocklist" in str(info.value)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2**32 - 1), st.integers(8, 32)), max_size=30),
-       st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=30))
-def test_ip_list_agrees_with_ipaddress(networks: list[tuple[int, int]], probes: list[int]) -> None:
-    nets = [ipaddress.ip_network((value >> (32 - p) << (32 - p), p)) for value, p in networks]
-    ips = IPRangeSet([str(n) for n in nets])
-    for probe in probes:
-        address = ipaddress.ip_address(probe)
-        assert (str(address) in ips) == any(address in n for n in nets)
-
-
-def test_hundred_thousand_entries_lookup_is_fast() -> None:
-    entries = [f"{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}.0/24" for i in range(1, 100_001)]
-    began = time.perf_counter()
-    ips = IPRangeSet(entries)
-    assert time.perf_counter() - began < 5.0
-    probes = ["0.1.2.9", "1.134.160.77", "9.9.9.9", "200.1.1.1"] * 2500
-    began = time.perf_counter()
-    found = sum(1 for p in probes if p in ips)
-    per = (time.perf_counter() - began) / len(probes)
-    assert found == 5000  # the first two probes are listed, the last two are not
-    assert per < 5e-6  # generous for loaded CI machines; bench/rules.py measures the real figure
 
 
 def test_other_lists() -> None:

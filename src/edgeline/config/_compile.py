@@ -14,7 +14,8 @@ Built in, in this order:
     (``None`` per origin when there is no platform transport, as in
     ``edgeline config validate``); names must be unique.
 ``ip_lists``
-    ``{name: IPSet}`` (sorted integer ranges, bisect lookup).
+    ``{name: IPSet}`` (``edgeline.filtering.IPRangeSet``: sorted integer
+    ranges, bisect lookup), which the rules compiler uses as they are.
 ``geo_policies``
     :class:`GeoPolicies`: policy by region, country and continent; origin
     names and country codes (ISO 3166-1) checked; a code claimed by two
@@ -186,10 +187,9 @@ def _compile_ip_lists(config: EdgeConfig, build: Build) -> dict[str, IPSet]:
     sets: dict[str, IPSet] = {}
     for index, item in enumerate(config.ip_lists):
         try:
-            sets[item.name] = IPSet(item.entries)
+            sets[item.name] = IPSet(item.entries, name=item.name)
         except IPListError as exc:
-            build.problem(f"$.ip_lists[{index}].entries[{exc.index}]",
-                          f"{exc} (expected an IPv4/IPv6 address or CIDR network)")
+            build.problem(f"$.ip_lists[{index}].entries[{exc.index}]", exc.reason)
     return sets
 
 

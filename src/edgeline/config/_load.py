@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from typing import Any
 
@@ -30,13 +31,23 @@ def load_config(
     source: str | None = None, only: dict[str, Compiler] | None = None,
 ) -> CompiledConfig:
     """Decode the JSON document ``data`` and compile it; raise ConfigInvalid if either fails."""
-    config: EdgeConfig = decode_config(data, source=source)
+    # PERF: loading allocates tens of thousands of objects (IP ranges, syntax
+    # trees, routes) and frees few of them, so the cyclic collector would run
+    # many passes that find nothing; it is paused for the load (bench/config.py).
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
     try:
-        compiled = compile_config(config, env=env, base=base, only=only)
-    except ConfigInvalid as exc:
-        text = data if isinstance(data, str) else data.decode("utf-8", "replace")
-        _with_lines(exc, text, toml=False, source=source)
-        raise
+        config: EdgeConfig = decode_config(data, source=source)
+        try:
+            compiled = compile_config(config, env=env, base=base, only=only)
+        except ConfigInvalid as exc:
+            text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+            _with_lines(exc, text, toml=False, source=source)
+            raise
+    finally:
+        if collecting:
+            gc.enable()
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     compiled.digest = hashlib.sha256(raw).hexdigest()
     compiled.size = len(raw)

@@ -8,8 +8,29 @@ equal to the original (the round-trip property the tests check).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Union
+from operator import attrgetter
+from typing import Any, Union
+
+
+def _hasher(*names: str) -> Callable[[Any], int]:
+    """Return a ``__hash__`` over the compared fields ``names``, computed once per node.
+
+    PERF: compiling a ruleset hashes subtrees many times (hoisting, guards);
+    a frozen node's hash never changes, so it is kept in a slot.
+    """
+    get = attrgetter(*names)
+
+    def node_hash(node: Any) -> int:
+        value: int = node._hash
+        if not value:
+            value = hash((type(node).__name__, get(node))) or 1
+            object.__setattr__(node, "_hash", value)
+        return value
+
+    return node_hash
+
 
 __all__ = [
     "Binary",
@@ -32,6 +53,9 @@ class Literal:
     value: str | int | bool
     kind: str  # "str" | "int" | "bool" | "net"
     pos: int = field(default=0, compare=False)
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
+
+    __hash__ = _hasher('value', 'kind')
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +64,9 @@ class Field:
 
     name: str
     pos: int = field(default=0, compare=False)
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
+
+    __hash__ = _hasher('name')
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +76,9 @@ class Index:
     name: str
     key: Node
     pos: int = field(default=0, compare=False)
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
+
+    __hash__ = _hasher('name', 'key')
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +88,9 @@ class Call:
     name: str
     args: tuple[Node, ...]
     pos: int = field(default=0, compare=False)
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
+
+    __hash__ = _hasher('name', 'args')
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +99,9 @@ class SetLit:
 
     items: tuple[Literal, ...]
     pos: int = field(default=0, compare=False)
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
+
+    __hash__ = _hasher('items')
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +110,9 @@ class ListRef:
 
     name: str
     pos: int = field(default=0, compare=False)
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
+
+    __hash__ = _hasher('name')
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +123,9 @@ class Binary:
     left: Node
     right: Node
     pos: int = field(default=0, compare=False)
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
+
+    __hash__ = _hasher('op', 'left', 'right')
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +135,9 @@ class Logical:
     op: str  # "and" | "or"
     items: tuple[Node, ...]
     pos: int = field(default=0, compare=False)
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
+
+    __hash__ = _hasher('op', 'items')
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +146,9 @@ class Not:
 
     item: Node
     pos: int = field(default=0, compare=False)
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
+
+    __hash__ = _hasher('item')
 
 
 Node = Union[Literal, Field, Index, Call, SetLit, ListRef, Binary, Logical, Not]  # noqa: UP007 - a runtime alias

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_right
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -236,6 +237,188 @@ class Generator:
             self._hoisted_lines.append(f"{name} = {code}")
             self.hoisted[node] = name
 
+    def guards(self, trees: list[Node]) -> dict[int, str]:
+        """Give rules that share a cheap necessary test one guard, computed up front.
+
+        A rule ``A and B and ...`` can only match when each conjunct holds,
+        and ``A or B`` only when one of them does. Tests of the same kind on
+        the same value, in two rules or more (``http.path starts_with
+        "/admin/3"`` and ``... "/api/v2/"``; ``http.header["x-v"] == "1"``
+        and ``... == "2"``; ``ip.src in {10.0.0.0/8}`` and ``ip.src ==
+        192.0.2.1``), are summed up by one test that holds whenever any of
+        them does (``f.startswith(("/admin/3", "/api/v2/"))``,
+        ``m.get("x-v") in {"1", "2"}``, one lookup in the union of the
+        networks). Returns rule index -> its guards (``g1 and (g2 or g4)``);
+        the rule's code becomes ``g1 and (g2 or g4) and (rule)``. The rules
+        themselves are unchanged, so a guard can only skip work, never
+        change a verdict.
+
+        PERF: most requests match few rules; a guard that fails skips its
+        rules for one local-variable test each.
+        """
+        needs: list[list[tuple[tuple[Any, Any, Node], ...]]] = []
+        counts: dict[Any, int] = {}
+        members: dict[Any, list[tuple[Any, Node]]] = {}
+        for tree in trees:
+            items = tree.items if isinstance(tree, Logical) and tree.op == "and" else (tree,)
+            mine = []
+            seen = set()
+            for item in items:
+                need = self._need(item)
+                if need is None:
+                    continue
+                mine.append(need)
+                for key, value, node in need:
+                    members.setdefault(key, []).append((value, node))
+                    if key not in seen:
+                        seen.add(key)
+                        counts[key] = counts.get(key, 0) + 1
+            needs.append(mine)
+        # name, and whether it is a guard (True) or the very test the rules make (False)
+        names: dict[Any, tuple[str, bool]] = {}
+        out: dict[int, str] = {}
+        for index, mine in enumerate(needs):
+            parts: list[str] = []
+            for need in mine:
+                alternatives = []
+                useful = False
+                for key, _, _ in need:
+                    if counts[key] < 2:
+                        break
+                    found = names.get(key) or self._guard_name(key, members[key], names)
+                    alternatives.append(found[0])
+                    useful = useful or found[1]
+                else:
+                    if useful:  # else the rule makes the same test, computed up front
+                        joined = " or ".join(dict.fromkeys(alternatives))
+                        parts.append(joined if len(alternatives) == 1 else f"({joined})")
+            if parts:
+                out[index] = " and ".join(parts)
+        return out
+
+    def _guard_name(self, key: Any, members: list[tuple[Any, Node]],
+                    names: dict[Any, tuple[str, bool]]) -> tuple[str, bool]:
+        found = names.get(key)
+        if found is not None:
+            return found
+        exact = all(node.op != "matches" for _, node in members)  # type: ignore[union-attr]
+        distinct = {tuple(value) if isinstance(value, list) else value for value, _ in members}
+        if len(distinct) == 1 and exact:
+            # Every rule makes this same test: compute it once, where the rules make it.
+            code = self.expr(members[0][1])
+            guard = False
+        else:
+            subject = members[0][1].left  # type: ignore[union-attr]
+            code = self._guard_code(key, [value for value, _ in members], subject)
+            guard = True
+        if code.isidentifier():
+            name = code  # already computed up front
+        else:
+            name = f"g{len(self._hoisted_lines)}"
+            self._hoisted_lines.append(f"{name} = {code}")
+        if not guard:
+            for _, node in members:
+                self.hoisted[node] = name
+        names[key] = (name, guard)
+        return name, guard
+
+    def _need(self, node: Node) -> tuple[tuple[Any, Any, Node], ...] | None:
+        """Return the tests one of which must hold for ``node`` to hold, or None."""
+        anchor = self._anchor(node)
+        if anchor is not None:
+            return ((*anchor, node),)
+        if not (isinstance(node, Logical) and node.op == "or"):
+            return None
+        alternatives = []
+        for item in node.items:
+            conjuncts = item.items if isinstance(item, Logical) and item.op == "and" else (item,)
+            found = next(((*anchor, conjunct) for conjunct in conjuncts
+                          if (anchor := self._anchor(conjunct)) is not None), None)
+            if found is None:
+                return None
+            alternatives.append(found)
+        return tuple(alternatives)
+
+    def _anchor(self, node: Node) -> tuple[Any, Any] | None:
+        """Return (kind and subject, value) of a test a guard can sum up, or None."""
+        if not isinstance(node, Binary):
+            return None
+        left, op, right = node.left, node.op, node.right
+        if not isinstance(left, (Field, Index, Call)):
+            return None
+        if isinstance(left, Field) and FIELDS.get(left.name, ("",))[0] == "ip":
+            if op == "in" and isinstance(right, ListRef):
+                return ("list", left.name, right.name), None
+            if op == "in" and isinstance(right, SetLit):
+                items = right.items
+            elif op == "==" and isinstance(right, Literal):
+                items = (right,)
+            else:
+                return None
+            checker = _Checker(self.source, self.lists)
+            return ("ip",), [_network(checker, item) for item in items]
+        subject = _subject(left)
+        if op == "in":
+            if isinstance(right, SetLit):
+                return ("in", subject), frozenset(item.value for item in right.items)
+            if isinstance(right, ListRef):
+                return ("list", subject, right.name), None
+            return None
+        if not isinstance(right, Literal) or isinstance(right.value, bool):
+            return None
+        value = right.value
+        if op == "==":
+            return ("in", subject), frozenset((value,))
+        if op in ("starts_with", "ends_with") and isinstance(value, str):
+            return (op, subject), value
+        if op == "contains" and isinstance(value, str) and value:
+            return ("contains", subject, value[:4]), value
+        if op == "matches":
+            prefix = literal_prefix(_regex(_Checker(self.source, self.lists), right))
+            return (("starts_with", subject), prefix) if prefix else None
+        if op in _ORDER and type(value) is int:
+            return (op, subject), value
+        return None
+
+    def _guard_code(self, key: Any, values: list[Any], subject_node: Node) -> str:
+        kind = key[0]
+        if kind == "ip":
+            self.uses_ip = True
+            networks = IPRangeSet.from_ranges(r for ranges in values for r in ranges)
+            return self.ip_lookup(networks, ("guard", "ip", tuple(networks.spans())))
+        subject = self.expr(subject_node)
+        if kind == "in":
+            union = frozenset().union(*values)
+            name = self.constant(union, ("guard", tuple(sorted(map(repr, union)))))
+            return f"({subject} in {name})"
+        if kind in ("starts_with", "ends_with"):
+            texts = tuple(sorted(set(values)))
+            method = "startswith" if kind == "starts_with" else "endswith"
+            return f"{subject}.{method}({self.constant(texts, ('guard', kind, texts))})"
+        if kind == "contains":
+            common = values[0]
+            for value in values[1:]:
+                while not value.startswith(common):
+                    common = common[:-1]
+            return f"({self.constant(common)} in {subject})"
+        bound = min(values) if kind in (">", ">=") else max(values)
+        return f"({subject} {kind} {bound!r})"
+
+    def ip_lookup(self, ranges: IPRangeSet, key: Any) -> str:
+        """Return code testing ``ipk`` against ``ranges`` (PERF: inline, no Python call)."""
+        spans = ranges.spans() if len(ranges) <= 4 else ()
+        if spans or not len(ranges):
+            # PERF: a few ranges are cheaper as inline comparisons than as a lookup.
+            tests = " or ".join(
+                f"{start} <= ipk < {end}" if end - start > 1 else f"ipk == {start}"
+                for start, end in spans)
+            return f"(ipk is not None and ({tests or 'False'}))"
+        starts, ends = ranges.arrays()
+        self.namespace["_bisect"] = bisect_right
+        s = self.constant(starts, ("starts", key))
+        e = self.constant(ends, ("ends", key))
+        return f"(ipk is not None and {e}[_bisect({s}, ipk) - 1] > ipk)"
+
     def constant(self, value: Any, key: Any = None) -> str:
         """Bind ``value`` in the generated code's globals; return its name."""
         ident = (type(value).__name__, key if key is not None else value)
@@ -307,23 +490,14 @@ class Generator:
             checker = _Checker(self.source, self.lists)
             if op == "in" and isinstance(node.right, ListRef):
                 found = self.lists[node.right.name]
-                return f"{self.constant(found.contains_key, ('list', node.right.name))}(ipk)"
+                return self.ip_lookup(found, ("list", node.right.name))
             if op == "in":
                 assert isinstance(node.right, SetLit)
                 ranges = [_network(checker, item) for item in node.right.items]
             else:
                 assert isinstance(node.right, Literal)
                 ranges = [_network(checker, node.right)]
-            merged = IPRangeSet.from_ranges(ranges)
-            if len(merged._starts) <= 4:
-                # PERF: a few ranges are cheaper as inline comparisons than as a call.
-                spans = " or ".join(
-                    f"{start} <= ipk < {end}" if end - start > 1 else f"ipk == {start}"
-                    for start, end in zip(merged._starts, merged._ends, strict=True))
-                test = f"(ipk is not None and ({spans}))"
-            else:
-                key = ("ipset", tuple(ranges))
-                test = f"{self.constant(merged.contains_key, key)}(ipk)"
+            test = self.ip_lookup(IPRangeSet.from_ranges(ranges), ("ipset", tuple(ranges)))
             return f"(not {test})" if op == "!=" else test
         left = self.expr(node.left)
         if op == "in":
@@ -355,6 +529,15 @@ class Generator:
         if op == "ends_with":
             return f"{left}.endswith({other})"
         return f"({left} {op} {other})"
+
+
+def _subject(node: Node) -> Any:
+    """Return a cheap key for the value a test looks at (PERF: no tree hashing)."""
+    if isinstance(node, Field):
+        return node.name
+    if isinstance(node, Index) and isinstance(node.key, Literal):
+        return node.name, node.key.value
+    return node
 
 
 def _children(node: Node) -> tuple[Node, ...]:

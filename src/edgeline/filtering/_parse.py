@@ -33,13 +33,20 @@ _KEYWORDS: Final = _WORD_OPS | {"and", "or", "not", "true", "false"}
 MAX_SOURCE: Final = 16_384
 _MAX_DEPTH: Final = 64
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,3})?(?![\w.:/])")
-_IPV6 = re.compile(r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*(?:/\d{1,3})?")
-_INT = re.compile(r"-?\d+(?![\w.])")
-_SPACE = re.compile(r"(?:\s+|#[^\n]*)+")
-_SYMBOLS: Final = ("==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "(", ")", "[", "]",
-                   "{", "}", ",", "$")
+# PERF: one pattern per token (blanks and comments skipped first); the alternatives
+# are tried in this order, so an IPv6 literal (two colons at least) wins over
+# IPv4, an IPv4 literal over an integer, an integer over a name.
+_TOKEN = re.compile(r"""
+    (?:\s+|\#[^\n]*)*
+    (?:
+      (?P<str>r?")
+    | (?P<v6>[0-9A-Fa-f]{0,4}:(?=[0-9A-Fa-f.]*:)[0-9A-Fa-f:.]*(?:/\d{1,3})?)
+    | (?P<v4>\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,3})?(?![\w.:/]))
+    | (?P<int>-?\d+(?![\w.]))
+    | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+    | (?P<sym>==|!=|<=|>=|&&|\|\||[<>!()\[\]{},$])
+    | (?P<end>\Z)
+    )?""", re.VERBOSE)
 _ESCAPES: Final = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r", "0": "\0"}
 
 
@@ -61,51 +68,36 @@ class _Token:
 
 def _tokens(source: str) -> list[_Token]:
     out: list[_Token] = []
+    append = out.append
+    match = _TOKEN.match
     pos = 0
-    end = len(source)
     while True:
-        space = _SPACE.match(source, pos)
-        if space:
-            pos = space.end()
-        if pos >= end:
-            out.append(_Token("end", "", pos))
-            return out
-        char = source[pos]
-        if char == '"' or (char == "r" and source.startswith('r"', pos)):
-            token, pos = _string(source, pos)
-            out.append(token)
-            continue
-        match = _IPV6.match(source, pos)
-        if match and match.group().count(":") >= 2:
-            out.append(_Token("net", match.group(), pos))
-            pos = match.end()
-            continue
-        match = _IPV4.match(source, pos)
-        if match:
-            out.append(_Token("net", match.group(), pos))
-            pos = match.end()
-            continue
-        match = _INT.match(source, pos)
-        if match:
-            out.append(_Token("int", int(match.group()), pos))
-            pos = match.end()
-            continue
-        match = _NAME.match(source, pos)
-        if match:
-            out.append(_Token("name", match.group(), pos))
-            pos = match.end()
-            continue
-        for symbol in _SYMBOLS:
-            if source.startswith(symbol, pos):
-                out.append(_Token("sym", symbol, pos))
-                pos += len(symbol)
-                break
-        else:
+        found = match(source, pos)
+        kind = found.lastgroup  # type: ignore[union-attr]
+        if kind is None:
+            pos = found.end()  # type: ignore[union-attr]
+            char = source[pos]
             if char == "=":
                 raise RuleError("'=' is not an operator (use '==')", source, pos)
             if char in "&|":
                 raise RuleError(f"'{char}' is not an operator (use '{char * 2}')", source, pos)
             raise RuleError(f"unexpected character {char!r}", source, pos)
+        start = found.start(kind)  # type: ignore[union-attr]
+        if kind == "str":
+            token, pos = _string(source, start)
+            append(token)
+            continue
+        pos = found.end()  # type: ignore[union-attr]
+        text = source[start:pos]
+        if kind == "name" or kind == "sym":
+            append(_Token(kind, text, start))
+        elif kind == "int":
+            append(_Token("int", int(text), start))
+        elif kind == "end":
+            append(_Token("end", "", start))
+            return out
+        else:
+            append(_Token("net", text, start))
 
 
 def _string(source: str, start: int) -> tuple[_Token, int]:

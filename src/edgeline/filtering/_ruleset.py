@@ -207,12 +207,18 @@ def action_from_dict(data: Mapping[str, Any]) -> Action:
 
 
 class Rule:
-    """One rule: ``id``, ``expression``, ``action``, ``phase``."""
+    """One rule: ``id``, ``expression``, ``action``, ``phase``.
 
-    __slots__ = ("id", "expression", "action", "phase", "description", "enabled")
+    ``tree``: the expression's syntax tree when the caller already has it
+    (as :func:`parse` would return it, positions included); otherwise the
+    expression is parsed when the ruleset compiles.
+    """
+
+    __slots__ = ("id", "expression", "action", "phase", "description", "enabled", "tree")
 
     def __init__(self, id: str, expression: str, action: Action | Mapping[str, Any],
-                 *, phase: str = "custom", description: str = "", enabled: bool = True) -> None:
+                 *, phase: str = "custom", description: str = "", enabled: bool = True,
+                 tree: Any = None) -> None:
         if not isinstance(id, str) or not _RULE_ID.match(id):
             raise FilterConfigError(f"rule id {id!r} must be 1-64 letters, digits, '_.:-'")
         if phase not in PHASES or phase == "managed":
@@ -224,6 +230,7 @@ class Rule:
         self.phase = phase
         self.description = description
         self.enabled = enabled
+        self.tree = tree
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Rule:
@@ -297,10 +304,14 @@ class Ruleset:
 def _phase_function(name: str, rules: list[Rule], trees: list[Any], generator: Generator,
                     sources: list[str]) -> tuple[Any, str]:
     generator.hoist(trees, sources)
+    guards = generator.guards(trees) if len(trees) > 1 else {}
     body: list[str] = []
     for index, (rule, tree, source) in enumerate(zip(rules, trees, sources, strict=True)):
         generator.source = source
         condition = generator.expr(tree)
+        guard = guards.get(index)
+        if guard is not None:
+            condition = f"({guard} and {condition})"
         body.append(f"    if {condition}:")
         if rule.action.terminal:
             body.append(f"        hits.append({index})")
@@ -356,7 +367,7 @@ def compile_ruleset(
             errors.append(FilterConfigError(f"rule {rule.id!r}: expression must be a string"))
             continue
         try:
-            tree = parse(rule.expression)
+            tree = rule.tree if rule.tree is not None else parse(rule.expression)
             type_ = check(tree, rule.expression, lists)
             if type_ != "bool":
                 raise RuleError(f"a rule's expression must be a condition, not {type_}",

@@ -39,17 +39,17 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..messages import Request
+from ._ast import Binary, Field, ListRef, Literal, Logical, Node, SetLit
 from ._auth import APIKeyAuthenticator, AuthResult, JWTAuthenticator
 from ._errors import FilterConfigError, RuleError
-from ._lists import _V6_OFFSET as V6_OFFSET
 from ._lists import IPRangeSet, ListError
 from ._managed import ManagedRules
-from ._parse import _quote
+from ._parse import MAX_SOURCE, _quote
 from ._ratelimit import BINDING_PERIODS, PenaltyBox, RateLimiter
 from ._ruleset import Rule, Ruleset, RulesetInvalid, compile_ruleset
 
 __all__ = ["build_authenticators", "build_limiters", "compile_rules_part",
-           "match_to_expression"]
+           "match_to_expression", "match_to_tree"]
 
 log = logging.getLogger("edgeline.filtering")
 
@@ -60,27 +60,106 @@ _KEY_TYPES: Final = frozenset({"RSA", "EC", "OKP"})
 
 def match_to_expression(match: Any) -> str:
     """Translate a structured ``kv_schemas.Match`` into an equivalent expression."""
-    parts: list[str] = []
+    return match_to_tree(match)[0]
+
+
+class _Writer:
+    """Source text written piece by piece, with the offset of the next piece."""
+
+    __slots__ = ("pieces", "pos")
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.pos = 0
+
+    def put(self, piece: str) -> int:
+        """Append ``piece``; return the offset it starts at."""
+        start = self.pos
+        self.pieces.append(piece)
+        self.pos += len(piece)
+        return start
+
+    def field(self, name: str) -> Field:
+        return Field(name, self.put(name))
+
+    def text(self, value: str) -> Literal:
+        return Literal(value, "str", self.put(_quote(value)))
+
+    def binary(self, field: str, op: str, right: Any) -> Binary:
+        left = self.field(field)
+        self.put(" ")
+        at = self.put(op)
+        self.put(" ")
+        return Binary(op, left, right(), at)
+
+    def set_of(self, values: Any, literal: Any) -> SetLit:
+        brace = self.put("{")
+        items = []
+        for position, value in enumerate(values):
+            if position:
+                self.put(" ")
+            items.append(literal(value))
+        self.put("}")
+        return SetLit(tuple(items), brace)
+
+
+def _asn(writer: _Writer, value: int) -> Literal:
+    return Literal(value, "int", writer.put(str(value)))
+
+
+def match_to_tree(match: Any) -> tuple[str, Node]:
+    """Return the expression of a structured ``kv_schemas.Match`` and its syntax tree.
+
+    PERF: the tree is built directly, as :func:`parse` would build it from
+    the text (positions included), so that structured rules, most of a
+    configuration, skip the tokenizer and the parser when it loads.
+    """
+    w = _Writer()
+    parts: list[Node] = []
+
+    def part() -> None:
+        if parts:
+            w.put(" and ")
+
     if match.methods:
-        parts.append("http.method in {" + " ".join(_quote(m) for m in match.methods) + "}")
+        part()
+        parts.append(w.binary("http.method", "in", lambda: w.set_of(match.methods, w.text)))
     if match.path_prefix is not None:
-        parts.append(f"http.path starts_with {_quote(match.path_prefix)}")
+        part()
+        parts.append(w.binary("http.path", "starts_with", lambda: w.text(match.path_prefix)))
     if match.hosts:
-        hosts = []
-        for pattern in match.hosts:
+        part()
+        hosts: list[Node] = []
+        many = len(match.hosts) > 1
+        if many:
+            w.put("(")
+        start = w.pos
+        for position, pattern in enumerate(match.hosts):
+            if position:
+                w.put(" or ")
             host = pattern.lower()
             if host.startswith("*."):
-                hosts.append(f"http.host ends_with {_quote(host[1:])}")
+                hosts.append(w.binary("http.host", "ends_with", lambda h=host: w.text(h[1:])))
             else:
-                hosts.append(f"http.host == {_quote(host)}")
-        parts.append(hosts[0] if len(hosts) == 1 else "(" + " or ".join(hosts) + ")")
+                hosts.append(w.binary("http.host", "==", lambda h=host: w.text(h)))
+        if many:
+            w.put(")")
+        parts.append(Logical("or", tuple(hosts), start) if many else hosts[0])
     if match.countries:
-        parts.append("geo.country in {" + " ".join(_quote(c) for c in match.countries) + "}")
+        part()
+        parts.append(w.binary("geo.country", "in", lambda: w.set_of(match.countries, w.text)))
     if match.asns:
-        parts.append("geo.asn in {" + " ".join(str(a) for a in match.asns) + "}")
+        part()
+        parts.append(w.binary("geo.asn", "in",
+                              lambda: w.set_of(match.asns, lambda a: _asn(w, a))))
     if match.ip_list is not None:
-        parts.append(f"ip.src in ${match.ip_list}")
-    return " and ".join(parts) if parts else "true"
+        part()
+        parts.append(w.binary("ip.src", "in", lambda: ListRef(match.ip_list,
+                                                              w.put(f"${match.ip_list}"))))
+    if not parts:
+        return "true", Literal(True, "bool", w.put("true"))
+    tree = parts[0] if len(parts) == 1 else Logical("and", tuple(parts), 0)
+    return "".join(w.pieces), tree
 
 
 def _action(action: Any) -> dict[str, Any]:
@@ -386,38 +465,20 @@ def _references(item: Any, path: str, limiters: Mapping[str, Any],
     return True
 
 
-# IPv4-mapped IPv6 addresses (::ffff:0:0/96), which the filtering keys read as IPv4.
-_MAPPED_START = 0xFFFF << 32
-_MAPPED_END = _MAPPED_START + (1 << 32)
-
-
-def _from_plane_set(ipset: Any, name: str) -> IPRangeSet | None:
-    """Convert the plane's ``IPSet`` to the filtering key space, or None to parse afresh."""
-    ranges = getattr(ipset, "ranges", None)
-    if ranges is None:
-        return None
-    v4, v6 = ranges()
-    for start, end in v6:
-        if start < _MAPPED_END and end > _MAPPED_START:
-            return None  # mapped addresses key as IPv4: rare enough to parse the entries
-    keyed = v4 + [(start | V6_OFFSET, (start | V6_OFFSET) + (end - start)) for start, end in v6]
-    converted = IPRangeSet.from_ranges(keyed, name=name)
-    converted.size = len(ipset)
-    return converted
-
-
 def compile_rules_part(config: Any, build: Any) -> Ruleset:
     """Compile ``config.rules`` with its lists, limits and authenticators; record problems."""
     lists: dict[str, Any] = {}
-    # PERF: the plane's "ip_lists" compiler has already parsed and checked every
-    # entry (a 10k-entry list costs ~5 ms to parse); reuse its ranges.
-    built = getattr(build, "parts", {}).get("ip_lists") or {}
+    # PERF: the plane's "ip_lists" compiler has already built every list (the
+    # same IPRangeSet); it is used as is.
+    built = getattr(build, "parts", {}).get("ip_lists")
     for index, item in enumerate(getattr(config, "ip_lists", ())):
-        ready = built.get(item.name)
-        converted = _from_plane_set(ready, item.name) if ready is not None else None
-        if converted is not None:
-            lists[item.name] = converted
-            continue
+        if built is not None:
+            ready = built.get(item.name)
+            if isinstance(ready, IPRangeSet):
+                lists[item.name] = ready
+                continue
+            if ready is None:
+                continue  # the plane rejected it, and said where
         try:
             lists[item.name] = IPRangeSet(item.entries, name=item.name)
         except ListError as exc:
@@ -430,11 +491,16 @@ def compile_rules_part(config: Any, build: Any) -> Ruleset:
         path = f"$.rules[{index}]"
         if not _references(item, path, limiters, authenticators, config, build):
             continue
-        expression = getattr(item, "expression", None) or match_to_expression(item.match)
+        expression = getattr(item, "expression", None)
+        tree = None
+        if not expression:
+            expression, tree = match_to_tree(item.match)
+            if len(expression) > MAX_SOURCE:
+                tree = None  # parsing it says so
         try:
             rules.append(Rule(item.id, expression, _action(item.action),
                               phase=getattr(item, "phase", "custom"), description=item.description,
-                              enabled=item.enabled))
+                              enabled=item.enabled, tree=tree))
             paths[item.id] = index
         except FilterConfigError as exc:
             build.problem(f"{path}", str(exc))
