@@ -1,7 +1,7 @@
 """Benchmark edgeline's router against Falcon, sanic-routing, werkzeug and Starlette.
 
 The corpus is the GitHub REST API table (203 routes) in
-``../shared/bench-data/github-api-routes.txt``; its ``:name`` parameters are
+``shared/bench-data/github-api-routes.txt`` (found beside the checkout or above it); its ``:name`` parameters are
 rewritten to each router's own syntax. Every router gets the same routes and
 looks up the same request paths, in the same process and the same run:
 
@@ -37,7 +37,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-ROUTES_FILE = REPO / ".." / "shared" / "bench-data" / "github-api-routes.txt"
+_CORPUS = Path("shared") / "bench-data" / "github-api-routes.txt"
+# NOTE: the corpus sits next to the checkout; a git worktree is one level deeper.
+ROUTES_FILE = next(
+    (base / _CORPUS for base in REPO.parents if (base / _CORPUS).is_file()),
+    REPO.parent / _CORPUS,
+)
 
 Route = tuple[str, str]  # (METHOD, "/path/:param")
 Lookup = tuple[str, str, int]  # (METHOD, request path, index of the expected route)

@@ -30,10 +30,13 @@ __all__ = [
     "PATH_RANK",
     "STR_RANK",
     "HostPattern",
+    "PathPattern",
     "RouteSpec",
     "Segment",
     "TrailingSlash",
+    "check_method",
     "parse_host",
+    "parse_path",
     "parse_route",
 ]
 
@@ -102,33 +105,46 @@ class HostPattern:
         return host == self.pattern
 
 
-class RouteSpec:
-    """A parsed, checked route: what both routers build their tables from."""
+class PathPattern:
+    """A parsed, checked path pattern under a host pattern, whatever the method.
 
-    __slots__ = ("method", "path", "host", "segments", "names", "shape", "ranks", "target")
+    Routes that differ only by method share one (PERF: a path is parsed once
+    however many methods it is added for).
+    """
 
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        host: HostPattern,
-        segments: tuple[Segment, ...],
-        target: object,
-    ) -> None:
-        self.method = method
+    __slots__ = ("path", "host", "segments", "names", "shape", "ranks")
+
+    def __init__(self, path: str, host: HostPattern, segments: tuple[Segment, ...]) -> None:
         self.path = path
         self.host = host
         self.segments = segments
         # PERF: one pass (routes are added by the hundred at configuration load).
         names: list[str] = []
         shape: list[tuple[int, str]] = []
+        ranks: list[int] = []
         for segment in segments:
             shape.append((segment.rank, segment.text))
+            ranks.append(segment.rank)
             if segment.rank:
                 names.append(segment.name)
         self.names = tuple(names)
         self.shape = tuple(shape)
-        self.ranks = tuple(rank for rank, _ in shape)
+        self.ranks = tuple(ranks)
+
+
+class RouteSpec:
+    """A parsed, checked route: what both routers build their tables from."""
+
+    __slots__ = ("method", "path", "host", "segments", "names", "shape", "ranks", "target")
+
+    def __init__(self, method: str, pattern: PathPattern, target: object) -> None:
+        self.method = method
+        self.path = pattern.path
+        self.host = pattern.host
+        self.segments = pattern.segments
+        self.names = pattern.names
+        self.shape = pattern.shape
+        self.ranks = pattern.ranks
         self.target = target
 
     @property
@@ -178,6 +194,13 @@ def parse_host(method: str, path: str, host: str | None) -> HostPattern:
     return HostPattern(name)
 
 
+def check_method(method: object, path: object, host: object) -> str:
+    """Return ``method`` if it is an HTTP token, else raise RouteError naming the route."""
+    if not isinstance(method, str) or not _TOKEN.match(method):
+        raise _fail(method, path, host, "method must be an HTTP token (RFC 9110 §9.1)")
+    return method
+
+
 def parse_route(
     method: str,
     path: str,
@@ -187,8 +210,21 @@ def parse_route(
     trailing_slash: TrailingSlash,
 ) -> RouteSpec:
     """Check one route and return its parsed form; raise RouteError naming the problem."""
-    if not isinstance(method, str) or not _TOKEN.match(method):
-        raise _fail(method, path, host, "method must be an HTTP token (RFC 9110 §9.1)")
+    check_method(method, path, host)
+    return RouteSpec(method, parse_path(method, path, host, converters, trailing_slash), target)
+
+
+def parse_path(
+    method: str,
+    path: str,
+    host: str | None,
+    converters: Mapping[str, tuple[int, Converter]],
+    trailing_slash: TrailingSlash,
+) -> PathPattern:
+    """Check a route's path and host; raise RouteError naming the route and the problem.
+
+    ``method`` only names the route in error messages.
+    """
     if not isinstance(path, str):
         raise _fail(method, path, host, "path must be a string")
     if not path.startswith("/"):
@@ -256,7 +292,7 @@ def parse_route(
     ):
         # NOTE: with the "ignore" policy "/a/" and "/a" are the same route.
         segments.pop()
-    return RouteSpec(method, path, host_pattern, tuple(segments), target)
+    return PathPattern(path, host_pattern, tuple(segments))
 
 
 def check_trailing_slash(value: str) -> TrailingSlash:
