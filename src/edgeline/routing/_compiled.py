@@ -41,6 +41,7 @@ from ._pattern import (
     HostPattern,
     PathPattern,
     RouteSpec,
+    Segment,
     TrailingSlash,
     check_method,
     check_trailing_slash,
@@ -194,7 +195,15 @@ class Router:
     per request). See :mod:`edgeline.routing` for the matching rules.
     """
 
-    __slots__ = ("match", "_converters", "_trailing_slash", "_tables", "_patterns", "_lock")
+    __slots__ = (
+        "match",
+        "_converters",
+        "_trailing_slash",
+        "_tables",
+        "_patterns",
+        "_statics",
+        "_lock",
+    )
 
     def __init__(
         self, *, converters: Iterable[Converter] = (), trailing_slash: str = "strict"
@@ -205,6 +214,7 @@ class Router:
         # PERF: (path, host) -> parsed pattern, so a path added for several
         # methods is parsed once.
         self._patterns: dict[tuple[str, str | None], PathPattern] = {}
+        self._statics: dict[str, Segment] = {}
         self._lock = threading.Lock()
         self.match: MatchFunction = self._compile_and_match
 
@@ -218,7 +228,9 @@ class Router:
         cacheable = type(path) is str and (host is None or type(host) is str)
         pattern = self._patterns.get((path, host)) if cacheable else None
         if pattern is None:
-            pattern = parse_path(method, path, host, self._converters, self._trailing_slash)
+            pattern = parse_path(
+                method, path, host, self._converters, self._trailing_slash, self._statics
+            )
             if cacheable:
                 self._patterns[(path, host)] = pattern
         spec = RouteSpec(method, pattern, target)

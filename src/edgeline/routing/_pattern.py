@@ -27,6 +27,7 @@ from ._converters import Converter
 from ._types import RouteError
 
 __all__ = [
+    "ANY_HOST",
     "PATH_RANK",
     "STR_RANK",
     "HostPattern",
@@ -105,6 +106,10 @@ class HostPattern:
         return host == self.pattern
 
 
+#: The host pattern of routes for any host (immutable, so shared).
+ANY_HOST: Final = HostPattern(None)
+
+
 class PathPattern:
     """A parsed, checked path pattern under a host pattern, whatever the method.
 
@@ -175,7 +180,7 @@ def _fail(method: object, path: object, host: object, reason: str) -> RouteError
 def parse_host(method: str, path: str, host: str | None) -> HostPattern:
     """Check a host pattern and return it normalized (lower case, no trailing dot)."""
     if host is None:
-        return HostPattern(None)
+        return ANY_HOST
     if not isinstance(host, str):
         raise _fail(method, path, host, "host must be a string or None")
     name = host.lower().rstrip(".")
@@ -220,11 +225,15 @@ def parse_path(
     host: str | None,
     converters: Mapping[str, tuple[int, Converter]],
     trailing_slash: TrailingSlash,
+    statics: dict[str, Segment] | None = None,
 ) -> PathPattern:
     """Check a route's path and host; raise RouteError naming the route and the problem.
 
-    ``method`` only names the route in error messages.
+    ``method`` only names the route in error messages. ``statics``, if given,
+    holds the static segments made so far, to share (segments are immutable).
     """
+    if statics is None:
+        statics = {}
     if not isinstance(path, str):
         raise _fail(method, path, host, "path must be a string")
     if not path.startswith("/"):
@@ -245,7 +254,10 @@ def parse_path(
     for index, raw in enumerate(raw_segments):
         if raw and "{" not in raw and "}" not in raw and "%" not in raw and raw[0] != ".":
             # PERF: the common static segment, which needs none of the checks below.
-            segments.append(Segment(raw, "", None, 0))
+            segment = statics.get(raw)
+            if segment is None:
+                segment = statics[raw] = Segment(raw, "", None, 0)
+            segments.append(segment)
             continue
         if "{" in raw or "}" in raw:
             found = _PARAM.match(raw)
