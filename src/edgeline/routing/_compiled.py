@@ -54,6 +54,9 @@ __all__ = ["Router"]
 
 Result = tuple[Any, dict[str, Any]] | None
 
+# Deeper than any request path can be (an HTTP request line is far shorter).
+MAX_PATH_SEGMENTS: Final = 1 << 40
+
 # NOTE: the Host header is chosen by the client; bound what it can make us cache.
 HOST_CACHE_SIZE: Final = 512
 
@@ -118,6 +121,7 @@ class _CompiledTable:
         "_static",
         "_dynamic",
         "_by_segments",
+        "deepest",
         "_ignore_slash",
         "_lock",
     )
@@ -127,6 +131,14 @@ class _CompiledTable:
     ) -> None:
         self.host: HostPattern = table.host
         self.methods = frozenset(table.methods)
+        # The most segments a matching path can have (a tail wildcard: any).
+        self.deepest = max(
+            (
+                MAX_PATH_SEGMENTS if leaf.has_tail else len(leaf.shape)
+                for leaf in table.leaves.values()
+            ),
+            default=0,
+        )
         snapshot = {id(leaf): _leaf_methods(leaf) for leaf in table.leaves.values()}
         self._static = [
             (leaf, snapshot[id(leaf)]) for leaf in table.leaves.values() if leaf.is_static
@@ -282,6 +294,11 @@ class Router:
         segs = decode_segments(normalized)
         if self._trailing_slash == "ignore" and len(segs) > 2 and segs[-1] == "":
             segs.pop()
+        # PERF: a path deeper than every route (by more than the segment a
+        # trailing-slash redirect may drop) matches nothing; a long path of
+        # short segments would otherwise be walked again for 405 and redirect.
+        if all(len(segs) > table.deepest + 2 for table in tables):
+            return None
         for table in tables:
             found = table.lookup(segs, method)
             if found is not None:
