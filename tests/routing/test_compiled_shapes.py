@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgeline.routing import MethodNotAllowed, ReferenceRouter, RouteError, Router
+from edgeline.routing import Converter, MethodNotAllowed, ReferenceRouter, RouteError, Router
 from edgeline.routing._codegen import MAX_DECISION_DEPTH, MAX_LENGTH_CHAIN
 
 Route = tuple[str, str]
@@ -359,3 +359,28 @@ def test_a_path_added_for_several_methods_is_checked_each_time() -> None:
         MethodNotAllowed(("DELETE", "GET", "HEAD", "PUT")),
         {"x": "1"},
     )
+
+
+def test_segments_parsed_for_one_route_are_checked_again_in_another() -> None:
+    router = Router(converters=[Converter("even", _even_only, regex=r"[0-9]+")])
+    router.add("GET", "/a/{x}/{n:int}/{e:even}", "a")
+    router.add("GET", "/f/{rest:path}", "f")
+    with pytest.raises(RouteError, match="parameter 'x' appears twice"):
+        router.add("GET", "/b/{x}/{x}", "b")
+    with pytest.raises(RouteError, match="'n' appears twice"):
+        router.add("GET", "/b/{n:int}/c/{n:int}", "b")
+    with pytest.raises(RouteError, match=r"\{rest:path\} must be the last segment"):
+        router.add("GET", "/g/{rest:path}/x", "g")
+    router.add("GET", "/c/{n:int}/{x}/{e:even}", "c")
+    router.add("GET", "/h/{rest:path}", "h")
+    assert router.match("GET", "/c/7/y/4") == ("c", {"n": 7, "x": "y", "e": 4})
+    assert router.match("GET", "/c/7/y/3") is None
+    assert router.match("GET", "/h/a/b") == ("h", {"rest": "a/b"})
+    assert router.match("GET", "/a/v/1/2") == ("a", {"x": "v", "n": 1, "e": 2})
+
+
+def _even_only(text: str) -> int:
+    value = int(text)
+    if value % 2:
+        raise ValueError(text)
+    return value

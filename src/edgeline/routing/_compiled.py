@@ -213,7 +213,7 @@ class Router:
         "_trailing_slash",
         "_tables",
         "_patterns",
-        "_statics",
+        "_segments",
         "_lock",
     )
 
@@ -226,7 +226,7 @@ class Router:
         # PERF: (path, host) -> parsed pattern, so a path added for several
         # methods is parsed once.
         self._patterns: dict[tuple[str, str | None], PathPattern] = {}
-        self._statics: dict[str, Segment] = {}
+        self._segments: dict[str, Segment] = {}
         self._lock = threading.Lock()
         self.match: MatchFunction = self._compile_and_match
 
@@ -241,7 +241,7 @@ class Router:
         pattern = self._patterns.get((path, host)) if cacheable else None
         if pattern is None:
             pattern = parse_path(
-                method, path, host, self._converters, self._trailing_slash, self._statics
+                method, path, host, self._converters, self._trailing_slash, self._segments
             )
             if cacheable:
                 self._patterns[(path, host)] = pattern

@@ -61,23 +61,20 @@ _DOT_SEGMENTS: Final = frozenset({".", ".."})
 class Segment:
     """One segment of a route pattern."""
 
-    __slots__ = ("text", "name", "converter", "rank")
+    __slots__ = ("text", "name", "converter", "rank", "key")
 
     def __init__(self, text: str, name: str, converter: Converter | None, rank: int) -> None:
         self.text = text  # decoded static text; "" for parameters
         self.name = name  # parameter name; "" for static segments
         self.converter = converter  # typed parameters only
         self.rank = rank
+        # What identifies this segment in a route's shape (not its name).
+        self.key: tuple[int, str] = (rank, text)
 
     @property
     def is_static(self) -> bool:
         """Tell whether this segment is static text."""
         return self.rank == 0
-
-    @property
-    def key(self) -> tuple[int, str]:
-        """Return what identifies this segment in a route's shape (not its name)."""
-        return (self.rank, self.text)
 
 
 class HostPattern:
@@ -117,7 +114,7 @@ class PathPattern:
     however many methods it is added for).
     """
 
-    __slots__ = ("path", "host", "segments", "names", "shape", "ranks")
+    __slots__ = ("path", "host", "segments", "names", "shape", "ranks", "converters")
 
     def __init__(self, path: str, host: HostPattern, segments: tuple[Segment, ...]) -> None:
         self.path = path
@@ -127,23 +124,38 @@ class PathPattern:
         names: list[str] = []
         shape: list[tuple[int, str]] = []
         ranks: list[int] = []
+        converters: list[Converter | None] = []
         for segment in segments:
-            shape.append((segment.rank, segment.text))
+            shape.append(segment.key)
             ranks.append(segment.rank)
+            converters.append(segment.converter)
             if segment.rank:
                 names.append(segment.name)
         self.names = tuple(names)
         self.shape = tuple(shape)
         self.ranks = tuple(ranks)
+        # The converter of each typed position (None elsewhere).
+        self.converters = tuple(converters)
 
 
 class RouteSpec:
     """A parsed, checked route: what both routers build their tables from."""
 
-    __slots__ = ("method", "path", "host", "segments", "names", "shape", "ranks", "target")
+    __slots__ = (
+        "method",
+        "pattern",
+        "path",
+        "host",
+        "segments",
+        "names",
+        "shape",
+        "ranks",
+        "target",
+    )
 
     def __init__(self, method: str, pattern: PathPattern, target: object) -> None:
         self.method = method
+        self.pattern = pattern
         self.path = pattern.path
         self.host = pattern.host
         self.segments = pattern.segments
@@ -225,15 +237,16 @@ def parse_path(
     host: str | None,
     converters: Mapping[str, tuple[int, Converter]],
     trailing_slash: TrailingSlash,
-    statics: dict[str, Segment] | None = None,
+    known: dict[str, Segment] | None = None,
 ) -> PathPattern:
     """Check a route's path and host; raise RouteError naming the route and the problem.
 
-    ``method`` only names the route in error messages. ``statics``, if given,
-    holds the static segments made so far, to share (segments are immutable).
+    ``method`` only names the route in error messages. ``known``, if given,
+    holds the segments parsed so far by their text, to share (segments are
+    immutable); it must stay with one converter table.
     """
-    if statics is None:
-        statics = {}
+    if known is None:
+        known = {}
     if not isinstance(path, str):
         raise _fail(method, path, host, "path must be a string")
     if not path.startswith("/"):
@@ -252,11 +265,23 @@ def parse_path(
     segments: list[Segment] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_segments):
+        segment = known.get(raw)
+        if segment is not None:
+            # PERF: a segment parsed before; a parameter's name must still be
+            # new in this route, and a wildcard last.
+            if segment.rank:
+                if segment.name in seen:
+                    raise _fail(method, path, host, f"parameter {segment.name!r} appears twice")
+                seen.add(segment.name)
+                if segment.rank == PATH_RANK and index != last:
+                    raise _fail(
+                        method, path, host, f"{{{segment.name}:path}} must be the last segment"
+                    )
+            segments.append(segment)
+            continue
         if raw and "{" not in raw and "}" not in raw and "%" not in raw and raw[0] != ".":
             # PERF: the common static segment, which needs none of the checks below.
-            segment = statics.get(raw)
-            if segment is None:
-                segment = statics[raw] = Segment(raw, "", None, 0)
+            segment = known[raw] = Segment(raw, "", None, 0)
             segments.append(segment)
             continue
         if "{" in raw or "}" in raw:
@@ -274,16 +299,19 @@ def parse_path(
                 raise _fail(method, path, host, f"parameter {name!r} appears twice")
             seen.add(name)
             if conv_name is None or conv_name == "str":
-                segments.append(Segment("", name, None, STR_RANK))
+                segment = Segment("", name, None, STR_RANK)
             elif conv_name == "path":
                 if index != last:
                     raise _fail(method, path, host, f"{{{name}:path}} must be the last segment")
-                segments.append(Segment("", name, None, PATH_RANK))
+                segment = Segment("", name, None, PATH_RANK)
             elif conv_name in converters:
                 rank, converter = converters[conv_name]
-                segments.append(Segment("", name, converter, rank))
+                segment = Segment("", name, converter, rank)
             else:
                 raise _fail(method, path, host, f"unknown converter {conv_name!r} in {raw!r}")
+            # NOTE: a converter keeps its name and rank once registered.
+            known[raw] = segment
+            segments.append(segment)
             continue
         if raw == "" and index != last:
             raise _fail(method, path, host, "empty segment ('//'); request paths never have one")
