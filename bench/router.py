@@ -1,7 +1,7 @@
 """Benchmark edgeline's router against Falcon, sanic-routing, werkzeug and Starlette.
 
 The corpus is the GitHub REST API table (203 routes) in
-``../shared/bench-data/github-api-routes.txt``; its ``:name`` parameters are
+``shared/bench-data/github-api-routes.txt`` (found beside the checkout or above it); its ``:name`` parameters are
 rewritten to each router's own syntax. Every router gets the same routes and
 looks up the same request paths, in the same process and the same run:
 
@@ -15,7 +15,13 @@ dict, the part of a lookup no dispatch scheme removes in CPython),
 ``speedup_vs_falcon`` (Falcon's ``find()`` time over edgeline's
 ``match()`` time on the full table; edgeline includes method
 dispatch and 405 detection, Falcon leaves that to the resource), other
-ratios, and ``compile_ms`` (a fresh router, 203 routes added and compiled).
+ratios, and ``compile_ms`` (a fresh router, 203 routes added and compiled;
+``compile_cpu_ms`` is the process CPU time of the same runs, which a busy
+machine inflates less). ``nodispatch_*_us`` times an oracle told each
+lookup's route in advance, doing the rest of edgeline's work (call, static
+probe, normalization checks, split, params dict); ``speedup_vs_falcon_if_no_dispatch``
+is Falcon's time over it, the ceiling of ``speedup_vs_falcon`` for any
+dispatch scheme behind this API in this interpreter.
 
 Before timing, every router's answer for every lookup is checked, so a router
 that matched the wrong route cannot look fast.
@@ -37,7 +43,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-ROUTES_FILE = REPO / ".." / "shared" / "bench-data" / "github-api-routes.txt"
+_CORPUS = Path("shared") / "bench-data" / "github-api-routes.txt"
+# NOTE: the corpus sits next to the checkout; a git worktree is one level deeper.
+ROUTES_FILE = next(
+    (base / _CORPUS for base in REPO.parents if (base / _CORPUS).is_file()),
+    REPO.parent / _CORPUS,
+)
 
 Route = tuple[str, str]  # (METHOD, "/path/:param")
 Lookup = tuple[str, str, int]  # (METHOD, request path, index of the expected route)
@@ -241,6 +252,54 @@ def setup_floor(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], bool]]
     return run, lambda lookup: True
 
 
+# What every edgeline lookup does besides choosing the route: the call, the
+# raw-path probe for static routes, the two checks that the path needs no
+# normalization, the split, and the result with a fresh params dict.
+_NO_DISPATCH = """\
+def lookup(method, path):
+    m = STATIC(path)
+    if m is not None:
+        t = m.get(method)
+        if t is not None:
+            return t, {{}}
+    if '%' in path or '.' in path and '/.' in path:
+        return None
+    segs = path.split('/')
+    n = len(segs)
+    return {index}, {{{params}}}
+"""
+
+
+def setup_no_dispatch(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], bool]]:
+    """Return an oracle told each lookup's route in advance: edgeline minus dispatch.
+
+    Not a router: one function per route does the work of a compiled lookup
+    except choosing the route (see ``_NO_DISPATCH``), so its time bounds what
+    any dispatch scheme behind edgeline's API could reach in this interpreter.
+    Picking the function costs one list index, which the bound includes.
+    """
+    finders: list[Callable[[str, str], Any]] = []
+    for i, (method, route_path) in enumerate(routes):
+        segments = route_path.split("/")
+        params = ", ".join(
+            f"{s[1:]!r}: segs[{k}]" for k, s in enumerate(segments) if s.startswith(":")
+        )
+        static = {} if params else {route_path: {method: i}}
+        namespace: dict[str, Any] = {"STATIC": static.get}
+        exec(_NO_DISPATCH.format(index=i, params=params), namespace)
+        finders.append(namespace["lookup"])
+
+    def run(lookups: list[Lookup]) -> None:
+        for method, path, i in lookups:
+            finders[i](method, path)
+
+    def check(lookup: Lookup) -> bool:
+        found = finders[lookup[2]](lookup[0], lookup[1])
+        return found is not None and found[0] == lookup[2]
+
+    return run, check
+
+
 ROUTERS: dict[str, Callable[[list[Route]], tuple[Matcher, Callable[[Lookup], bool]]]] = {
     "edgeline": setup_edgeline,
     "falcon": setup_falcon,
@@ -248,6 +307,7 @@ ROUTERS: dict[str, Callable[[list[Route]], tuple[Matcher, Callable[[Lookup], boo
     "werkzeug": setup_werkzeug,
     "starlette": setup_starlette,
     "floor": setup_floor,
+    "nodispatch": setup_no_dispatch,
 }
 
 
@@ -277,20 +337,26 @@ def time_per_lookup_us(run: Matcher, lookups: list[Lookup], budget_ns: int) -> f
     return elapsed / 1000 / (loops * len(lookups))
 
 
-def compile_ms(routes: list[Route], repeats: int) -> list[float]:
-    """Time a fresh edgeline Router getting every route added and compiled."""
+def compile_ms(routes: list[Route], repeats: int) -> tuple[list[float], list[float]]:
+    """Time a fresh edgeline Router getting every route added and compiled.
+
+    Returns wall-clock samples and, of the same runs, the process's CPU time
+    (which leaves out time the process spent waiting for a core).
+    """
     from edgeline.routing import Router
 
     templates = [(method, template(path, "brace"), i) for i, (method, path) in enumerate(routes)]
-    samples = []
+    wall, cpu = [], []
     for _ in range(repeats):
+        start_cpu = time.process_time_ns()
         start = time.perf_counter_ns()
         router = Router()
         for method, path, i in templates:
             router.add(method, path, i)
         router.compile()
-        samples.append((time.perf_counter_ns() - start) / 1e6)
-    return samples
+        wall.append((time.perf_counter_ns() - start) / 1e6)
+        cpu.append((time.process_time_ns() - start_cpu) / 1e6)
+    return wall, cpu
 
 
 def falcon_compile_ms(routes: list[Route], repeats: int) -> list[float]:
@@ -355,7 +421,16 @@ def run(quick: bool = False) -> dict[str, float | str]:
             ratio = statistics.median(samples[f"{peer}_{case}_us"]) / edge
             key = f"speedup_vs_{peer}" if case == "full" else f"speedup_vs_{peer}_{case}"
             out[key] = round(ratio, 2)
-    _summary("compile_ms", compile_ms(routes, 11 if quick else 31), out)
+    # Without dispatch (see setup_no_dispatch): the most any matcher behind
+    # edgeline's API could gain on Falcon here.
+    out["speedup_vs_falcon_if_no_dispatch"] = round(
+        statistics.median(samples["falcon_full_us"])
+        / statistics.median(samples["nodispatch_full_us"]),
+        2,
+    )
+    wall, cpu = compile_ms(routes, 11 if quick else 31)
+    _summary("compile_ms", wall, out)
+    _summary("compile_cpu_ms", cpu, out)
     _summary("falcon_compile_ms", falcon_compile_ms(routes, 5 if quick else 11), out)
     out["routes"] = len(routes)
     out["lookups_full"] = len(cases["full"])

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgeline.routing import MethodNotAllowed, ReferenceRouter, RouteError, Router
+from edgeline.routing import Converter, MethodNotAllowed, ReferenceRouter, RouteError, Router
 from edgeline.routing._codegen import MAX_DECISION_DEPTH, MAX_LENGTH_CHAIN
 
 Route = tuple[str, str]
@@ -242,3 +242,145 @@ def test_large_generated_tables_agree_with_the_reference(
         assert outcomes[0] == outcomes[1]
     for method, path in requests:
         assert compiled.match(method, path) == reference.match(method, path), (method, path)
+
+
+# --------------------------------------------------------------------------
+# Host tables compiled on first need; patterns parsed once per path
+# --------------------------------------------------------------------------
+
+HOST_ROUTES = [
+    ("GET", "/a/{x}", None),
+    ("GET", "/a/{x}", "api.example.com"),
+    ("PUT", "/a/{x}", "api.example.com"),
+    ("GET", "/b/{y}", "*.example.org"),
+    ("GET", "/c", "*.example.org"),
+]
+
+
+def _host_router() -> Router:
+    router = Router()
+    for method, path, host in HOST_ROUTES:
+        router.add(method, path, f"{method} {path} {host}", host=host)
+    return router
+
+
+def test_host_tables_are_generated_on_the_first_request_for_their_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from edgeline.routing import _compiled
+
+    generated: list[int] = []
+    real = _compiled.generate
+
+    def counting(leaves: Any, *args: Any, **kwargs: Any) -> Any:
+        generated.append(len(leaves))
+        return real(leaves, *args, **kwargs)
+
+    monkeypatch.setattr(_compiled, "generate", counting)
+    router = _host_router()
+    router.compile()
+    assert len(generated) == 1  # only the routes for any host
+    assert router.match("GET", "/a/1", "other.net") == ("GET /a/{x} None", {"x": "1"})
+    assert len(generated) == 1
+    assert router.match("PUT", "/a/1", "API.example.com:443") == (
+        "PUT /a/{x} api.example.com",
+        {"x": "1"},
+    )
+    assert len(generated) == 2
+    assert router.match("GET", "/b/2", "x.example.org") == ("GET /b/{y} *.example.org", {"y": "2"})
+    assert router.match("GET", "/c", "y.example.org") == ("GET /c *.example.org", {})
+    assert len(generated) == 3
+    # Other spellings of the same hosts, and the host cache overflowing,
+    # reuse the tables already generated.
+    for k in range(_compiled.HOST_CACHE_SIZE + 10):
+        assert router.match("GET", "/b/2", f"h{k}.example.org") is not None
+        assert router.match("DELETE", "/a/1", "api.example.com") == (
+            MethodNotAllowed(("GET", "HEAD", "PUT")),
+            {"x": "1"},
+        )
+    assert len(generated) == 3
+
+
+def test_a_lazy_host_table_holds_the_routes_of_its_compile() -> None:
+    router = _host_router()
+    router.compile()
+    before = router.match
+    router.add("GET", "/d", "late", host="api.example.com")
+    router.add("GET", "/d/{z}", "late too", host="api.example.com")
+    router.add("DELETE", "/a/{x}", "late method", host="api.example.com")
+    # The matcher compiled before the adds never sees the new routes, even
+    # though its api.example.com table is generated only now.
+    assert before("GET", "/d", "api.example.com") is None
+    assert before("GET", "/d/1", "api.example.com") is None
+    assert before("DELETE", "/a/1", "api.example.com") == (
+        MethodNotAllowed(("GET", "HEAD", "PUT")),
+        {"x": "1"},
+    )
+    assert router.match("GET", "/d", "api.example.com") == ("late", {})
+    assert router.match("GET", "/d/1", "api.example.com") == ("late too", {"z": "1"})
+    assert router.match("DELETE", "/a/1", "api.example.com") == ("late method", {"x": "1"})
+
+
+def test_the_slow_path_static_table_is_built_on_first_use() -> None:
+    router = Router()
+    router.add("GET", "/é", "e-acute")
+    router.add("GET", "/a%2Fb", "slash")
+    router.add("GET", "/plain", "plain")
+    router.compile()
+    assert router.match("GET", "/plain") == ("plain", {})
+    assert router.match("GET", "/%C3%A9") == ("e-acute", {})
+    assert router.match("GET", "/a%2fb") == ("slash", {})
+    assert router.match("POST", "/plain") == (MethodNotAllowed(("GET", "HEAD")), {})
+
+
+def test_a_path_added_for_several_methods_is_checked_each_time() -> None:
+    router = Router()
+    router.add("GET", "/a/{x}", "get")
+    # The path was parsed for GET already; the other arguments are still checked.
+    with pytest.raises(RouteError, match=r"route G T /a/\{x\}: method"):
+        router.add("G T", "/a/{x}", "bad")
+    with pytest.raises(RouteError, match="host must be a string"):
+        router.add("PUT", "/a/{x}", "bad", host=["api.example.com"])  # type: ignore[arg-type]
+    with pytest.raises(RouteError, match="conflicts with GET"):
+        router.add("GET", "/a/{x}", "again")
+    with pytest.raises(RouteError, match="parameter names"):
+        router.add("PUT", "/a/{y}", "renamed")
+    router.add("PUT", "/a/{x}", "put")
+    router.add("PUT", "/a/{x}", "put on host", host="api.example.com")
+
+    class Text(str):
+        pass
+
+    router.add("DELETE", Text("/a/{x}"), "delete")
+    assert router.match("PUT", "/a/1") == ("put", {"x": "1"})
+    assert router.match("DELETE", "/a/1") == ("delete", {"x": "1"})
+    assert router.match("PUT", "/a/1", "api.example.com") == ("put on host", {"x": "1"})
+    assert router.match("POST", "/a/1") == (
+        MethodNotAllowed(("DELETE", "GET", "HEAD", "PUT")),
+        {"x": "1"},
+    )
+
+
+def test_segments_parsed_for_one_route_are_checked_again_in_another() -> None:
+    router = Router(converters=[Converter("even", _even_only, regex=r"[0-9]+")])
+    router.add("GET", "/a/{x}/{n:int}/{e:even}", "a")
+    router.add("GET", "/f/{rest:path}", "f")
+    with pytest.raises(RouteError, match="parameter 'x' appears twice"):
+        router.add("GET", "/b/{x}/{x}", "b")
+    with pytest.raises(RouteError, match="'n' appears twice"):
+        router.add("GET", "/b/{n:int}/c/{n:int}", "b")
+    with pytest.raises(RouteError, match=r"\{rest:path\} must be the last segment"):
+        router.add("GET", "/g/{rest:path}/x", "g")
+    router.add("GET", "/c/{n:int}/{x}/{e:even}", "c")
+    router.add("GET", "/h/{rest:path}", "h")
+    assert router.match("GET", "/c/7/y/4") == ("c", {"n": 7, "x": "y", "e": 4})
+    assert router.match("GET", "/c/7/y/3") is None
+    assert router.match("GET", "/h/a/b") == ("h", {"rest": "a/b"})
+    assert router.match("GET", "/a/v/1/2") == ("a", {"x": "v", "n": 1, "e": 2})
+
+
+def _even_only(text: str) -> int:
+    value = int(text)
+    if value % 2:
+        raise ValueError(text)
+    return value

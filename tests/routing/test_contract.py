@@ -380,6 +380,17 @@ def test_trailing_slash_redirect(make: Make) -> None:
     assert router.match("GET", "/nothing/") is None
 
 
+def test_trailing_slash_redirect_to_the_deepest_route(make: Make) -> None:
+    # The request has one segment more than any route; only the redirect matches.
+    router = make([("GET", "/a/b"), ("GET", "/c/{x}")], trailing_slash="redirect")
+    assert router.match("GET", "/a/b/") == (Redirect("/a/b"), {})
+    assert router.match("GET", "/c/1/") == (Redirect("/c/1"), {})
+    assert router.match("GET", "/c/1//") == (Redirect("/c/1"), {})
+    assert router.match("GET", "/a/b/c/") is None
+    assert router.match("GET", "/a/b" + "/x" * 10_000) is None
+    assert router.match("PUT", "/a/b/") is None
+
+
 def test_trailing_slash_policy_is_checked() -> None:
     with pytest.raises(ValueError, match="trailing_slash"):
         Router(trailing_slash="sometimes")
@@ -448,6 +459,10 @@ def test_normalize_path() -> None:
     assert normalize_path("/a%2Fb") == "/a%2Fb"  # stays encoded
     assert normalize_path("") == "/"
     assert normalize_path("a") is None
+    assert normalize_path("//") == "/"
+    assert normalize_path("///a//b//") == "/a/b/"
+    assert normalize_path("/a" + "/" * 65536 + "b") == "/a/b"
+    assert normalize_path("/a//%2e/b") == "/a/b"
 
 
 # --------------------------------------------------------------------------

@@ -25,7 +25,7 @@ chain costs more on average (:func:`_chain_length`), with one dict lookup: to
 an int and a binary tree on it when the alternatives hold code, or straight
 to the data when they differ only in static text (a *table*: nested dicts to
 the method table, and the parameter names that vary). The method is tested
-with a set (up to two targets per route) or looked up in a dict.
+with a set (a route with one target) or looked up in a dict.
 
 Routes ending in ``{name:path}`` join every length branch they can match, and
 a final block, after the switch, holds them alone for other lengths.
@@ -55,10 +55,6 @@ __all__ = ["Finder", "Generated", "generate"]
 
 Finder = Callable[[list[str], int, Any], "tuple[Any, dict[str, Any]] | None"]
 LeafMethods = Callable[[Leaf], dict[Any, Any]]
-
-# PERF: a route with up to this many targets (by method) tells them apart
-# with ``==`` tests on the method, beyond it with a dict lookup.
-MAX_METHOD_CHAIN: Final = 2
 
 # PERF: past this many lengths a chain of ``n == k`` tests gives way to a tree.
 MAX_LENGTH_CHAIN: Final = 12
@@ -389,32 +385,20 @@ class _Writer:
         pairs = ", ".join(
             [f"{name!r}: {value}" for name, value in zip(leaf.names, values, strict=True)]
         )
-        if len(by_target) > MAX_METHOD_CHAIN:
+        if len(by_target) > 1:
+            # NOTE: one return, however many targets: a second return with its
+            # params literal costs more to compile than the lookup costs here.
             lookup = f"(t := {self.bind('L', methods.get)}(method)) is not None"
             self.emit(depth, f"if {' and '.join([*tests, lookup, *conversions])}:")
             self.emit(depth + 1, f"return t, {{{pairs}}}")
             return
-        # PERF: a few targets (say GET, with HEAD served by it, and PUT): a
-        # set membership test each (GET, the commonest, first), not a dict.
-        chains = list(by_target.values())
-        if len(chains) > 1:
-            chains.sort(key=lambda names: "GET" not in names)
-        branches = []
-        for k, names in enumerate(chains):
-            accepted = self.bind("M", frozenset([*names, *probes] if k == 0 else names))
-            target = self.bind("T", methods[names[0]])
-            branches.append((f"method in {accepted}", f"return {target}, {{{pairs}}}"))
-        if len(branches) == 1:
-            condition, action = branches[0]
-            self.emit(depth, f"if {' and '.join([*tests, condition, *conversions])}:")
-            self.emit(depth + 1, action)
-            return
-        if tests or conversions:
-            self.emit(depth, f"if {' and '.join([*tests, *conversions])}:")
-            depth += 1
-        for condition, action in branches:
-            self.emit(depth, f"if {condition}:")
-            self.emit(depth + 1, action)
+        # PERF: one target (say GET, with HEAD served by it): a set membership
+        # test, cheaper than a dict lookup.
+        (names,) = by_target.values()
+        accepted = self.bind("M", frozenset([*names, *probes]))
+        target = self.bind("T", methods[names[0]])
+        self.emit(depth, f"if {' and '.join([*tests, f'method in {accepted}', *conversions])}:")
+        self.emit(depth + 1, f"return {target}, {{{pairs}}}")
 
     def table(
         self,

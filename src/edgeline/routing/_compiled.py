@@ -20,6 +20,12 @@ function (see :mod:`._codegen`):
 
 Anything else (escapes, dot segments, a miss, 405, the trailing-slash
 redirect) takes the slow path, which normalizes and then asks the same tables.
+
+Routes registered for a host pattern are compiled when the first request for
+a matching host arrives (once per router, under a lock, never again), not at
+:meth:`Router.compile`: configuration load only pays for the routes every
+request may need. The slow path's table of static routes by decoded segments
+is likewise built on its first use.
 """
 
 from __future__ import annotations
@@ -28,16 +34,28 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Protocol
 
-from ._codegen import Finder, generate
+from ._codegen import Finder, Generated, generate
 from ._converters import Converter, converter_table, register
 from ._normalize import decode_segments, normalize_host, normalize_path
-from ._pattern import HostPattern, TrailingSlash, check_trailing_slash, parse_route
+from ._pattern import (
+    HostPattern,
+    PathPattern,
+    RouteSpec,
+    Segment,
+    TrailingSlash,
+    check_method,
+    check_trailing_slash,
+    parse_path,
+)
 from ._table import Leaf, Table
 from ._types import MethodNotAllowed, Redirect, RouteError
 
 __all__ = ["Router"]
 
 Result = tuple[Any, dict[str, Any]] | None
+
+# Deeper than any request path can be (an HTTP request line is far shorter).
+MAX_PATH_SEGMENTS: Final = 1 << 40
 
 # NOTE: the Host header is chosen by the client; bound what it can make us cache.
 HOST_CACHE_SIZE: Final = 512
@@ -85,38 +103,100 @@ def _slow_for(
 
 
 class _CompiledTable:
-    """The compiled form of one host pattern's routes."""
+    """The compiled form of one host pattern's routes.
 
-    __slots__ = ("host", "by_path", "by_segments", "find", "methods", "generated")
+    The method tables are copied when it is made, so routes added to the
+    router later never leak into it. With ``lazy``, the code is generated on
+    the first :meth:`ensure` instead (a host's routes, on the first request
+    for that host); the slow path's table of static routes by decoded
+    segments is always built on first use.
+    """
 
-    def __init__(self, table: Table, hot: dict[str, Any] | None, ignore_slash: bool) -> None:
+    __slots__ = (
+        "host",
+        "by_path",
+        "find",
+        "methods",
+        "generated",
+        "_static",
+        "_dynamic",
+        "_by_segments",
+        "deepest",
+        "_ignore_slash",
+        "_lock",
+    )
+
+    def __init__(
+        self, table: Table, hot: dict[str, Any] | None, ignore_slash: bool, lazy: bool = False
+    ) -> None:
         self.host: HostPattern = table.host
-        static = [leaf for leaf in table.leaves.values() if leaf.is_static]
-        self.by_segments = {leaf.texts: _leaf_methods(leaf) for leaf in static}
+        self.methods = frozenset(table.methods)
+        # The most segments a matching path can have (a tail wildcard: any).
+        self.deepest = max(
+            (
+                MAX_PATH_SEGMENTS if leaf.has_tail else len(leaf.shape)
+                for leaf in table.leaves.values()
+            ),
+            default=0,
+        )
+        snapshot = {id(leaf): _leaf_methods(leaf) for leaf in table.leaves.values()}
+        self._static = [
+            (leaf, snapshot[id(leaf)]) for leaf in table.leaves.values() if leaf.is_static
+        ]
+        self._dynamic = ([leaf for leaf in table.leaves.values() if not leaf.is_static], snapshot)
+        self._by_segments: dict[tuple[str, ...], dict[Any, Any]] | None = None
+        self._ignore_slash = ignore_slash
+        self._lock = threading.Lock()
+        self.generated: Generated | None = None
+        self.by_path: dict[str, dict[Any, Any]] = {}
+        self.find: Finder = _unbuilt
+        if not lazy:
+            self._build(hot)
+
+    def ensure(self) -> None:
+        """Generate the code now if it was left for first use (once, under a lock)."""
+        if self.generated is None:
+            with self._lock:
+                if self.generated is None:
+                    self._build(None)
+
+    def _build(self, hot: dict[str, Any] | None) -> None:
         # PERF: the raw request path is looked up as is, before normalization;
         # that is only sound for keys that normalization cannot produce from
         # anything but themselves, so keys holding "%" or a decoded "/" stay out.
         self.by_path = {
-            "/" + "/".join(key): methods
-            for key, methods in self.by_segments.items()
-            if not any("%" in text or "/" in text for text in key)
+            "/" + "/".join(leaf.texts): methods
+            for leaf, methods in self._static
+            if not any("%" in text or "/" in text for text in leaf.texts)
         }
         if hot is not None:
             hot["STATIC"] = self.by_path.get
             hot["SLOW"] = _slow_for((self,), hot["SLOW"])
-        dynamic = [leaf for leaf in table.leaves.values() if not leaf.is_static]
-        self.generated = generate(dynamic, _leaf_methods, hot=hot, ignore_slash=ignore_slash)
-        self.find: Finder = self.generated.find
-        self.methods = frozenset(table.methods)
+        leaves, snapshot = self._dynamic
+        generated = generate(
+            leaves, lambda leaf: snapshot[id(leaf)], hot=hot, ignore_slash=self._ignore_slash
+        )
+        self.find = generated.find
+        self.generated = generated
 
     def lookup(self, segs: list[str], method: Any) -> Result:
         """Match decoded segments (``segs[0] == ""``) for one method."""
-        methods = self.by_segments.get(tuple(segs[1:]))
+        by_segments = self._by_segments
+        if by_segments is None:
+            by_segments = self._by_segments = {
+                leaf.texts: methods for leaf, methods in self._static
+            }
+        methods = by_segments.get(tuple(segs[1:]))
         if methods is not None:
             target = methods.get(method)
             if target is not None:
                 return target, {}
         return self.find(segs, len(segs), method)
+
+
+def _unbuilt(segs: list[str], n: int, method: Any) -> Result:
+    """Stand in for a lazy table's finder until :meth:`_CompiledTable.ensure` runs."""
+    raise RuntimeError("route table used before it was built")
 
 
 class Router:
@@ -127,7 +207,15 @@ class Router:
     per request). See :mod:`edgeline.routing` for the matching rules.
     """
 
-    __slots__ = ("match", "_converters", "_trailing_slash", "_tables", "_lock")
+    __slots__ = (
+        "match",
+        "_converters",
+        "_trailing_slash",
+        "_tables",
+        "_patterns",
+        "_segments",
+        "_lock",
+    )
 
     def __init__(
         self, *, converters: Iterable[Converter] = (), trailing_slash: str = "strict"
@@ -135,6 +223,10 @@ class Router:
         self._converters = converter_table(converters)
         self._trailing_slash: TrailingSlash = check_trailing_slash(trailing_slash)
         self._tables: dict[str | None, Table] = {}
+        # PERF: (path, host) -> parsed pattern, so a path added for several
+        # methods is parsed once.
+        self._patterns: dict[tuple[str, str | None], PathPattern] = {}
+        self._segments: dict[str, Segment] = {}
         self._lock = threading.Lock()
         self.match: MatchFunction = self._compile_and_match
 
@@ -144,7 +236,16 @@ class Router:
 
     def add(self, method: str, path: str, target: Any, *, host: str | None = None) -> None:
         """Register ``target`` for ``method`` on ``path``; raise RouteError if it is bad."""
-        spec = parse_route(method, path, target, host, self._converters, self._trailing_slash)
+        check_method(method, path, host)
+        cacheable = type(path) is str and (host is None or type(host) is str)
+        pattern = self._patterns.get((path, host)) if cacheable else None
+        if pattern is None:
+            pattern = parse_path(
+                method, path, host, self._converters, self._trailing_slash, self._segments
+            )
+            if cacheable:
+                self._patterns[(path, host)] = pattern
+        spec = RouteSpec(method, pattern, target)
         if target is None:
             raise RouteError(f"route {spec.describe()}: target must not be None")
         with self._lock:
@@ -173,9 +274,16 @@ class Router:
             # PERF: routes that ignore the host get a matcher generated whole.
             hot: dict[str, Any] = {"SLOW": self._slow}
             only = _CompiledTable(tables[0], hot, ignore_slash)
+            assert only.generated is not None  # built eagerly, not lazy
             match: MatchFunction = only.generated.match
             return match
-        compiled = [_CompiledTable(table, None, ignore_slash) for table in tables]
+        # PERF: a host's own routes are compiled on the first request for that
+        # host (most isolates see few of the configured hosts); the routes for
+        # any host are needed by every request, so they are compiled now.
+        compiled = [
+            _CompiledTable(table, None, ignore_slash, lazy=table.host.pattern is not None)
+            for table in tables
+        ]
         return _multi_table_matcher(compiled, self._slow, ignore_slash)
 
     def _slow(self, method: str, path: str, tables: tuple[_CompiledTable, ...]) -> Result:
@@ -186,6 +294,11 @@ class Router:
         segs = decode_segments(normalized)
         if self._trailing_slash == "ignore" and len(segs) > 2 and segs[-1] == "":
             segs.pop()
+        # PERF: a path deeper than every route (by more than the segment a
+        # trailing-slash redirect may drop) matches nothing; a long path of
+        # short segments would otherwise be walked again for 405 and redirect.
+        if all(len(segs) > table.deepest + 2 for table in tables):
+            return None
         for table in tables:
             found = table.lookup(segs, method)
             if found is not None:
@@ -230,6 +343,8 @@ def _multi_table_matcher(
         chosen = [exact[name]] if name in exact else []
         chosen.extend(t for t in wildcards if t.host.matches(name))
         chosen.extend(fallback)
+        for table in chosen:
+            table.ensure()
         if len(cache) >= HOST_CACHE_SIZE:
             cache.clear()
         cache[host] = result = tuple(chosen)

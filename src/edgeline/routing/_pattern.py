@@ -27,13 +27,17 @@ from ._converters import Converter
 from ._types import RouteError
 
 __all__ = [
+    "ANY_HOST",
     "PATH_RANK",
     "STR_RANK",
     "HostPattern",
+    "PathPattern",
     "RouteSpec",
     "Segment",
     "TrailingSlash",
+    "check_method",
     "parse_host",
+    "parse_path",
     "parse_route",
 ]
 
@@ -57,23 +61,20 @@ _DOT_SEGMENTS: Final = frozenset({".", ".."})
 class Segment:
     """One segment of a route pattern."""
 
-    __slots__ = ("text", "name", "converter", "rank")
+    __slots__ = ("text", "name", "converter", "rank", "key")
 
     def __init__(self, text: str, name: str, converter: Converter | None, rank: int) -> None:
         self.text = text  # decoded static text; "" for parameters
         self.name = name  # parameter name; "" for static segments
         self.converter = converter  # typed parameters only
         self.rank = rank
+        # What identifies this segment in a route's shape (not its name).
+        self.key: tuple[int, str] = (rank, text)
 
     @property
     def is_static(self) -> bool:
         """Tell whether this segment is static text."""
         return self.rank == 0
-
-    @property
-    def key(self) -> tuple[int, str]:
-        """Return what identifies this segment in a route's shape (not its name)."""
-        return (self.rank, self.text)
 
 
 class HostPattern:
@@ -102,33 +103,65 @@ class HostPattern:
         return host == self.pattern
 
 
-class RouteSpec:
-    """A parsed, checked route: what both routers build their tables from."""
+#: The host pattern of routes for any host (immutable, so shared).
+ANY_HOST: Final = HostPattern(None)
 
-    __slots__ = ("method", "path", "host", "segments", "names", "shape", "ranks", "target")
 
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        host: HostPattern,
-        segments: tuple[Segment, ...],
-        target: object,
-    ) -> None:
-        self.method = method
+class PathPattern:
+    """A parsed, checked path pattern under a host pattern, whatever the method.
+
+    Routes that differ only by method share one (PERF: a path is parsed once
+    however many methods it is added for).
+    """
+
+    __slots__ = ("path", "host", "segments", "names", "shape", "ranks", "converters")
+
+    def __init__(self, path: str, host: HostPattern, segments: tuple[Segment, ...]) -> None:
         self.path = path
         self.host = host
         self.segments = segments
         # PERF: one pass (routes are added by the hundred at configuration load).
         names: list[str] = []
         shape: list[tuple[int, str]] = []
+        ranks: list[int] = []
+        converters: list[Converter | None] = []
         for segment in segments:
-            shape.append((segment.rank, segment.text))
+            shape.append(segment.key)
+            ranks.append(segment.rank)
+            converters.append(segment.converter)
             if segment.rank:
                 names.append(segment.name)
         self.names = tuple(names)
         self.shape = tuple(shape)
-        self.ranks = tuple(rank for rank, _ in shape)
+        self.ranks = tuple(ranks)
+        # The converter of each typed position (None elsewhere).
+        self.converters = tuple(converters)
+
+
+class RouteSpec:
+    """A parsed, checked route: what both routers build their tables from."""
+
+    __slots__ = (
+        "method",
+        "pattern",
+        "path",
+        "host",
+        "segments",
+        "names",
+        "shape",
+        "ranks",
+        "target",
+    )
+
+    def __init__(self, method: str, pattern: PathPattern, target: object) -> None:
+        self.method = method
+        self.pattern = pattern
+        self.path = pattern.path
+        self.host = pattern.host
+        self.segments = pattern.segments
+        self.names = pattern.names
+        self.shape = pattern.shape
+        self.ranks = pattern.ranks
         self.target = target
 
     @property
@@ -159,7 +192,7 @@ def _fail(method: object, path: object, host: object, reason: str) -> RouteError
 def parse_host(method: str, path: str, host: str | None) -> HostPattern:
     """Check a host pattern and return it normalized (lower case, no trailing dot)."""
     if host is None:
-        return HostPattern(None)
+        return ANY_HOST
     if not isinstance(host, str):
         raise _fail(method, path, host, "host must be a string or None")
     name = host.lower().rstrip(".")
@@ -178,6 +211,13 @@ def parse_host(method: str, path: str, host: str | None) -> HostPattern:
     return HostPattern(name)
 
 
+def check_method(method: object, path: object, host: object) -> str:
+    """Return ``method`` if it is an HTTP token, else raise RouteError naming the route."""
+    if not isinstance(method, str) or not _TOKEN.match(method):
+        raise _fail(method, path, host, "method must be an HTTP token (RFC 9110 §9.1)")
+    return method
+
+
 def parse_route(
     method: str,
     path: str,
@@ -187,8 +227,26 @@ def parse_route(
     trailing_slash: TrailingSlash,
 ) -> RouteSpec:
     """Check one route and return its parsed form; raise RouteError naming the problem."""
-    if not isinstance(method, str) or not _TOKEN.match(method):
-        raise _fail(method, path, host, "method must be an HTTP token (RFC 9110 §9.1)")
+    check_method(method, path, host)
+    return RouteSpec(method, parse_path(method, path, host, converters, trailing_slash), target)
+
+
+def parse_path(
+    method: str,
+    path: str,
+    host: str | None,
+    converters: Mapping[str, tuple[int, Converter]],
+    trailing_slash: TrailingSlash,
+    known: dict[str, Segment] | None = None,
+) -> PathPattern:
+    """Check a route's path and host; raise RouteError naming the route and the problem.
+
+    ``method`` only names the route in error messages. ``known``, if given,
+    holds the segments parsed so far by their text, to share (segments are
+    immutable); it must stay with one converter table.
+    """
+    if known is None:
+        known = {}
     if not isinstance(path, str):
         raise _fail(method, path, host, "path must be a string")
     if not path.startswith("/"):
@@ -207,9 +265,24 @@ def parse_route(
     segments: list[Segment] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_segments):
+        segment = known.get(raw)
+        if segment is not None:
+            # PERF: a segment parsed before; a parameter's name must still be
+            # new in this route, and a wildcard last.
+            if segment.rank:
+                if segment.name in seen:
+                    raise _fail(method, path, host, f"parameter {segment.name!r} appears twice")
+                seen.add(segment.name)
+                if segment.rank == PATH_RANK and index != last:
+                    raise _fail(
+                        method, path, host, f"{{{segment.name}:path}} must be the last segment"
+                    )
+            segments.append(segment)
+            continue
         if raw and "{" not in raw and "}" not in raw and "%" not in raw and raw[0] != ".":
             # PERF: the common static segment, which needs none of the checks below.
-            segments.append(Segment(raw, "", None, 0))
+            segment = known[raw] = Segment(raw, "", None, 0)
+            segments.append(segment)
             continue
         if "{" in raw or "}" in raw:
             found = _PARAM.match(raw)
@@ -226,16 +299,19 @@ def parse_route(
                 raise _fail(method, path, host, f"parameter {name!r} appears twice")
             seen.add(name)
             if conv_name is None or conv_name == "str":
-                segments.append(Segment("", name, None, STR_RANK))
+                segment = Segment("", name, None, STR_RANK)
             elif conv_name == "path":
                 if index != last:
                     raise _fail(method, path, host, f"{{{name}:path}} must be the last segment")
-                segments.append(Segment("", name, None, PATH_RANK))
+                segment = Segment("", name, None, PATH_RANK)
             elif conv_name in converters:
                 rank, converter = converters[conv_name]
-                segments.append(Segment("", name, converter, rank))
+                segment = Segment("", name, converter, rank)
             else:
                 raise _fail(method, path, host, f"unknown converter {conv_name!r} in {raw!r}")
+            # NOTE: a converter keeps its name and rank once registered.
+            known[raw] = segment
+            segments.append(segment)
             continue
         if raw == "" and index != last:
             raise _fail(method, path, host, "empty segment ('//'); request paths never have one")
@@ -256,7 +332,7 @@ def parse_route(
     ):
         # NOTE: with the "ignore" policy "/a/" and "/a" are the same route.
         segments.pop()
-    return RouteSpec(method, path, host_pattern, tuple(segments), target)
+    return PathPattern(path, host_pattern, tuple(segments))
 
 
 def check_trailing_slash(value: str) -> TrailingSlash:

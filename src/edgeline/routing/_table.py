@@ -27,7 +27,7 @@ class Leaf:
         self.ranks = spec.ranks
         self.names = spec.names
         # The converter of each typed position (None elsewhere).
-        self.converters: tuple[Converter | None, ...] = tuple(s.converter for s in spec.segments)
+        self.converters: tuple[Converter | None, ...] = spec.pattern.converters
         self.methods: dict[str, Any] = {}
         self.specs: list[RouteSpec] = []
 
