@@ -80,6 +80,10 @@ MEMO_SIZE: Final = 4096
 """Most (target, value) verdicts remembered per rule set (then forgotten all at once)."""
 MEMO_VALUE: Final = 1024
 """Longest value whose verdict is remembered."""
+MEMO_REQUESTS: Final = 512
+"""Most whole-request verdicts remembered per rule set (then forgotten all at once)."""
+MEMO_REQUEST_BYTES: Final = 4096
+"""Largest request (method, target, host and header fields) whose verdict is remembered."""
 _MISS: Final[Any] = object()
 # A query whose names and values are all _BORING as they stand (nothing to decode, no
 # control character): it raises no flag and no argument can match a signature.
@@ -232,7 +236,8 @@ class ManagedRules:
     """The managed rule set at one paranoia level; ``inspect(view)`` returns the first hit."""
 
     __slots__ = ("paranoia", "mode", "exclude", "inspect_body", "max_body", "status",
-                 "_compiled", "max_header_bytes", "max_headers", "max_args", "_memo")
+                 "_compiled", "max_header_bytes", "max_headers", "max_args", "_memo",
+                 "_requests")
 
     def __init__(
         self, paranoia: int = 1, *, mode: str = "block", exclude: Iterable[str] = (),
@@ -258,6 +263,8 @@ class ManagedRules:
         # (target, value) -> (id, category, message, level) or None. PERF: user agents,
         # referers and cookies repeat across requests; a verdict depends on nothing else.
         self._memo: dict[tuple[str, str], tuple[str, str, str, int] | None] = {}
+        # request_key(view) -> the hit's fields or None; see ``inspect``.
+        self._requests: dict[tuple[Any, ...], tuple[str, str, str, int, str] | None] = {}
 
     @property
     def inspects_body(self) -> bool:
@@ -319,7 +326,34 @@ class ManagedRules:
     # -- inspection ---------------------------------------------------------------
 
     def inspect(self, view: Any) -> Hit | None:
-        """Return the first signature that matches the request, or None."""
+        """Return the first signature that matches the request, or None.
+
+        PERF: a request without a body to inspect is decided by its method, its
+        URL and its header fields, in order, and by nothing else (``request_key``; tests/filtering/test_managed_memo.py traces
+        every read to hold this to account). Clients repeat such requests
+        exactly (assets, polling, health checks, benchmarks), so the verdicts of
+        small ones are remembered whole and a repeat costs one key and one lookup.
+        """
+        if self.inspect_body and view.body_bytes:
+            return self.inspect_uncached(view)
+        key = request_key(view.request)
+        requests = self._requests
+        found = requests.get(key, _MISS)
+        if found is _MISS:
+            hit = self.inspect_uncached(view)
+            found = None if hit is None else (hit.id, hit.category, hit.message, hit.paranoia,
+                                              hit.where)
+            if _key_size(key) <= MEMO_REQUEST_BYTES:
+                if len(requests) >= MEMO_REQUESTS:
+                    requests.clear()
+                requests[key] = found
+            return hit
+        if found is None:
+            return None
+        return Hit(*found)
+
+    def inspect_uncached(self, view: Any) -> Hit | None:
+        """Return the first signature that matches the request, without the request memo."""
         query = view.raw_query
         plain_query = not query or _PLAIN_QUERY.fullmatch(query) is not None
         hit = self._protocol(view, plain_query)
@@ -618,6 +652,23 @@ class ManagedRules:
 
     def __repr__(self) -> str:
         return f"ManagedRules(paranoia={self.paranoia}, mode={self.mode!r})"
+
+
+def request_key(request: Any) -> tuple[Any, ...]:
+    """Return every input of a body-less inspection: the method, the URL, the header fields.
+
+    The URL as received determines the raw path, query and host that are read;
+    the fields are the raw (name, value) pairs in order, so repeats, their
+    order and the joined values all follow from them.
+    """
+    return (request.method, str(request.url), *request.headers.raw)
+
+
+def _key_size(key: tuple[Any, ...]) -> int:
+    size = len(key[0]) + len(key[1])
+    for name, value in key[2:]:
+        size += len(name) + len(value)
+    return size
 
 
 def _has_dotdot(raw_path: str) -> bool:
