@@ -179,6 +179,13 @@ class _Screens:
             found = self._any = screen_for(plain + sql + xss, single_spaces=True)
         return found
 
+    def requests(self) -> list[tuple[tuple[str, ...], bool]]:
+        """Return the (patterns, single_spaces) pairs ``screen_for`` is asked for."""
+        plain, sql, xss = self._patterns
+        out = [(tuple(sorted(set(plain + sql + xss))), True)]
+        out += [(tuple(sorted(set(p))), False) for p in self._patterns if p]
+        return out
+
     @property
     def forms(self) -> tuple[Screen | None, Screen | None, Screen | None]:
         """The screens of the plain, SQL and XSS forms (None where one cannot be built)."""
@@ -322,6 +329,14 @@ class ManagedRules:
         if compiled.probes and compiled.probe_any is _MISS:
             compiled.probe_any = screen_for([r.pattern for _, _, r, _ in compiled.probes])
         return self
+
+    def screen_requests(self) -> set[tuple[tuple[str, ...], bool]]:
+        """Return every (patterns, single_spaces) pair this rule set's screens are built from."""
+        compiled = self._compiled
+        out = {request for screens in compiled.screens.values() for request in screens.requests()}
+        if compiled.probes:
+            out.add((tuple(sorted({r.pattern for _, _, r, _ in compiled.probes})), False))
+        return out
 
     # -- inspection ---------------------------------------------------------------
 
