@@ -227,7 +227,8 @@ _CATEGORY_NAMES = {"SQLI": "sql-injection", "XSS": "xss", "LFI": "path-traversal
                    "RCE": "command-injection", "JAVA": "java-injection", "PHP": "php-injection",
                    "SSTI": "template-injection", "SSRF": "ssrf", "XXE": "xxe", "CRLF": "crlf",
                    "NOSQL": "nosql-injection", "PROBE": "exploit-probe", "SCAN": "scanner",
-                   "PROTO": "protocol"}
+                   "PROTO": "protocol", "SSI": "server-side-include",
+                   "LDAP": "ldap-injection"}
 
 
 def _category(rule_id: str) -> str:
@@ -712,10 +713,10 @@ def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str]]
 # A comparison that is always true, after OR/AND, in an injection context:
 # ' or 1=1, " or "a"="a, 1 or 2>1, ') or ('x'='x, ' or true--, admin' or ''='
 _TAUTOLOGY = re.compile(
-    r"(?:['\")]|\d|^)\s*(?:or|and|xor|\|\||&&)(?:\s+|(?=['\"(]))\s*\(*\s*"
+    r"(?:(?P<ctx>['\")]|\d|^)\s*(?:or|and|xor)|(?:['\")]|^)\s*(?:\|\||&&))(?:\s+|(?=['\"(]))\s*\(*\s*"
     r"(?:(?P<l>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|[a-z_]\w{0,30})\s*"
     r"(?P<op>=|==|<=>|like|is|<>|!=|<=|>=|<|>)\s*(?P<r>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|"
-    r"'[^']{0,30}$|\"[^\"]{0,30}$|[a-z_]\w{0,30}|null)|(?P<bare>true|false|not\s+false|-?\d{1,10})\s*(?:--|#|;|\)|$|'|\"))")
+    r"'[^']{0,30}$|\"[^\"]{0,30}$|[a-z_]\w{0,30}|null)|(?P<bare>true|false|not\s+false|-?\d{1,10})\s*(?P<end>--|#|;|\)|$|'|\"))")
 
 
 def _tautology(sql: str) -> str | None:
@@ -724,7 +725,11 @@ def _tautology(sql: str) -> str | None:
             and "'or" not in sql and '"or' not in sql and "'and" not in sql and ")or" not in sql:
         return None
     for match in _TAUTOLOGY.finditer(sql):
-        if match.group("bare") is not None:
+        bare = match.group("bare")
+        if bare is not None:
+            # "1 or 2" ending a value is prose ("1 or 2 bedrooms" cut short), not a probe.
+            if bare[-1].isdigit() and (match.group("ctx") or "").isdigit() and not match.group("end"):
+                continue
             return match.group().strip()
         left, op, right = match.group("l"), match.group("op"), match.group("r")
         if left is None or right is None:

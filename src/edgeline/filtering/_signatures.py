@@ -34,6 +34,11 @@ __all__ = ["PROBE_PATHS", "SCANNER_AGENTS", "SIGNATURES"]
 Signature = tuple[str, int, str, str, str]
 
 _SEP = r"(?:[;&|`\n]|\$\(|\|\||&&)\s*"
+# In bodies a newline separates lines of prose, markdown and code (``\ncurl -s https://...``
+# in a README), so body signatures take only the inline separators.
+_SEP_INLINE = r"(?:[;&|`]|\$\(|\|\||&&)\s*"
+# An absolute URL's scheme and optional userinfo, before the host.
+_URL = r"\b(?:https?|gopher|dict|ftp|ldap|tftp)://(?:[^/@\s]*@)?"
 
 SIGNATURES: Final[dict[str, list[Signature]]] = {
     # ---- SQL injection (variant: sql) ------------------------------------------------
@@ -51,7 +56,8 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          r"\bdbms_(?:pipe\.receive_message|lock\.sleep)\b|\brandomblob\s*\(\s*\d{5,}",
          "time-based blind SQL"),
         ("EL-SQLI-121", 1, "b", r"\bwaitfor\s+(?:delay|time)\s+['\"]|\bbenchmark\s*\(\s*\d+\s*,|"
-         r"\bpg_sleep\s*\(|(?:['\")]\s*|\b(?:and|or)\s+)\(*\s*(?:select\s*\(*\s*)?sleep\s*\(\s*\d",
+         r"\bpg_sleep\s*\(|(?:['\")]\s*|\b(?:and|or)\s+)\(*\s*(?:select\s*\(*\s*)?sleep\s*\(\s*\d|"
+         r";\s*select\s*\(*\s*(?:sleep|pg_sleep|benchmark)\s*\(",
          "time-based blind SQL"),
         ("EL-SQLI-122", 2, "b", r"\b(?:sleep|pg_sleep)\s*\(\s*\d+(?:\.\d+)?\s*\)", "sleep call"),
         ("EL-SQLI-130", 1, "achx", r"\binformation_schema\b|\bmysql\.user\b|\bsysobjects\b|"
@@ -76,6 +82,15 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          "boolean subquery"),
         ("EL-SQLI-160", 1, "achx", r"['\"]\s*;\s*(?:select|exec|declare|waitfor|if)\b",
          "statement after a closed value"),
+        # Boolean-blind probing compares constants that are false as often as true.
+        ("EL-SQLI-155", 1, "achx", r"(?:^|['\")]|\d)\s*(?:and|or|xor|&&|\|\|)\s+\(*\s*(?:"
+         r"['\"][^'\"]{0,20}['\"]\s*(?:=|<>|!=|like)\s*['\"]|"
+         r"\d{1,10}\s*(?:=|<>|!=|<|>)\s*\d{1,10}\s*(?:$|--|#|;|/\*|\)|'|\"))",
+         "constant comparison after a closed value"),
+        ("EL-SQLI-156", 1, "achx", r"(?:[=<>]|\b(?:in|exists|like|rlike|regexp|any|all|some))\s*\(+"
+         r"\s*select\b|\bprocedure\s+analyse\s*\(", "subquery operand or SQL probing clause"),
+        ("EL-SQLI-158", 1, "abchx", r"['\"]\s*(?:or|and)\s+[a-z_][\w.]{0,30}\s+is\s+(?:not\s+)?null"
+         r"\s*(?:--|#|;|\)|$)", "IS NULL test after a closed value"),
         ("EL-SQLI-200", 2, "achx", r"\bselect\b[^;]{0,120}?\bfrom\b|\binsert\s+into\b|"
          r"\bdelete\s+from\b|\bupdate\s+\w+\s+set\b|\bdrop\s+(?:table|database)\b",
          "SQL statement"),
@@ -103,6 +118,7 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          r"isindex|xss|marquee|portal)\b", "active-content tag"),
         ("EL-XSS-104", 1, "acph", r"\bsrcdoc\s*=|\bformaction\s*=|\bdata:text/html|"
          r"<style[^>]*>[^<]*(?:expression\s*\(|@import|behavior\s*:|-moz-binding)|"
+         r"@import\s*(?:url\s*\(\s*)?['\"]?\s*(?:https?:)?//|"
          r"\bxlink:href\s*=", "HTML injection vector"),
         ("EL-XSS-105", 1, "acph", r"\bdocument\s*\.\s*(?:cookie|domain|write)\b|"
          r"\bwindow\s*\.\s*location\s*=|\.innerhtml\s*=|\bstring\s*\.\s*fromcharcode\s*\(|"
@@ -132,31 +148,48 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
     ],
     # ---- everything else (variant: plain) ----------------------------------------------
     "other": [
-        ("EL-SQLI-140", 1, "abchx", r"^[\w@.\-]*['\"]\s*(?:--|#|/\*|;)", "quote closed, then a comment"),
+        ("EL-SQLI-140", 1, "abchx", r"^[\w@.\-]*['\"]\s*\)*\s*(?:--|#|/\*|;)",
+         "quote closed, then a comment"),
         ("EL-SQLI-153", 1, "abchx", r"/\*!\d*\s*(?:union|select|and|or|\d)", "MySQL executable comment"),
+        # A comment with text between UNION and SELECT (the SQL form keeps comment text).
+        ("EL-SQLI-157", 1, "achx", r"\bunion\s*/\*[^*]{0,60}\*/\s*(?:(?:all|distinct)\s*)?"
+         r"(?:/\*[^*]{0,60}\*/\s*)?select\b", "UNION SELECT split by a comment"),
         # path traversal and local file inclusion
         ("EL-LFI-100", 1, "abchx", r"(?:\.\.[/\\]){2,}|(?:[/\\]\.\.){2,}|(?:^|[=/\\])\.\.[/\\](?=[\w.~%$-])",
          "path traversal"),
         ("EL-LFI-101", 1, "abcphx", r"(?:^|[/\\])etc[/\\](?:passwd|shadow|group|hosts|issue|sudoers|"
          r"crontab|master\.passwd|security/passwd)\b|(?:^|[/\\])proc[/\\]self[/\\]|"
+         r"(?:^|[/\\])proc[/\\]\d+[/\\](?:environ|cmdline|maps|mem|fd|cwd|root|exe)\b|"
          r"\b(?:boot|win|system)\.ini\b|windows[/\\]system32\b|\bweb-inf[/\\]|"
          r"\.ssh[/\\](?:id_[a-z0-9]+|authorized_keys)|[/\\]\.(?:htpasswd|bash_history)\b|"
          r"(?:^|[/\\])var[/\\]log[/\\]", "sensitive file"),
-        ("EL-LFI-102", 1, "abchx", r"\b(?:php|file|expect|phar|ogg|rar|ssh2|glob|zlib|compress\.zlib)://",
-         "stream wrapper (file inclusion)"),
+        ("EL-LFI-102", 1, "abchx", r"\b(?:php|file|expect|phar|ogg|rar|ssh2|glob|zlib|compress\.zlib|"
+         r"zip|compress\.bzip2)://|\bdata://[a-z]+/[\w.+-]+[;,]", "stream wrapper (file inclusion)"),
         ("EL-LFI-200", 2, "abchx", r"\.\.[/\\]|\bzip://|\bdata://", "relative path or wrapper"),
         # command injection
-        ("EL-RCE-100", 1, "abchx", _SEP + r"(?:cat|head|tail|more|less|nl|tac|type|strings)\s+"
+        ("EL-RCE-100", 1, "abchx", _SEP + r"(?:cat|head|tail|more|less|nl|tac|type|strings|dir)\s+"
          r"[\"']?(?:/|\.|~|\$|[a-z]:\\)", "command reading a file"),
         ("EL-RCE-101", 1, "achx", _SEP + r"(?:id|whoami|uname|ifconfig|ipconfig|netstat|pwd|hostname|"
          r"systeminfo|printenv|ls|dir|ps)\s*(?:$|[;&|`)#]|\s-\w)", "reconnaissance command"),
-        ("EL-RCE-102", 1, "abchx", _SEP + r"(?:wget|curl|fetch|tftp)\s+(?:-\S+\s+)*(?:https?|ftp)://|"
+        ("EL-RCE-102", 1, "achx", _SEP + r"(?:wget|curl|fetch|tftp)\s+(?:-\S+\s+)*(?:https?|ftp)://|"
          + _SEP + r"(?:nc|ncat|netcat|socat|telnet)\s+(?:-[a-z]+\s+)*[\w.\-]+\s+\d{2,5}\b|"
          + _SEP + r"(?:nc|ncat|netcat)\s+.*-[ec]\s|" + _SEP + r"(?:bash|sh|zsh|ksh|dash)\s+-[ic]\b|"
          + _SEP + r"(?:ping\s+-[cn]\s*\d|sleep\s+\d+\s*(?:$|[;&|`)])|nslookup\s+[\w.-]+\.[a-z]{2,}|"
          r"rm\s+-[rf]+\s|chmod\s+[0-7+]|python[23]?\s+-c\b|perl\s+-e\b|php\s+-r\b|ruby\s+-e\b|"
          r"base64\s+-d\b|certutil\b|powershell\b|cmd(?:\.exe)?\s+/c\b|echo\s+[^;|&]*[|>])",
          "command injection"),
+        ("EL-RCE-106", 1, "b", _SEP_INLINE + r"(?:wget|curl|tftp)\s+(?:-\S+\s+)*(?:https?|ftp)://|"
+         + _SEP_INLINE + r"(?:nc|ncat|netcat|socat)\s+(?:-[a-z]+\s+)*[\w.\-]+\s+\d{2,5}\b|"
+         + _SEP_INLINE + r"(?:bash|sh|zsh)\s+-[ic]\b|" + _SEP_INLINE + r"(?:python[23]?\s+-c\b|"
+         r"perl\s+-e\b|base64\s+-d\b|powershell\b|cmd(?:\.exe)?\s+/c\b)",
+         "command injection in a body"),
+        ("EL-RCE-107", 1, "achx", _SEP + r"(?:/(?:usr/)?s?bin/|/bin/busybox\s+)?"
+         r"(?:net\s+(?:user|localgroup|view|share)\b|/(?:usr/)?s?bin/(?:id|whoami|uname|cat|ls|wget|"
+         r"curl|nc|ncat|perl|python\d?|php|ruby|busybox|echo|ping|chmod|rm)\b)",
+         "command path or Windows net command"),
+        ("EL-RCE-108", 1, "acx", r"\brequire\s*\(\s*['\"`]child_process|\bprocess\s*\.\s*mainmodule\b|"
+         r"\bprocess\s*\.\s*binding\s*\(|\bchild_process\s*['\"`]?\s*\)\s*\.\s*(?:exec|spawn)",
+         "Node.js code execution"),
         ("EL-RCE-103", 1, "abchx", r"/bin/(?:ba|z|k|da|c|tc)?sh\b|/dev/(?:tcp|udp)/|"
          r"/usr/bin/(?:id|whoami|wget|curl|nc|perl|python\d?|env)\b|\bcmd\.exe\b|"
          r"\$\{ifs\}|\$ifs\b|\{\s*(?:cat|ls|id|wget|curl|nc)\s*,", "shell path or shell syntax"),
@@ -182,6 +215,15 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          r"processbuilder|system)@|\bjava\.lang\.(?:runtime|processbuilder)\b|"
          r"getruntime\s*\(\s*\)\s*\.\s*exec|\bclass\.module\.classloader\b|"
          r"%\{\s*\(#|\bnew\s+java\.", "Java expression / OGNL injection"),
+        # deserialization: serialized objects and gadget type names where data is expected
+        ("EL-JAVA-103", 1, "abcx", r"(?:^|[^a-z0-9+/])ro0ab[a-z0-9+/]{4}|(?:^|[^0-9a-f])aced0005[0-9a-f]{4}|"
+         r"[\"']@type[\"']\s*:\s*[\"'](?:com\.sun\.|java\.|javax\.|org\.apache\.|com\.alibaba\.|"
+         r"org\.springframework\.|ch\.qos\.|oracle\.|com\.mchange\.|org\.hibernate\.)|"
+         r"[\"']\$type[\"']\s*:\s*[\"']system\.(?:windows|web|io|diagnostics|data|runtime|"
+         r"configuration|management)\b|!!python/(?:object|name|module)|!ruby/(?:object|hash):",
+         "serialized object (deserialization gadget)"),
+        ("EL-PHP-102", 1, "abcx", r"(?:^|[;{}\s\"'=])o:\d{1,4}:\"[a-z_\\][\w\\]{0,100}\":\d{1,4}:\{|"
+         r"(?:^|[;{}\s\"'=])a:\d{1,4}:\{[^}]{0,200}?\bo:\d{1,4}:\"", "PHP serialized object"),
         # PHP code injection
         ("EL-PHP-100", 1, "acx", r"<\?(?:php\b|=)|\b(?:system|passthru|shell_exec|proc_open|popen|"
          r"pcntl_exec|phpinfo|base64_decode|file_put_contents|create_function|call_user_func"
@@ -196,11 +238,24 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          r"\{\{\s*\d+\s*[*+]\s*\d+\s*\}\}|\$\{\s*\d+\s*[*+]\s*\d+\s*\}|<%=\s*\d+\s*[*+]\s*\d+\s*%>|"
          r"[#*@]\{\s*\d+\s*[*+]\s*\d+\s*\}|\{\{\s*['\"]?\s*[a-z]+\s*['\"]?\s*\|\s*attr\s*\(",
          "server-side template injection"),
+        ("EL-SSTI-101", 1, "acx", r"\b__(?:class|mro|subclasses|globals|builtins|base|bases)__\b|"
+         r"\{\{\s*\d+\s*[*+]\s*['\"]\d+['\"]\s*\}\}", "template or Python object traversal"),
+        ("EL-SSTI-102", 1, "abcx", r"\{[{%][^}]{0,80}?__(?:class|mro|subclasses|globals|builtins)__|"
+         r"<#assign\b|freemarker\.template\.utility|\?new\s*\(\s*\)\s*\(|"
+         r"\{php\}|\$\{\s*t\s*\(\s*java\.|<%=?\s*(?:system|exec|spawn|io\.popen|%x)\s*[(\s'\"{]|"
+         r"<%=?\s*`", "server-side template injection"),
         ("EL-SSTI-200", 3, "acx", r"\{\{.{0,80}\}\}|\$\{.{0,80}\}|<%.{0,80}%>", "template syntax"),
         # server-side request forgery
         ("EL-SSRF-100", 1, "abchx", r"\b(?:https?|gopher|dict|ftp|ldap|tftp)://(?:\[?fd00:ec2::254|"
          r"[\w:.\[]*169\.254\.169\.254|metadata\.google\.internal|metadata\.azure\.com|100\.100\.100\.200|"
          r"instance-data\b)|\b(?:gopher|dict)://", "cloud metadata or gopher/dict URL"),
+        ("EL-SSRF-102", 1, "abchx", _URL + r"[^/?#\s]*/(?:latest/(?:meta-data|user-data|api/token|"
+         r"dynamic/instance-identity)|computemetadata/v1|metadata/(?:instance|identity)\b|opc/v[12]/)|"
+         + _URL + r"(?:192\.0\.0\.192|\[?fd00:ec2::254)\b", "cloud metadata path"),
+        # A host spelled as one integer, in hex or in octal: how filters of 127.0.0.1 and
+        # 169.254.169.254 are dodged; no legitimate link is written so.
+        ("EL-SSRF-103", 1, "abchx", _URL + r"(?:0x[0-9a-f]{6,8}|\d{8,10}|0[0-7]{1,4}(?:\.0[0-7]{0,4}){3}|"
+         r"0x[0-9a-f]{1,2}(?:\.0x[0-9a-f]{1,2}){3})(?=[:/?#\]]|$)", "URL to a numeric host"),
         ("EL-SSRF-101", 1, "abchx", r"169\.254\.169\.254|\bfd00:ec2::254\b|::ffff:a9fe:a9fe",
          "cloud metadata address"),
         ("EL-SSRF-200", 2, "abc", r"\b(?:https?|ftp)://(?:[^/@\s]*@)?(?:localhost\b|127\.\d+\.\d+\.\d+|"
@@ -209,6 +264,12 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         # XML external entities
         ("EL-XXE-100", 1, "abc", r"<!entity\s+%?\s*[\w.-]*\s+(?:system|public)\b|<!entity\s+%|"
          r"<!doctype\s+[\w:.-]+\s*\[[^\]]*<!entity|<xi:include\b", "XML external entity"),
+        # server-side and edge-side includes
+        ("EL-SSI-100", 1, "abcx", r"<!--\s*#\s*(?:exec|include|echo|config|set|fsize|flastmod|printenv)\b|"
+         r"<esi:(?:include|vars|debug|assign|eval|choose|inline)\b", "server-side or edge-side include"),
+        # LDAP filter injection: a filter closed and another opened, or a wildcard OR
+        ("EL-LDAP-100", 1, "ac", r"\*\s*\)\s*\(\s*[|&!(]{0,3}\s*[a-z][\w-]{0,30}\s*[~<>]?=|"
+         r"\(\s*[|&]\s*\(\s*[a-z][\w-]{0,30}\s*=\s*\*\s*\)", "LDAP filter injection"),
         # CRLF / response splitting
         ("EL-CRLF-100", 1, "acp", r"[\r\n]\s*(?:set-cookie|location|content-(?:type|length)|refresh|"
          r"x-[\w-]+|access-control-[\w-]+)\s*:", "header injection"),
@@ -217,6 +278,8 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          r"not|nor|expr|elemmatch|function)\s*\]|\$where\s*[\"']?\s*:|"
          r"['\"]\s*;\s*return\s+(?:true|1)\b|\bthis\.\w+\s*==", "NoSQL operator injection"),
         ("EL-NOSQL-101", 1, "b", r"[\"']\$(?:where|function|accumulator)[\"']\s*:", "NoSQL code operator"),
+        ("EL-NOSQL-201", 2, "ac", r"\{\s*[\"']?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|"
+         r"expr|or|and|not|nor)[\"']?\s*:", "NoSQL operator in a value"),
         ("EL-NOSQL-200", 2, "b", r"[\"']\$(?:ne|gt|gte|lt|lte|regex|nin|expr|exists)[\"']\s*:",
          "NoSQL query operator in a body"),
     ],
@@ -233,7 +296,9 @@ SCANNER_AGENTS: Final[dict[int, tuple[str, ...]]] = {
         "nsauditor", "sysscan", "dirb/", "(hydra)", "ffuf", "httprint", "metasploit", "nasl",
         "qualys", "struts-pwn", "log4j-scan", "interactsh", "zgrab2", "x-scan", "scanbot",
         "vega/", "detectify", "teh forest lobster", "mozilla/5.0 zgrab", "cgichk", "mysqloit",
-        "pmafind", "gootkit", "bilbo", "black widow", "absinthe", "wpsec", "crimscanner"),
+        "pmafind", "gootkit", "bilbo", "black widow", "absinthe", "wpsec", "crimscanner",
+        "wapiti", "dirsearch", "xsser", "jaeles", "tsunami", "ldapinjector", "fimap", "cgiscan",
+        "webshag", "dotdotpwn", "padbuster", "nmap/", "zap/", "owasp zap", "sqlsus"),
     2: ("censysinspect", "expanse", "internet-measurement", "netcraftsurveyagent", "leakix",
         "odin", "shodan", "binaryedge", "project25499", "httpx - open-source", "go-http-client/1.1",
         "python-urllib", "libwww-perl", "lwp-trivial", "winhttp", "java/1.", "scrapy", "mechanize",
