@@ -254,8 +254,9 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          + _URL + r"(?:192\.0\.0\.192|\[?fd00:ec2::254)\b", "cloud metadata path"),
         # A host spelled as one integer, in hex or in octal: how filters of 127.0.0.1 and
         # 169.254.169.254 are dodged; no legitimate link is written so.
-        ("EL-SSRF-103", 1, "abchx", _URL + r"(?:0x[0-9a-f]{6,8}|\d{8,10}|0[0-7]{1,4}(?:\.0[0-7]{0,4}){3}|"
-         r"0x[0-9a-f]{1,2}(?:\.0x[0-9a-f]{1,2}){3})(?=[:/?#\]]|$)", "URL to a numeric host"),
+        ("EL-SSRF-103", 1, "abchx", r"(?:://|@)(?:0x[0-9a-f]{6,8}|[1-9]\d{7,9}|"
+         r"0[0-7]{1,4}(?:\.0[0-7]{0,4}){3}|0x[0-9a-f]{1,2}(?:\.0x[0-9a-f]{1,2}){3})(?=[:/?#\]]|$)",
+         "URL to a numeric host"),
         ("EL-SSRF-101", 1, "abchx", r"169\.254\.169\.254|\bfd00:ec2::254\b|::ffff:a9fe:a9fe",
          "cloud metadata address"),
         ("EL-SSRF-200", 2, "abc", r"\b(?:https?|ftp)://(?:[^/@\s]*@)?(?:localhost\b|127\.\d+\.\d+\.\d+|"
