@@ -126,7 +126,8 @@ _CATEGORY_NAMES = {"SQLI": "sql-injection", "XSS": "xss", "LFI": "path-traversal
                    "SSTI": "template-injection", "SSRF": "ssrf", "XXE": "xxe", "CRLF": "crlf",
                    "NOSQL": "nosql-injection", "PROBE": "exploit-probe", "SCAN": "scanner",
                    "PROTO": "protocol", "SSI": "server-side-include",
-                   "LDAP": "ldap-injection"}
+                   "LDAP": "ldap-injection", "RFI": "file-inclusion",
+                   "NODE": "javascript-injection"}
 
 
 def _category(rule_id: str) -> str:

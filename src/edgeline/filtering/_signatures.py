@@ -43,7 +43,7 @@ _URL = r"\b(?:https?|gopher|dict|ftp|ldap|tftp)://(?:[^/@\s]*@)?"
 SIGNATURES: Final[dict[str, list[Signature]]] = {
     # ---- SQL injection (variant: sql) ------------------------------------------------
     "sqli": [
-        ("EL-SQLI-100", 1, "achx", r"\bunion(?:\s+(?:all|distinct))?\s*\(*\s*select\b",
+        ("EL-SQLI-100", 1, "achpx", r"\bunion(?:\s+(?:all|distinct))?\s*\(*\s*select\b",
          "UNION SELECT"),
         ("EL-SQLI-101", 1, "b", r"(?:['\")]|\d|^)\s*union(?:\s+(?:all|distinct))?\s*\(*\s*select\b",
          "UNION SELECT after a closed value"),
@@ -51,7 +51,7 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          r"insert\s+into|update\s+[\w.\[\]`\"]+\s+set|truncate\s+table|shutdown\b|"
          r"exec(?:ute)?\s+(?:xp_|sp_|master\.)|declare\s+@|create\s+(?:table|user|procedure|function)|"
          r"alter\s+(?:table|user))", "stacked query"),
-        ("EL-SQLI-120", 1, "achx", r"\b(?:sleep|pg_sleep)\s*\(\s*\d+(?:\.\d+)?\s*\)|"
+        ("EL-SQLI-120", 1, "achpx", r"\b(?:sleep|pg_sleep)\s*\(\s*\d+(?:\.\d+)?\s*\)|"
          r"\bbenchmark\s*\(\s*\d+\s*,|\bwaitfor\s+(?:delay|time)\s+['\"]|"
          r"\bdbms_(?:pipe\.receive_message|lock\.sleep)\b|\brandomblob\s*\(\s*\d{5,}",
          "time-based blind SQL"),
@@ -60,7 +60,7 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          r";\s*select\s*\(*\s*(?:sleep|pg_sleep|benchmark)\s*\(",
          "time-based blind SQL"),
         ("EL-SQLI-122", 2, "b", r"\b(?:sleep|pg_sleep)\s*\(\s*\d+(?:\.\d+)?\s*\)", "sleep call"),
-        ("EL-SQLI-130", 1, "achx", r"\binformation_schema\b|\bmysql\.user\b|\bsysobjects\b|"
+        ("EL-SQLI-130", 1, "achpx", r"\binformation_schema\b|\bmysql\.user\b|\bsysobjects\b|"
          r"\bsyscolumns\b|\bpg_(?:catalog|shadow|user)\b|\bsqlite_master\b|\bmsysobjects\b|"
          r"\bxp_cmdshell\b|\bsp_(?:executesql|oacreate|makewebtask)\b|\bload_file\s*\(|"
          r"\binto\s+(?:out|dump)file\b|\butl_(?:http|inaddr)\b|\b(?:extractvalue|updatexml)\s*\(|"
@@ -72,7 +72,7 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          "database internals in a body"),
         ("EL-SQLI-141", 1, "achx", r"['\")]\s*(?:order|group)\s+by\s+\d+\b|"
          r"\border\s+by\s+\d+\s*(?:--|#|;|$)|['\")]\s*having\s+\d", "ORDER BY / HAVING probing"),
-        ("EL-SQLI-150", 1, "abchx", r"['\")]\s*(?:and|or|xor|\|\||&&|[-+=<>,])\s*\(*\s*select\b",
+        ("EL-SQLI-150", 1, "abchpx", r"['\")]\s*(?:and|or|xor|\|\||&&|[-+=<>,])\s*\(*\s*select\b",
          "subquery after a closed value"),
         ("EL-SQLI-151", 1, "achx", r"\b(?:ascii|ord|substr(?:ing)?|mid|length|hex|unhex|if|iif|"
          r"elt|make_set)\s*\(+\s*(?:select\b|@@|user\s*\(|database\s*\(|version\s*\()",
@@ -126,6 +126,10 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          r"\beval\s*\(\s*(?:atob|unescape|decodeuri|string|location|name)|"
          r"\btop\s*\[\s*['\"](?:al|ev|pr|co)|\bconstructor\s*\.\s*constructor\s*\(",
          "JavaScript sink"),
+        ("EL-XSS-106", 1, "acph", r"(?:^|[\s+])adw-\s*/?\s*(?:script|img|svg|iframe|body|a)\b|"
+         r"\$on\s*\.\s*constructor\b|\$eval\s*\(\s*['\"`]|"
+         r"['\"`]\s*/?\s*on[a-z]{3,}\s*=\s*['\"`]?\s*[a-z_$][\w$.]{0,40}\s*[(`]",
+         "UTF-7 markup, template sandbox escape or injected event handler"),
         ("EL-XSS-110", 1, "b", r"<script[^>]*>[^<]{0,200}?(?:alert|prompt|confirm|document\.|"
          r"window\.|eval|fetch|xmlhttprequest|atob|fromcharcode|location)",
          "script tag running a sink"),
@@ -157,6 +161,8 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         # path traversal and local file inclusion
         ("EL-LFI-100", 1, "abchx", r"(?:\.\.[/\\]){2,}|(?:[/\\]\.\.){2,}|(?:^|[=/\\])\.\.[/\\](?=[\w.~%$-])",
          "path traversal"),
+        ("EL-LFI-104", 1, "ac", r"(?:^|[/\\=])(?:\.htaccess|\.htpasswd|web\.config|wp-config\.php|"
+         r"\.git[/\\](?:config|head)|\.env|id_[rd]sa)$", "sensitive file name"),
         ("EL-LFI-101", 1, "abcphx", r"(?:^|[/\\])etc[/\\](?:passwd|shadow|group|hosts|issue|sudoers|"
          r"crontab|master\.passwd|security/passwd)\b|(?:^|[/\\])proc[/\\]self[/\\]|"
          r"(?:^|[/\\])proc[/\\]\d+[/\\](?:environ|cmdline|maps|mem|fd|cwd|root|exe)\b|"
@@ -166,6 +172,10 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         ("EL-LFI-102", 1, "abchx", r"\b(?:php|file|expect|phar|ogg|rar|ssh2|glob|zlib|compress\.zlib|"
          r"zip|compress\.bzip2)://|\bdata://[a-z]+/[\w.+-]+[;,]", "stream wrapper (file inclusion)"),
         ("EL-LFI-200", 2, "abchx", r"\.\.[/\\]|\bzip://|\bdata://", "relative path or wrapper"),
+        # remote file inclusion: a script fetched from a numeric host, or the "?" suffix trick
+        ("EL-RFI-100", 1, "ac", r"^(?:https?|ftps?)://\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?/"
+         r"\S*\.(?:php\d?|txt|inc|sh|pl|py|jsp|aspx?|cgi)\b|^(?:https?|ftps?)://[^\s?#]+/[^\s?#]*\.(?:php\d?|txt|inc|sh|pl|py|jsp|aspx?|cgi)\?+$",
+         "remote file inclusion"),
         # command injection
         ("EL-RCE-100", 1, "abchx", _SEP + r"(?:cat|head|tail|more|less|nl|tac|type|strings|dir)\s+"
          r"[\"']?(?:/|\.|~|\$|[a-z]:\\)", "command reading a file"),
@@ -190,6 +200,11 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         ("EL-RCE-108", 1, "acx", r"\brequire\s*\(\s*['\"`]child_process|\bprocess\s*\.\s*mainmodule\b|"
          r"\bprocess\s*\.\s*binding\s*\(|\bchild_process\s*['\"`]?\s*\)\s*\.\s*(?:exec|spawn)",
          "Node.js code execution"),
+        ("EL-RCE-109", 1, "abcx", r"\bcertutil(?:\.exe)?\s+-urlcache\b|\bbitsadmin(?:\.exe)?\s+/transfer\b|"
+         r"\bmshta(?:\.exe)?\s+(?:https?|javascript|vbscript):|\brundll32(?:\.exe)?\s+[\w.\\:]+,|"
+         r"\bregsvr32(?:\.exe)?\s+/s\b|%comspec%|\bpowershell(?:\.exe)?\s+(?:-\w+\s+)*?"
+         r"-(?:e|ec|enc|encodedcommand|c|command)\s|\biex\s*\(\s*(?:new-object|iwr|invoke-webrequest)|"
+         r"\binvoke-expression\b", "Windows command execution"),
         ("EL-RCE-103", 1, "abchx", r"/bin/(?:ba|z|k|da|c|tc)?sh\b|/dev/(?:tcp|udp)/|"
          r"/usr/bin/(?:id|whoami|wget|curl|nc|perl|python\d?|env)\b|\bcmd\.exe\b|"
          r"\$\{ifs\}|\$ifs\b|\{\s*(?:cat|ls|id|wget|curl|nc)\s*,", "shell path or shell syntax"),
@@ -228,6 +243,9 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         ("EL-PHP-100", 1, "acx", r"<\?(?:php\b|=)|\b(?:system|passthru|shell_exec|proc_open|popen|"
          r"pcntl_exec|phpinfo|base64_decode|file_put_contents|create_function|call_user_func"
          r"(?:_array)?|str_rot13|gzinflate|assert)\s*\(", "PHP code injection"),
+        ("EL-PHP-103", 1, "acx", r"\$_(?:get|post|cookie|request|server|files|env|session)\s*\[|"
+         r"\$globals\s*\[|\b(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|"
+         r"disable_functions|open_basedir|safe_mode)\s*=", "PHP variables or configuration"),
         ("EL-PHP-101", 1, "b", r"<\?php\b[^?]{0,200}?\b(?:system|passthru|shell_exec|eval|exec|assert|"
          r"base64_decode)\s*\(", "PHP code in a body"),
         ("EL-PHP-200", 2, "acx", r"\b(?:eval|exec|include|require(?:_once)?|fopen|file_get_contents|"
@@ -265,6 +283,9 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         # XML external entities
         ("EL-XXE-100", 1, "abc", r"<!entity\s+%?\s*[\w.-]*\s+(?:system|public)\b|<!entity\s+%|"
          r"<!doctype\s+[\w:.-]+\s*\[[^\]]*<!entity|<xi:include\b", "XML external entity"),
+        # JavaScript prototype pollution (query names such as __proto__[admin]=1, JSON keys)
+        ("EL-NODE-100", 1, "abc", r"__proto__\s*(?:\[|\]|\.|[\"']\s*:)|\bconstructor\s*(?:\[\s*[\"']?|\.)\s*"
+         r"prototype\b", "prototype pollution"),
         # server-side and edge-side includes
         ("EL-SSI-100", 1, "abcx", r"<!--\s*#\s*(?:exec|include|echo|config|set|fsize|flastmod|printenv)\b|"
          r"<esi:(?:include|vars|debug|assign|eval|choose|inline)\b", "server-side or edge-side include"),
