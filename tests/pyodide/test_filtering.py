@@ -201,3 +201,18 @@ def test_filtering_decides_the_corpus_as_cpython_does(harness: PyodideHarness) -
     assert got == expected
     assert sum(hit is not None for hit in got["1"]) > 150  # the attacks were seen as attacks
     assert any(got["rules"])
+
+
+def test_builtin_screens_come_from_the_table_under_pyodide(harness: PyodideHarness) -> None:
+    derived = harness.run("""
+from edgeline.filtering import ManagedRules, _managed, _prefilter
+_prefilter.best_clause.cache_clear()
+_prefilter._screen_for.cache_clear()
+_managed._screens.cache_clear()
+for level in (1, 2, 3, 4):
+    ManagedRules(level).prepare()
+before = _prefilter.best_clause.cache_info().currsize
+ManagedRules(1, exclude=["EL-XSS-101"]).prepare()  # not in the table: derived
+[before, _prefilter.best_clause.cache_info().currsize > 0]
+""")
+    assert derived == [0, True]
