@@ -82,6 +82,10 @@ class Hit:
         return f"Hit({self.id!r}, {self.message!r}, where={self.where!r})"
 
 
+_SLASHES = str.maketrans({"\u2215": "/", "\u2044": "/", "\u29f8": "/", "\u2216": "\\",
+                          "\u29f5": "\\", "\u29f9": "\\"})
+
+
 def _decode(value: str) -> str:
     """Decode percent escapes (and %uXXXX) until stable, at most 3 times; then entities."""
     for _ in range(3):
@@ -101,8 +105,9 @@ def _decode(value: str) -> str:
         value = re.sub(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})",
                        lambda m: chr(int(m.group(1) or m.group(2), 16)), value)
     if not value.isascii():
-        # Full-width and compatibility forms (＜script＞) fold to ASCII.
-        value = unicodedata.normalize("NFKC", value)
+        # Full-width and compatibility forms (＜script＞) fold to ASCII, and so do the
+        # slash look-alikes NFKC keeps (..∕..∕etc∕passwd).
+        value = unicodedata.normalize("NFKC", value).translate(_SLASHES)
     if "\x00" in value:
         value = value.replace("\x00", "")
     return value.lower()
