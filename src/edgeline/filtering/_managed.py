@@ -215,16 +215,17 @@ class Signature:
     them all costs tens of milliseconds under Pyodide.
     """
 
-    __slots__ = ("pattern", "_regex")
+    __slots__ = ("pattern", "search")
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
-        self._regex: re.Pattern[str] | None = None
+        # PERF: once compiled, ``search`` is the compiled regex's own method (no Python
+        # frame per call on the attack path).
+        self.search: Callable[[str], re.Match[str] | None] = self._compile_and_search
 
-    def search(self, text: str) -> re.Match[str] | None:
-        regex = self._regex
-        if regex is None:
-            regex = self._regex = re.compile(self.pattern)
+    def _compile_and_search(self, text: str) -> re.Match[str] | None:
+        regex = re.compile(self.pattern)
+        self.search = regex.search
         return regex.search(text)
 
 
