@@ -54,7 +54,7 @@ _TAB_NL = re.compile(r"[\t\n\r]")
 # Header fields whose values have fixed, harmless grammars; not inspected by "x" signatures.
 _SKIP_HEADERS: Final = frozenset({
     "accept", "accept-encoding", "accept-language", "accept-charset", "authorization",
-    "cache-control", "connection", "content-length", "content-type", "cookie", "host",
+    "cache-control", "connection", "content-length", "cookie", "host",
     "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range",
     "pragma", "priority", "range", "te", "upgrade-insecure-requests", "dnt", "etag",
     "cf-connecting-ip", "cf-ray", "cf-ipcountry", "cf-visitor", "x-forwarded-proto",

@@ -278,6 +278,11 @@ def attacks() -> list[Entry]:
     out += [_arg("holdout2", payload, "q", "/s") for payload in SECOND_HOLDOUT_ATTACKS]
     out += [_arg("added", payload, "q", "/s") for payload in ADDED_CLASS_ATTACKS]
     out += [_get("added", target) for target in ADDED_CLASS_PATHS]
+    # Struts2 OGNL in Content-Type (S2-045) and a Commons Text lookup (text4shell).
+    out.append(("added", "POST", "/upload.action", {**BROWSER, "content-type":
+                "%{(#_='multipart/form-data').(#dm=@ognl.OgnlContext@DEFAULT_MEMBER_ACCESS)"
+                ".(#cmd='id')}"}, b"x"))
+    out.append(_arg("added", "${script:javascript:java.lang.Runtime.getRuntime().exec('id')}"))
     for payload in SECOND_HOLDOUT_ATTACKS[::7]:
         out.append(("holdout2", "POST", "/api/run", JSON_HEADERS,
                     json.dumps({"value": payload}).encode()))

@@ -223,7 +223,8 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         # log4shell (CVE-2021-44228) and its obfuscations
         ("EL-JAVA-100", 1, "abcphx", r"\$\{\s*(?:jndi|\$\{|lower\s*:|upper\s*:|::-|env\s*:|sys\s*:|"
          r"java\s*:|date\s*:|main\s*:|base64\s*:|k8s\s*:|docker\s*:|spring\s*:|log4j\s*:|bundle\s*:|"
-         r"ctx\s*:|sd\s*:|web\s*:|event\s*:|marker\s*:|jvmrunargs\s*:)", "log4j lookup (log4shell)"),
+         r"ctx\s*:|sd\s*:|web\s*:|event\s*:|marker\s*:|jvmrunargs\s*:|script\s*:|dns\s*:|url\s*:)",
+         "log4j or Commons Text lookup (log4shell, text4shell)"),
         ("EL-JAVA-101", 1, "abchx", r"\bjndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|http)\b",
          "JNDI URL"),
         ("EL-JAVA-102", 1, "abcx", r"\(\s*#_?memberaccess|#context\s*\[|@java\.lang\.(?:runtime|"
