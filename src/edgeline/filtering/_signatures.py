@@ -208,7 +208,7 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         ("EL-RCE-103", 1, "abchx", r"/bin/(?:ba|z|k|da|c|tc)?sh\b|/dev/(?:tcp|udp)/|"
          r"/usr/bin/(?:id|whoami|wget|curl|nc|perl|python\d?|env)\b|\bcmd\.exe\b|"
          r"\$\{ifs\}|\$ifs\b|\{\s*(?:cat|ls|id|wget|curl|nc)\s*,", "shell path or shell syntax"),
-        ("EL-RCE-104", 1, "acx", r"\$\(\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b|"
+        ("EL-RCE-104", 1, "acpx", r"\$\(\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b|"
          r"`\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b[^`]{0,60}`",
          "command substitution"),
         ("EL-RCE-105", 1, "b", r"^[\w.:/-]{0,100}\s*(?:[;&|`\n]|\$\(|\|\||&&)\s*(?:id|whoami|uname|cat|"
@@ -252,12 +252,12 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         ("EL-PHP-200", 2, "acx", r"\b(?:eval|exec|include|require(?:_once)?|fopen|file_get_contents|"
          r"preg_replace)\s*\(", "PHP function call"),
         # template injection
-        ("EL-SSTI-100", 1, "abcx", r"\{\{[^}]{0,60}?(?:__class__|__globals__|__mro__|__subclasses__|"
+        ("EL-SSTI-100", 1, "abcpx", r"\{\{[^}]{0,60}?(?:__class__|__globals__|__mro__|__subclasses__|"
          r"__builtins__|__import__|\bconfig\b|request\.application|lipsum|cycler|joiner|self\._)|"
          r"\{\{\s*\d+\s*[*+]\s*\d+\s*\}\}|\$\{\s*\d+\s*[*+]\s*\d+\s*\}|<%=\s*\d+\s*[*+]\s*\d+\s*%>|"
          r"[#*@]\{\s*\d+\s*[*+]\s*\d+\s*\}|\{\{\s*['\"]?\s*[a-z]+\s*['\"]?\s*\|\s*attr\s*\(",
          "server-side template injection"),
-        ("EL-SSTI-101", 1, "acx", r"\b__(?:class|mro|subclasses|globals|builtins|base|bases)__\b|"
+        ("EL-SSTI-101", 1, "acpx", r"\b__(?:class|mro|subclasses|globals|builtins|base|bases)__\b|"
          r"\{\{\s*\d+\s*[*+]\s*['\"]\d+['\"]\s*\}\}", "template or Python object traversal"),
         ("EL-SSTI-102", 1, "abcx", r"\{[{%][^}]{0,80}?__(?:class|mro|subclasses|globals|builtins)__|"
          r"<#assign\b|freemarker\.template\.utility|\?new\s*\(\s*\)\s*\(|"
@@ -296,6 +296,10 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         # CRLF / response splitting
         ("EL-CRLF-100", 1, "acp", r"[\r\n]\s*(?:set-cookie|location|content-(?:type|length)|refresh|"
          r"x-[\w-]+|access-control-[\w-]+)\s*:", "header injection"),
+        # mail header and SMTP/IMAP command injection through a line break
+        ("EL-CRLF-101", 1, "acp", r"[\r\n]\s*(?:bcc|cc|to|from|reply-to)\s*:\s*[^\s@,;]{0,64}@|"
+         r"[\r\n]\s*(?:rcpt\s+to|mail\s+from)\s*:|[\r\n]\s*[a-z]{0,3}\d{1,4}\s+(?:capability|login|"
+         r"logout|select|examine|fetch|store|uid|noop)\b", "mail header or command injection"),
         # NoSQL operator injection (in names: user[$ne]=)
         ("EL-NOSQL-100", 1, "ac", r"\[\s*\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|"
          r"not|nor|expr|elemmatch|function)\s*\]|\$where\s*[\"']?\s*:|"
