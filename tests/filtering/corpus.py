@@ -272,7 +272,9 @@ ADDED_CLASS_BENIGN = [
     "http://example.com/a?", "certutil hash file", "powershell get-childitem", "config web",
     "my .env setup", "what is web.config", "onboarding = step 1", "it's on", "'on' =", "adw-123",
     "I'm onfire=true", "Union Select Committee", "line one\nto: be continued", "Hi,\nCc: the team",
-    "first line\nsubject: ideas",
+    "first line\nsubject: ideas", "select in (select box)", "in (select cases)",
+    "it's 'name' or other is null", "5 and 5 = 10", "constructor.prototype in js",
+    "powershell -command help",
 ]
 
 def attacks() -> list[Entry]:

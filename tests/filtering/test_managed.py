@@ -36,7 +36,7 @@ def rates(paranoia: int) -> tuple[float, float, list[Entry], list[tuple[Entry, o
 # that the broad levels flag by design (HTML tags, SQL words, internal URLs): on the corpus
 # without it the ceilings of levels 2-4 were 0.04, 0.15 and 0.35 (measured 0.026, 0.106, 0.278).
 @pytest.mark.parametrize(("paranoia", "min_detection", "max_false_positives"), [
-    (1, 0.97, 0.01), (2, 0.98, 0.09), (3, 0.98, 0.18), (4, 0.98, 0.36),
+    (1, 0.97, 0.01), (2, 0.98, 0.09), (3, 0.98, 0.19), (4, 0.98, 0.36),
 ])
 def test_detection_and_false_positive_rates(paranoia: int, min_detection: float,
                                             max_false_positives: float) -> None:

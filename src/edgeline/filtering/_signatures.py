@@ -85,11 +85,14 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         # Boolean-blind probing compares constants that are false as often as true.
         ("EL-SQLI-155", 1, "achx", r"(?:^|['\")]|\d)\s*(?:and|or|xor|&&|\|\|)\s+\(*\s*(?:"
          r"['\"][^'\"]{0,20}['\"]\s*(?:=|<>|!=|like)\s*['\"]|"
-         r"\d{1,10}\s*(?:=|<>|!=|<|>)\s*\d{1,10}\s*(?:$|--|#|;|/\*|\)|'|\"))",
+         r"\d{1,10}(?:=|<>|!=|<|>)\d{1,10}\s*(?:$|--|#|;|/\*|\)|'|\")|"
+         r"\d{1,10}\s*(?:=|<>|!=|<|>)\s*\d{1,10}\s*(?:--|#|;|/\*))",
          "constant comparison after a closed value"),
         ("EL-SQLI-156", 1, "achx", r"(?:[=<>]|\b(?:in|exists|like|rlike|regexp|any|all|some))\s*\(+"
-         r"\s*select\b|\bprocedure\s+analyse\s*\(", "subquery operand or SQL probing clause"),
-        ("EL-SQLI-158", 1, "abchx", r"['\"]\s*(?:or|and)\s+[a-z_][\w.]{0,30}\s+is\s+(?:not\s+)?null"
+         r"\s*select\s*(?:\*|\d|@|\(|[a-z_][\w.]{0,40}\s*(?:,|\bfrom\b|\())|"
+         r"\bprocedure\s+analyse\s*\(", "subquery operand or SQL probing clause"),
+        ("EL-SQLI-158", 1, "abchx", r"^[\w@.\-]*['\"]\s*\)*\s*(?:or|and)\s+[a-z_][\w.]{0,30}\s+is\s+"
+         r"(?:not\s+)?null"
          r"\s*(?:--|#|;|\)|$)", "IS NULL test after a closed value"),
         ("EL-SQLI-200", 2, "achx", r"\bselect\b[^;]{0,120}?\bfrom\b|\binsert\s+into\b|"
          r"\bdelete\s+from\b|\bupdate\s+\w+\s+set\b|\bdrop\s+(?:table|database)\b",
@@ -203,7 +206,8 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         ("EL-RCE-109", 1, "abcx", r"\bcertutil(?:\.exe)?\s+-urlcache\b|\bbitsadmin(?:\.exe)?\s+/transfer\b|"
          r"\bmshta(?:\.exe)?\s+(?:https?|javascript|vbscript):|\brundll32(?:\.exe)?\s+[\w.\\:]+,|"
          r"\bregsvr32(?:\.exe)?\s+/s\b|%comspec%|\bpowershell(?:\.exe)?\s+(?:-\w+\s+)*?"
-         r"-(?:e|ec|enc|encodedcommand|c|command)\s|\biex\s*\(\s*(?:new-object|iwr|invoke-webrequest)|"
+         r"(?:-(?:e|ec|enc|encodedcommand)\s+[a-z0-9+/=]{8}|-c(?:ommand)?\s+[\"'&]?\s*(?:iex|invoke-|"
+         r"start-process|new-object|iwr|\$|\(|&))|\biex\s*\(\s*(?:new-object|iwr|invoke-webrequest)|"
          r"\binvoke-expression\b", "Windows command execution"),
         ("EL-RCE-103", 1, "abchx", r"/bin/(?:ba|z|k|da|c|tc)?sh\b|/dev/(?:tcp|udp)/|"
          r"/usr/bin/(?:id|whoami|wget|curl|nc|perl|python\d?|env)\b|\bcmd\.exe\b|"
@@ -285,8 +289,8 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         ("EL-XXE-100", 1, "abc", r"<!entity\s+%?\s*[\w.-]*\s+(?:system|public)\b|<!entity\s+%|"
          r"<!doctype\s+[\w:.-]+\s*\[[^\]]*<!entity|<xi:include\b", "XML external entity"),
         # JavaScript prototype pollution (query names such as __proto__[admin]=1, JSON keys)
-        ("EL-NODE-100", 1, "abc", r"__proto__\s*(?:\[|\]|\.|[\"']\s*:)|\bconstructor\s*(?:\[\s*[\"']?|\.)\s*"
-         r"prototype\b", "prototype pollution"),
+        ("EL-NODE-100", 1, "abc", r"__proto__\s*(?:\[|\]|\.|[\"']\s*:)|\bconstructor\s*(?:\[\s*[\"']?\s*"
+         r"prototype\b|\.\s*prototype\s*[.\[])", "prototype pollution"),
         # server-side and edge-side includes
         ("EL-SSI-100", 1, "abcx", r"<!--\s*#\s*(?:exec|include|echo|config|set|fsize|flastmod|printenv)\b|"
          r"<esi:(?:include|vars|debug|assign|eval|choose|inline)\b", "server-side or edge-side include"),
