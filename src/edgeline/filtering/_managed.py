@@ -25,8 +25,9 @@ PERF: most values are benign, so each value is first searched with a
 *screen* (:mod:`._prefilter`), a regex derived from the signatures of every
 target that must find something for any of them to match; only then are the
 signatures run one by one. Verdicts of short values are remembered per rule
-set (user agents, referers and cookies repeat), and a query or Cookie
-header made only of plain tokens is not split at all.
+set (user agents, referers and cookies repeat), so are the verdicts of whole
+requests without a body (see ``inspect``), and a query or Cookie header made
+only of plain tokens is not split at all.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ MEMO_VALUE: Final = 1024
 MEMO_REQUESTS: Final = 512
 """Most whole-request verdicts remembered per rule set (then forgotten all at once)."""
 MEMO_REQUEST_BYTES: Final = 4096
-"""Largest request (method, target, host and header fields) whose verdict is remembered."""
+"""Largest request (method, URL and header fields, in characters) whose verdict is remembered."""
 _MISS: Final[Any] = object()
 # A query whose names and values are all _BORING as they stand (nothing to decode, no
 # control character): it raises no flag and no argument can match a signature.
