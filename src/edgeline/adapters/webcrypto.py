@@ -57,6 +57,9 @@ _MEMBERS: Final[dict[str, tuple[str, ...]]] = {
     "OKP": ("kty", "crv", "x"),
     "oct": ("kty", "k"),
 }
+# workerd's name for Ed25519 before it took the standard one (Secure Curves): tried when
+# the runtime refuses "Ed25519".
+_EDDSA_LEGACY: Final = {"name": "NODE-ED25519", "namedCurve": "NODE-ED25519"}
 _MAX_KEYS: Final = 256
 
 
@@ -70,12 +73,13 @@ class WebCryptoVerifier:
     __slots__ = ("_keys",)
 
     def __init__(self) -> None:
-        self._keys: dict[str, Any] = {}
+        self._keys: dict[str, tuple[Any, Any]] = {}
 
     def supports(self, alg: str) -> bool:
         return alg in ALGORITHMS
 
-    async def _key(self, alg: str, jwk: Mapping[str, Any]) -> Any:
+    async def _key(self, alg: str, jwk: Mapping[str, Any]) -> tuple[Any, Any]:
+        """Return the imported CryptoKey and the algorithm object ``verify`` takes for it."""
         kty, crv = ALGORITHMS[alg]
         if jwk.get("kty") != kty or (crv is not None and jwk.get("crv") != crv):
             raise ValueError(f"a {jwk.get('kty')!r} key cannot verify {alg}")
@@ -83,19 +87,28 @@ class WebCryptoVerifier:
         if not all(isinstance(v, str) for v in members.values()):
             raise ValueError("JWK members must be strings")
         cache_key = alg + json.dumps(members, sort_keys=True)
-        key = self._keys.get(cache_key)
-        if key is not None:
-            return key
+        cached = self._keys.get(cache_key)
+        if cached is not None:
+            return cached
         if kty == "RSA":
             # APPSEC: as CryptographyVerifier, refuse RSA moduli under 2048 bits.
             if int.from_bytes(b64url_decode(members.get("n", "")), "big").bit_length() < 2048:
                 raise ValueError("RSA keys under 2048 bits are refused")
-        key = await crypto.subtle.importKey(
-            "jwk", _js_object(members), _js_object(_IMPORT[alg]), False, to_js(["verify"]))
+        verify_with = _VERIFY[alg]
+        try:
+            key = await crypto.subtle.importKey(
+                "jwk", _js_object(members), _js_object(_IMPORT[alg]), False, to_js(["verify"]))
+        except Exception:
+            if alg != "EdDSA":
+                raise
+            key = await crypto.subtle.importKey(
+                "jwk", _js_object(members), _js_object(_EDDSA_LEGACY), False, to_js(["verify"]))
+            verify_with = _EDDSA_LEGACY
+        found = (key, _js_object(verify_with))
         if len(self._keys) >= _MAX_KEYS:
             self._keys.clear()
-        self._keys[cache_key] = key
-        return key
+        self._keys[cache_key] = found
+        return found
 
     async def verify(self, alg: str, jwk: Mapping[str, Any], signing_input: bytes,
                      signature: bytes) -> bool:
@@ -104,7 +117,6 @@ class WebCryptoVerifier:
             return False
         if alg == "ES256" and len(signature) != 64:
             return False  # RFC 7518 §3.4: exactly R || S; a DER signature is not a JWS one
-        key = await self._key(alg, jwk)
-        ok = await crypto.subtle.verify(_js_object(_VERIFY[alg]), key, to_js(signature),
-                                        to_js(signing_input))
+        key, algorithm = await self._key(alg, jwk)
+        ok = await crypto.subtle.verify(algorithm, key, to_js(signature), to_js(signing_input))
         return ok is True
