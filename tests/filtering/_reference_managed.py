@@ -54,7 +54,7 @@ _TAB_NL = re.compile(r"[\t\n\r]")
 # Header fields whose values have fixed, harmless grammars; not inspected by "x" signatures.
 _SKIP_HEADERS: Final = frozenset({
     "accept", "accept-encoding", "accept-language", "accept-charset", "authorization",
-    "cache-control", "connection", "content-length", "content-type", "cookie", "host",
+    "cache-control", "connection", "content-length", "cookie", "host",
     "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range",
     "pragma", "priority", "range", "te", "upgrade-insecure-requests", "dnt", "etag",
     "cf-connecting-ip", "cf-ray", "cf-ipcountry", "cf-visitor", "x-forwarded-proto",
@@ -82,6 +82,10 @@ class Hit:
         return f"Hit({self.id!r}, {self.message!r}, where={self.where!r})"
 
 
+_SLASHES = str.maketrans({"\u2215": "/", "\u2044": "/", "\u29f8": "/", "\u2216": "\\",
+                          "\u29f5": "\\", "\u29f9": "\\"})
+
+
 def _decode(value: str) -> str:
     """Decode percent escapes (and %uXXXX) until stable, at most 3 times; then entities."""
     for _ in range(3):
@@ -101,8 +105,9 @@ def _decode(value: str) -> str:
         value = re.sub(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})",
                        lambda m: chr(int(m.group(1) or m.group(2), 16)), value)
     if not value.isascii():
-        # Full-width and compatibility forms (＜script＞) fold to ASCII.
-        value = unicodedata.normalize("NFKC", value)
+        # Full-width and compatibility forms (＜script＞) fold to ASCII, and so do the
+        # slash look-alikes NFKC keeps (..∕..∕etc∕passwd).
+        value = unicodedata.normalize("NFKC", value).translate(_SLASHES)
     if "\x00" in value:
         value = value.replace("\x00", "")
     return value.lower()
@@ -125,7 +130,9 @@ _CATEGORY_NAMES = {"SQLI": "sql-injection", "XSS": "xss", "LFI": "path-traversal
                    "RCE": "command-injection", "JAVA": "java-injection", "PHP": "php-injection",
                    "SSTI": "template-injection", "SSRF": "ssrf", "XXE": "xxe", "CRLF": "crlf",
                    "NOSQL": "nosql-injection", "PROBE": "exploit-probe", "SCAN": "scanner",
-                   "PROTO": "protocol"}
+                   "PROTO": "protocol", "SSI": "server-side-include",
+                   "LDAP": "ldap-injection", "RFI": "file-inclusion",
+                   "NODE": "javascript-injection"}
 
 
 def _category(rule_id: str) -> str:
@@ -450,10 +457,10 @@ def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str]]
 # A comparison that is always true, after OR/AND, in an injection context:
 # ' or 1=1, " or "a"="a, 1 or 2>1, ') or ('x'='x, ' or true--, admin' or ''='
 _TAUTOLOGY = re.compile(
-    r"(?:['\")]|\d|^)\s*(?:or|and|xor|\|\||&&)(?:\s+|(?=['\"(]))\s*\(*\s*"
+    r"(?:(?P<ctx>['\")]|\d|^)\s*(?:or|and|xor)|(?:['\")]|^)\s*(?:\|\||&&))(?:\s+|(?=['\"(]))\s*\(*\s*"
     r"(?:(?P<l>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|[a-z_]\w{0,30})\s*"
     r"(?P<op>=|==|<=>|like|is|<>|!=|<=|>=|<|>)\s*(?P<r>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|"
-    r"'[^']{0,30}$|\"[^\"]{0,30}$|[a-z_]\w{0,30}|null)|(?P<bare>true|false|not\s+false|-?\d{1,10})\s*(?:--|#|;|\)|$|'|\"))")
+    r"'[^']{0,30}$|\"[^\"]{0,30}$|[a-z_]\w{0,30}|null)|(?P<bare>true|false|not\s+false|-?\d{1,10})\s*(?P<end>--|#|;|\)|$|'|\"))")
 
 
 def _tautology(sql: str) -> str | None:
@@ -462,7 +469,11 @@ def _tautology(sql: str) -> str | None:
             and "'or" not in sql and '"or' not in sql and "'and" not in sql and ")or" not in sql:
         return None
     for match in _TAUTOLOGY.finditer(sql):
-        if match.group("bare") is not None:
+        bare = match.group("bare")
+        if bare is not None:
+            # "1 or 2" ending a value is prose ("1 or 2 bedrooms" cut short), not a probe.
+            if bare[-1].isdigit() and (match.group("ctx") or "").isdigit() and not match.group("end"):
+                continue
             return match.group().strip()
         left, op, right = match.group("l"), match.group("op"), match.group("r")
         if left is None or right is None:

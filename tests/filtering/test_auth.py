@@ -20,6 +20,7 @@ from edgeline.context import Context
 from edgeline.emulator.kv import KVStorage
 from edgeline.filtering import (
     APIKeyAuthenticator,
+    CryptographyVerifier,
     FilterConfigError,
     JWTAuthenticator,
     Rule,
@@ -27,6 +28,7 @@ from edgeline.filtering import (
     firewall,
     hash_api_key,
 )
+from edgeline.filtering._auth import default_verifier
 from edgeline.messages import Request, Response
 from edgeline.testing import FunctionTransport, TestClient
 
@@ -276,3 +278,37 @@ async def test_api_keys_are_looked_up_by_hash_in_kv(api_keys: Any) -> None:
     # Nothing in KV holds the key itself.
     listed = await api_keys.list()
     assert all("good-key" not in k["name"] for k in listed["keys"])
+
+
+class _AsyncVerifier:
+    """A verifier that answers through an awaitable, as the Web Crypto one does."""
+
+    def __init__(self) -> None:
+        self.inner = CryptographyVerifier()
+        self.calls = 0
+
+    def supports(self, alg: str) -> bool:
+        return self.inner.supports(alg)
+
+    async def verify(self, alg: str, jwk: Any, signing_input: bytes, signature: bytes) -> bool:
+        self.calls += 1
+        return self.inner.verify(alg, jwk, signing_input, signature)
+
+
+@pytest.mark.parametrize(("alg", "kid"), [("RS256", "r1"), ("ES256", "e1"), ("EdDSA", "d1")])
+async def test_an_async_verifier_is_awaited(keys: Keys, alg: str, kid: str) -> None:
+    verifier = _AsyncVerifier()
+    auth = authenticator(verifier=verifier)
+    ctx = Ctx(jwks_transport(keys, []))
+    assert (await auth.verify(keys.sign(alg, CLAIMS, kid), ctx, NOW)).ok
+    forged = keys.sign(alg, {**CLAIMS, "sub": "admin"}, kid).rsplit(".", 1)[0] + "." + \
+        keys.sign(alg, CLAIMS, kid).rsplit(".", 1)[1]
+    result = await auth.verify(forged, ctx, NOW)
+    assert not result.ok and result.description == "signature does not verify"
+    assert verifier.calls == 2
+
+
+def test_the_default_verifier_off_pyodide_uses_cryptography() -> None:
+    assert type(default_verifier()) is CryptographyVerifier
+    assert type(JWTAuthenticator(secret=b"s" * 32, algorithms=["HS256"]).verifier) is \
+        CryptographyVerifier

@@ -237,3 +237,26 @@ def test_prepare_builds_every_screen_up_front_without_changing_verdicts() -> Non
     for entry in attacks()[:60] + benign()[:60]:
         left, right = prepared.inspect(view_of(entry)), fresh.inspect(view_of(entry))
         assert (left and (left.id, left.where)) == (right and (right.id, right.where))
+
+
+# -- the precomputed table ------------------------------------------------------------------
+
+def test_the_precomputed_screens_equal_derivation() -> None:
+    from edgeline.filtering import _screens_data
+    from edgeline.filtering._prefilter import builtin_screens
+
+    derived = builtin_screens()
+    # On failure: the signatures changed; run `python -m edgeline.filtering._prefilter`.
+    assert _screens_data.SCREENS == derived
+    assert len(derived) >= 10 and sum(v is not None for v in derived.values()) >= 10
+
+
+def test_the_table_serves_the_builtin_rule_sets_and_derivation_the_rest() -> None:
+    from edgeline.filtering import _screens_data
+    from edgeline.filtering._prefilter import screen_key
+
+    for paranoia in (1, 2, 3, 4):
+        for patterns, single in ManagedRules(paranoia).screen_requests():
+            assert screen_key(patterns, single) in _screens_data.SCREENS
+    excluded = ManagedRules(1, exclude=["EL-XSS-101"]).screen_requests()
+    assert any(screen_key(p, s) not in _screens_data.SCREENS for p, s in excluded)

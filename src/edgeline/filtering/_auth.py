@@ -13,12 +13,15 @@ JWT checks (RFC 7519, RFC 7515, RFC 8725 "JWT Best Current Practices"):
 * ``exp`` (required by default), ``nbf``, ``iss`` and ``aud`` are checked,
   with ``leeway`` seconds of clock skew (RFC 7519 §4.1.4, §4.1.5).
 
-Signatures are checked by a :class:`Verifier`. :class:`HMACVerifier` uses
-the standard library and runs everywhere; :class:`CryptographyVerifier`
-imports the ``cryptography`` package on first use (so the core stays
-importable on Pyodide without it). On Workers, a Web Crypto verifier in
-the Cloudflare adapter is the intended third implementation (NOTE: not
-written yet; pass it as ``verifier=``).
+Signatures are checked by a :class:`Verifier`, whose ``verify`` returns a
+bool or an awaitable of one. :class:`HMACVerifier` uses the standard
+library and runs everywhere; :class:`CryptographyVerifier` imports the
+``cryptography`` package on first use (so the core stays importable on
+Pyodide without it); on Workers (Pyodide), where that package is not
+available, ``edgeline.adapters.webcrypto.WebCryptoVerifier`` checks
+signatures with the platform's ``crypto.subtle``. :func:`default_verifier`
+picks the last one on Pyodide and the second elsewhere; ``verifier=``
+overrides it.
 
 JWKS documents are fetched through the request context's origin transport
 (``ctx.fetch``) and cached for ``jwks_ttl`` seconds (or the response's
@@ -36,9 +39,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import inspect
 import json
+import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any, Final, Protocol
 
 from ..headers import Headers
@@ -55,6 +60,7 @@ __all__ = [
     "Verifier",
     "b64url_decode",
     "b64url_encode",
+    "default_verifier",
     "hash_api_key",
     "unauthorized",
 ]
@@ -85,12 +91,23 @@ def b64url_encode(data: bytes) -> str:
 
 
 class Verifier(Protocol):
-    """Check a JWS signature with one JWK."""
+    """Check a JWS signature with one JWK (synchronously, or as an awaitable)."""
 
     def supports(self, alg: str) -> bool: ...
 
     def verify(self, alg: str, jwk: Mapping[str, Any], signing_input: bytes,
-               signature: bytes) -> bool: ...
+               signature: bytes) -> bool | Awaitable[bool]: ...
+
+
+def default_verifier() -> Verifier:
+    """Return the verifier for this runtime: Web Crypto on Pyodide, ``cryptography`` elsewhere."""
+    if sys.platform == "emscripten":
+        # NOTE: imported here, not at the top: only the adapter may touch ``js``, and
+        # only Pyodide has it.
+        from ..adapters.webcrypto import WebCryptoVerifier
+
+        return WebCryptoVerifier()
+    return CryptographyVerifier()
 
 
 class HMACVerifier:
@@ -129,7 +146,7 @@ class CryptographyVerifier:
         except ImportError:
             raise FilterConfigError(
                 "verifying RS256/ES256/EdDSA tokens needs the 'cryptography' package here "
-                "(on Workers, pass the Web Crypto verifier of the Cloudflare adapter)") from None
+                "(on Workers, edgeline.adapters.webcrypto.WebCryptoVerifier is used)") from None
         kty = jwk.get("kty")
         if kty == "RSA":
             n = int.from_bytes(b64url_decode(jwk["n"]), "big")
@@ -289,7 +306,7 @@ class JWTAuthenticator:
         self.cookie = cookie
         self.forward = _check_forward(forward or {"sub": "x-auth-subject"}, who)
         self.required = tuple(required_claims)
-        self.verifier: Verifier = verifier or CryptographyVerifier()
+        self.verifier: Verifier = verifier or default_verifier()
         self.jwks_ttl = jwks_ttl
         self.jwks_min_refresh = jwks_min_refresh
         self._static = static
@@ -381,7 +398,10 @@ class JWTAuthenticator:
         verified = False
         for jwk in candidates[:5]:
             try:
-                if self.verifier.verify(alg, jwk, signing_input, signature):
+                outcome = self.verifier.verify(alg, jwk, signing_input, signature)
+                if inspect.isawaitable(outcome):
+                    outcome = await outcome
+                if outcome is True:
                     verified = True
                     break
             except FilterConfigError:

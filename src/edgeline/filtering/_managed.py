@@ -21,12 +21,13 @@ do not slip through. The first signature that matches decides; its id
 ``x-edgeline-rule`` response header. ``exclude`` turns off ids (or id
 prefixes such as ``EL-PROBE-101`` for a WordPress origin).
 
-PERF: most values are benign, so each value is first searched with its
-target's *screen* (:mod:`._prefilter`), a regex derived from the signatures
-that must find something for any of them to match; only then are the
+PERF: most values are benign, so each value is first searched with a
+*screen* (:mod:`._prefilter`), a regex derived from the signatures of every
+target that must find something for any of them to match; only then are the
 signatures run one by one. Verdicts of short values are remembered per rule
-set (user agents, referers and cookies repeat), and a query or Cookie
-header made only of plain tokens is not split at all.
+set (user agents, referers and cookies repeat), so are the verdicts of whole
+requests without a body (see ``inspect``), and a query or Cookie header made
+only of plain tokens is not split at all.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import chain
 from typing import Any, Final
 
 from ..messages import Response
@@ -80,6 +82,10 @@ MEMO_SIZE: Final = 4096
 """Most (target, value) verdicts remembered per rule set (then forgotten all at once)."""
 MEMO_VALUE: Final = 1024
 """Longest value whose verdict is remembered."""
+MEMO_REQUESTS: Final = 512
+"""Most whole-request verdicts remembered per rule set (then forgotten all at once)."""
+MEMO_REQUEST_BYTES: Final = 4096
+"""Largest request (method, URL and header fields, in characters) whose verdict is remembered."""
 _MISS: Final[Any] = object()
 # A query whose names and values are all _BORING as they stand (nothing to decode, no
 # control character): it raises no flag and no argument can match a signature.
@@ -91,7 +97,7 @@ _PLAIN_COOKIES = re.compile(r"(?:[^;=]*=[ \t]*[A-Za-z0-9_.\-]*[ \t]*(?:;|$))*")
 # Header fields whose values have fixed, harmless grammars; not inspected by "x" signatures.
 _SKIP_HEADERS: Final = frozenset({
     "accept", "accept-encoding", "accept-language", "accept-charset", "authorization",
-    "cache-control", "connection", "content-length", "content-type", "cookie", "host",
+    "cache-control", "connection", "content-length", "cookie", "host",
     "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range",
     "pragma", "priority", "range", "te", "upgrade-insecure-requests", "dnt", "etag",
     "cf-connecting-ip", "cf-ray", "cf-ipcountry", "cf-visitor", "x-forwarded-proto",
@@ -119,6 +125,10 @@ class Hit:
         return f"Hit({self.id!r}, {self.message!r}, where={self.where!r})"
 
 
+_SLASHES = str.maketrans({"\u2215": "/", "\u2044": "/", "\u29f8": "/", "\u2216": "\\",
+                          "\u29f5": "\\", "\u29f9": "\\"})
+
+
 def _decode(value: str) -> str:
     """Decode percent escapes (and %uXXXX) until stable, at most 3 times; then entities."""
     for _ in range(3):
@@ -138,15 +148,16 @@ def _decode(value: str) -> str:
         value = re.sub(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})",
                        lambda m: chr(int(m.group(1) or m.group(2), 16)), value)
     if not value.isascii():
-        # Full-width and compatibility forms (＜script＞) fold to ASCII.
-        value = unicodedata.normalize("NFKC", value)
+        # Full-width and compatibility forms (＜script＞) fold to ASCII, and so do the
+        # slash look-alikes NFKC keeps (..∕..∕etc∕passwd).
+        value = unicodedata.normalize("NFKC", value).translate(_SLASHES)
     if "\x00" in value:
         value = value.replace("\x00", "")
     return value.lower()
 
 
 class _Screens:
-    """Per target: screens whose search is necessary for the target's signatures to match.
+    """Screens whose search is necessary for the signatures they were built from to match.
 
     ``None`` means "cannot screen": run the signatures. ``any`` covers all three
     forms and is used when they are the same text, with no whitespace but single
@@ -175,6 +186,13 @@ class _Screens:
             found = self._any = screen_for(plain + sql + xss, single_spaces=True)
         return found
 
+    def requests(self) -> list[tuple[tuple[str, ...], bool]]:
+        """Return the (patterns, single_spaces) pairs ``screen_for`` is asked for."""
+        plain, sql, xss = self._patterns
+        out = [(tuple(sorted(set(plain + sql + xss))), True)]
+        out += [(tuple(sorted(set(p))), False) for p in self._patterns if p]
+        return out
+
     @property
     def forms(self) -> tuple[Screen | None, Screen | None, Screen | None]:
         """The screens of the plain, SQL and XSS forms (None where one cannot be built)."""
@@ -191,15 +209,36 @@ def _screens(plain: tuple[str, ...], sql: tuple[str, ...], xss: tuple[str, ...])
     return _Screens(plain, sql, xss)
 
 
+class Signature:
+    """A signature's regex, compiled the first time a value gets past the screens to it.
+
+    PERF (startup): most signatures never run on benign traffic, and compiling
+    them all costs tens of milliseconds under Pyodide.
+    """
+
+    __slots__ = ("pattern", "search")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        # PERF: once compiled, ``search`` is the compiled regex's own method (no Python
+        # frame per call on the attack path).
+        self.search: Callable[[str], re.Match[str] | None] = self._compile_and_search
+
+    def _compile_and_search(self, text: str) -> re.Match[str] | None:
+        regex = re.compile(self.pattern)
+        self.search = regex.search
+        return regex.search(text)
+
+
 class _Compiled:
     __slots__ = ("plain", "sql", "xss", "probes", "agents", "screens", "probe_any", "agent_any",
                  "tautology")
 
     def __init__(self) -> None:
         # per target letter: list of (id, paranoia, regex, message, category)
-        self.plain: dict[str, list[tuple[str, int, re.Pattern[str], str, str]]] = {}
-        self.sql: dict[str, list[tuple[str, int, re.Pattern[str], str, str]]] = {}
-        self.xss: dict[str, list[tuple[str, int, re.Pattern[str], str, str]]] = {}
+        self.plain: dict[str, list[tuple[str, int, Signature, str, str]]] = {}
+        self.sql: dict[str, list[tuple[str, int, Signature, str, str]]] = {}
+        self.xss: dict[str, list[tuple[str, int, Signature, str, str]]] = {}
         self.probes: list[tuple[str, int, re.Pattern[str], str]] = []
         self.agents: list[tuple[str, int, re.Pattern[str]]] = []
         self.screens: dict[str, _Screens] = {}
@@ -216,7 +255,9 @@ _CATEGORY_NAMES = {"SQLI": "sql-injection", "XSS": "xss", "LFI": "path-traversal
                    "RCE": "command-injection", "JAVA": "java-injection", "PHP": "php-injection",
                    "SSTI": "template-injection", "SSRF": "ssrf", "XXE": "xxe", "CRLF": "crlf",
                    "NOSQL": "nosql-injection", "PROBE": "exploit-probe", "SCAN": "scanner",
-                   "PROTO": "protocol"}
+                   "PROTO": "protocol", "SSI": "server-side-include",
+                   "LDAP": "ldap-injection", "RFI": "file-inclusion",
+                   "NODE": "javascript-injection"}
 
 
 def _category(rule_id: str) -> str:
@@ -232,7 +273,8 @@ class ManagedRules:
     """The managed rule set at one paranoia level; ``inspect(view)`` returns the first hit."""
 
     __slots__ = ("paranoia", "mode", "exclude", "inspect_body", "max_body", "status",
-                 "_compiled", "max_header_bytes", "max_headers", "max_args", "_memo")
+                 "_compiled", "max_header_bytes", "max_headers", "max_args", "_memo",
+                 "_requests")
 
     def __init__(
         self, paranoia: int = 1, *, mode: str = "block", exclude: Iterable[str] = (),
@@ -258,6 +300,8 @@ class ManagedRules:
         # (target, value) -> (id, category, message, level) or None. PERF: user agents,
         # referers and cookies repeat across requests; a verdict depends on nothing else.
         self._memo: dict[tuple[str, str], tuple[str, str, str, int] | None] = {}
+        # request_key(view) -> the hit's fields or None; see ``inspect``.
+        self._requests: dict[tuple[Any, ...], tuple[str, str, str, int, str] | None] = {}
 
     @property
     def inspects_body(self) -> bool:
@@ -273,7 +317,7 @@ class ManagedRules:
             for rule_id, level, targets, pattern, message in signatures:
                 if not self._on(rule_id, level):
                     continue
-                regex = re.compile(pattern)
+                regex = Signature(pattern)
                 for target in targets:
                     table.setdefault(target, []).append(
                         (rule_id, level, regex, message, _category(rule_id)))
@@ -292,13 +336,19 @@ class ManagedRules:
         if every_agent:
             out.agent_any = re.compile(literal_alternation(every_agent))
         out.tautology = self._on("EL-SQLI-170", 1)
+        # PERF (startup): one set of screens serves every target, built from the union of
+        # their signatures. A screen only has to be necessary for its target's signatures,
+        # and a wider one is: the targets share most clauses, so the union searches as fast
+        # as one target's screen (measured on browser traffic) and compiles a quarter of
+        # the regex source that six per-target screens do.
+        plain = tuple(sorted({r.pattern for rules in out.plain.values() for _, _, r, _, _ in rules}))
+        sql = tuple(sorted({r.pattern for rules in out.sql.values() for _, _, r, _, _ in rules}))
+        if sql and out.tautology:
+            sql += (_TAUTOLOGY.pattern,)
+        xss = tuple(sorted({r.pattern for rules in out.xss.values() for _, _, r, _, _ in rules}))
+        shared = _screens(plain, sql, xss)
         for target in set(out.plain) | set(out.sql) | set(out.xss):
-            plain = tuple(r.pattern for _, _, r, _, _ in out.plain.get(target, ()))
-            sql = tuple(r.pattern for _, _, r, _, _ in out.sql.get(target, ()))
-            if sql and out.tautology:
-                sql += (_TAUTOLOGY.pattern,)
-            xss = tuple(r.pattern for _, _, r, _, _ in out.xss.get(target, ()))
-            out.screens[target] = _screens(plain, sql, xss)
+            out.screens[target] = shared
         return out
 
     def prepare(self) -> ManagedRules:
@@ -309,20 +359,62 @@ class ManagedRules:
         the rule sets compiled later from configuration reuse them.
         """
         compiled = self._compiled
-        for screens in compiled.screens.values():
+        for screens in set(compiled.screens.values()):
             screens.any  # noqa: B018 - the property builds and keeps the screen
             screens.forms  # noqa: B018
         if compiled.probes and compiled.probe_any is _MISS:
             compiled.probe_any = screen_for([r.pattern for _, _, r, _ in compiled.probes])
         return self
 
+    def screen_requests(self) -> set[tuple[tuple[str, ...], bool]]:
+        """Return every (patterns, single_spaces) pair this rule set's screens are built from."""
+        compiled = self._compiled
+        out = {request for screens in set(compiled.screens.values()) for request in screens.requests()}
+        if compiled.probes:
+            out.add((tuple(sorted({r.pattern for _, _, r, _ in compiled.probes})), False))
+        return out
+
     # -- inspection ---------------------------------------------------------------
 
     def inspect(self, view: Any) -> Hit | None:
-        """Return the first signature that matches the request, or None."""
+        """Return the first signature that matches the request, or None.
+
+        PERF: a request without a body to inspect is decided by its method, its
+        URL and its header fields, in order, and by nothing else (``request_key``; tests/filtering/test_managed_memo.py traces
+        every read to hold this to account). Clients repeat such requests
+        exactly (assets, polling, health checks, benchmarks), so the verdicts of
+        small ones are remembered whole and a repeat costs one key and one lookup.
+        """
+        if self.inspect_body and view.body_bytes:
+            return self.inspect_uncached(view)
+        request = view.request
+        key = request_key(request)
+        requests = self._requests
+        found = requests.get(key, _MISS)
+        if found is _MISS:
+            # The header bytes, counted once for the protocol checks and the memo's bound.
+            total = sum(map(len, chain.from_iterable(request.headers.raw)))
+            hit = self.inspect_uncached(view, total)
+            found = None if hit is None else (hit.id, hit.category, hit.message, hit.paranoia,
+                                              hit.where)
+            if total + len(key[0]) + len(key[1]) <= MEMO_REQUEST_BYTES:
+                if len(requests) >= MEMO_REQUESTS:
+                    requests.clear()
+                requests[key] = found
+            return hit
+        if found is None:
+            return None
+        return Hit(*found)
+
+    def inspect_uncached(self, view: Any, header_bytes: int | None = None) -> Hit | None:
+        """Return the first signature that matches the request, without the request memo.
+
+        ``header_bytes``: the summed length of the header names and values, when
+        the caller has counted it already.
+        """
         query = view.raw_query
         plain_query = not query or _PLAIN_QUERY.fullmatch(query) is not None
-        hit = self._protocol(view, plain_query)
+        hit = self._protocol(view, plain_query, header_bytes)
         if hit is not None:
             return hit
         compiled = self._compiled
@@ -497,7 +589,7 @@ class ManagedRules:
 
     # -- protocol -----------------------------------------------------------------
 
-    def _protocol(self, view: Any, plain_query: bool) -> Hit | None:
+    def _protocol(self, view: Any, plain_query: bool, total: int | None = None) -> Hit | None:
         request = view.request
         method = request.method
         p = self.paranoia
@@ -514,7 +606,8 @@ class ManagedRules:
         # parsed ``view.headers`` is then shorter than the raw fields). The checks below
         # are made in their usual order.
         limit = self.max_header_bytes
-        total = sum([len(n) + len(v) for n, v in raw])
+        if total is None:
+            total = sum(map(len, chain.from_iterable(raw)))
         headers = view.headers
         repeated = len(headers) != len(raw)
         names: Mapping[str, object] = headers  # only "in" is asked of it unless repeated
@@ -620,6 +713,16 @@ class ManagedRules:
         return f"ManagedRules(paranoia={self.paranoia}, mode={self.mode!r})"
 
 
+def request_key(request: Any) -> tuple[Any, ...]:
+    """Return every input of a body-less inspection: the method, the URL, the header fields.
+
+    The URL as received determines the raw path, query and host that are read;
+    the fields are the raw (name, value) pairs in order, so repeats, their
+    order and the joined values all follow from them.
+    """
+    return (request.method, str(request.url), *request.headers.raw)
+
+
 def _has_dotdot(raw_path: str) -> bool:
     decoded = _decode(raw_path).replace("\\", "/")
     return "/../" in decoded + "/" or decoded.startswith("../")
@@ -646,10 +749,10 @@ def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str]]
 # A comparison that is always true, after OR/AND, in an injection context:
 # ' or 1=1, " or "a"="a, 1 or 2>1, ') or ('x'='x, ' or true--, admin' or ''='
 _TAUTOLOGY = re.compile(
-    r"(?:['\")]|\d|^)\s*(?:or|and|xor|\|\||&&)(?:\s+|(?=['\"(]))\s*\(*\s*"
+    r"(?:(?P<ctx>['\")]|\d|^)\s*(?:or|and|xor)|(?:['\")]|^)\s*(?:\|\||&&))(?:\s+|(?=['\"(]))\s*\(*\s*"
     r"(?:(?P<l>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|[a-z_]\w{0,30})\s*"
     r"(?P<op>=|==|<=>|like|is|<>|!=|<=|>=|<|>)\s*(?P<r>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|"
-    r"'[^']{0,30}$|\"[^\"]{0,30}$|[a-z_]\w{0,30}|null)|(?P<bare>true|false|not\s+false|-?\d{1,10})\s*(?:--|#|;|\)|$|'|\"))")
+    r"'[^']{0,30}$|\"[^\"]{0,30}$|[a-z_]\w{0,30}|null)|(?P<bare>true|false|not\s+false|-?\d{1,10})\s*(?P<end>--|#|;|\)|$|'|\"))")
 
 
 def _tautology(sql: str) -> str | None:
@@ -658,7 +761,11 @@ def _tautology(sql: str) -> str | None:
             and "'or" not in sql and '"or' not in sql and "'and" not in sql and ")or" not in sql:
         return None
     for match in _TAUTOLOGY.finditer(sql):
-        if match.group("bare") is not None:
+        bare = match.group("bare")
+        if bare is not None:
+            # "1 or 2" ending a value is prose ("1 or 2 bedrooms" cut short), not a probe.
+            if bare[-1].isdigit() and (match.group("ctx") or "").isdigit() and not match.group("end"):
+                continue
             return match.group().strip()
         left, op, right = match.group("l"), match.group("op"), match.group("r")
         if left is None or right is None:

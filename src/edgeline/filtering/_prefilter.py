@@ -26,6 +26,15 @@ of those clauses. Dropping or widening parts only ever makes the screen
 match more, never less. ``tests/filtering/test_managed_screen.py`` checks
 this on the attack corpus and on generated strings.
 
+PERF (startup): deriving the screens of a rule set costs about as much as
+compiling them (tens of milliseconds under CPython, several times that
+under Pyodide). The screens of the built-in rule sets (paranoia 1 to 4, no
+exclusions) are derived ahead of time into :mod:`._screens_data`, keyed by a
+digest of the patterns they screen; ``screen_for`` takes them from there
+and derives only what the table lacks (a rule set with exclusions, say).
+``python -m edgeline.filtering._prefilter`` rewrites the table;
+``tests/filtering/test_managed_screen.py`` checks that it equals derivation.
+
 Character classes are read over ASCII (``\\d`` as ``[0-9]``): the screen is
 only valid for ASCII text, and callers must not skip signatures for any
 other value. Whitespace becomes ``\\s+`` / ``\\s*``, so the screen keeps its
@@ -35,9 +44,12 @@ meaning on text whose whitespace was rewritten.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
 import re
+import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Final
 
 # The regex parser of CPython 3.11+ (also Pyodide's): parse trees are untyped tuples.
@@ -497,6 +509,35 @@ def screen_for(patterns: Iterable[str], *, single_spaces: bool = False) -> Scree
 
 @functools.lru_cache(maxsize=128)
 def _screen_for(patterns: tuple[str, ...], single_spaces: bool) -> Screen | None:
+    table = _table()
+    key = screen_key(patterns, single_spaces)
+    sources = table[key] if key in table else derive_screen(patterns, single_spaces)
+    return None if sources is None else Screen(re.compile(source) for source in sources)
+
+
+def screen_key(patterns: tuple[str, ...], single_spaces: bool) -> str:
+    """Return the key of a screen in the precomputed table: a digest of what it screens."""
+    text = "\x00".join(patterns) + ("\x01s" if single_spaces else "\x01")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+_TABLE: dict[str, tuple[str, ...] | None] | None = None
+
+
+def _table() -> dict[str, tuple[str, ...] | None]:
+    global _TABLE
+    if _TABLE is None:
+        try:
+            from . import _screens_data
+        except ImportError:  # NOTE: a table being rewritten; derive everything
+            _TABLE = {}
+        else:
+            _TABLE = _screens_data.SCREENS
+    return _TABLE
+
+
+def derive_screen(patterns: tuple[str, ...], single_spaces: bool) -> tuple[str, ...] | None:
+    """Return the regex sources of the screen of ``patterns``, derived from their parse trees."""
     parts: set[Seq] = set()
     for pattern in patterns:
         clause = best_clause(pattern)
@@ -511,5 +552,43 @@ def _screen_for(patterns: tuple[str, ...], single_spaces: bool) -> Screen | None
     kinds: dict[str, list[Seq]] = {}
     for seq in parts:
         kinds.setdefault(_lead(seq, single_spaces), []).append(seq)
-    return Screen(re.compile(_trie_regex(kinds[k], single_spaces=single_spaces))
-                  for k in sorted(kinds))
+    return tuple(_trie_regex(kinds[k], single_spaces=single_spaces) for k in sorted(kinds))
+
+
+def builtin_screens() -> dict[str, tuple[str, ...] | None]:
+    """Derive the screens of the built-in rule sets (paranoia 1-4, no exclusions), by key."""
+    from ._managed import ManagedRules
+
+    requests: set[tuple[tuple[str, ...], bool]] = set()
+    for paranoia in (1, 2, 3, 4):
+        requests.update(ManagedRules(paranoia).screen_requests())
+    return {screen_key(patterns, single): derive_screen(patterns, single)
+            for patterns, single in sorted(requests)}
+
+
+def write_table(path: Path) -> int:
+    """Write the precomputed screen table module to ``path``; return its entry count."""
+    table = builtin_screens()
+    lines = ['"""Precomputed screens of the built-in managed rule sets (generated; do not edit).',
+             "",
+             "Rewrite with ``python -m edgeline.filtering._prefilter``; keys are",
+             ":func:`._prefilter.screen_key` digests, values the regex sources",
+             ":func:`._prefilter.derive_screen` returns.",
+             '"""',
+             "",
+             "SCREENS: dict[str, tuple[str, ...] | None] = {"]
+    for key, sources in table.items():
+        if sources is None:
+            lines.append(f"    {key!r}: None,")
+            continue
+        lines.append(f"    {key!r}: (")
+        lines.extend(f"        {source!r}," for source in sources)
+        lines.append("    ),")
+    lines.append("}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(table)
+
+
+if __name__ == "__main__":
+    written = write_table(Path(__file__).with_name("_screens_data.py"))
+    sys.stdout.write(f"{written} screens written\n")

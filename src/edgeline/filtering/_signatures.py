@@ -34,11 +34,16 @@ __all__ = ["PROBE_PATHS", "SCANNER_AGENTS", "SIGNATURES"]
 Signature = tuple[str, int, str, str, str]
 
 _SEP = r"(?:[;&|`\n]|\$\(|\|\||&&)\s*"
+# In bodies a newline separates lines of prose, markdown and code (``\ncurl -s https://...``
+# in a README), so body signatures take only the inline separators.
+_SEP_INLINE = r"(?:[;&|`]|\$\(|\|\||&&)\s*"
+# An absolute URL's scheme and optional userinfo, before the host.
+_URL = r"\b(?:https?|gopher|dict|ftp|ldap|tftp)://(?:[^/@\s]*@)?"
 
 SIGNATURES: Final[dict[str, list[Signature]]] = {
     # ---- SQL injection (variant: sql) ------------------------------------------------
     "sqli": [
-        ("EL-SQLI-100", 1, "achx", r"\bunion(?:\s+(?:all|distinct))?\s*\(*\s*select\b",
+        ("EL-SQLI-100", 1, "achpx", r"\bunion(?:\s+(?:all|distinct))?\s*\(*\s*select\b",
          "UNION SELECT"),
         ("EL-SQLI-101", 1, "b", r"(?:['\")]|\d|^)\s*union(?:\s+(?:all|distinct))?\s*\(*\s*select\b",
          "UNION SELECT after a closed value"),
@@ -46,15 +51,16 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          r"insert\s+into|update\s+[\w.\[\]`\"]+\s+set|truncate\s+table|shutdown\b|"
          r"exec(?:ute)?\s+(?:xp_|sp_|master\.)|declare\s+@|create\s+(?:table|user|procedure|function)|"
          r"alter\s+(?:table|user))", "stacked query"),
-        ("EL-SQLI-120", 1, "achx", r"\b(?:sleep|pg_sleep)\s*\(\s*\d+(?:\.\d+)?\s*\)|"
+        ("EL-SQLI-120", 1, "achpx", r"\b(?:sleep|pg_sleep)\s*\(\s*\d+(?:\.\d+)?\s*\)|"
          r"\bbenchmark\s*\(\s*\d+\s*,|\bwaitfor\s+(?:delay|time)\s+['\"]|"
          r"\bdbms_(?:pipe\.receive_message|lock\.sleep)\b|\brandomblob\s*\(\s*\d{5,}",
          "time-based blind SQL"),
         ("EL-SQLI-121", 1, "b", r"\bwaitfor\s+(?:delay|time)\s+['\"]|\bbenchmark\s*\(\s*\d+\s*,|"
-         r"\bpg_sleep\s*\(|(?:['\")]\s*|\b(?:and|or)\s+)\(*\s*(?:select\s*\(*\s*)?sleep\s*\(\s*\d",
+         r"\bpg_sleep\s*\(|(?:['\")]\s*|\b(?:and|or)\s+)\(*\s*(?:select\s*\(*\s*)?sleep\s*\(\s*\d|"
+         r";\s*select\s*\(*\s*(?:sleep|pg_sleep|benchmark)\s*\(",
          "time-based blind SQL"),
         ("EL-SQLI-122", 2, "b", r"\b(?:sleep|pg_sleep)\s*\(\s*\d+(?:\.\d+)?\s*\)", "sleep call"),
-        ("EL-SQLI-130", 1, "achx", r"\binformation_schema\b|\bmysql\.user\b|\bsysobjects\b|"
+        ("EL-SQLI-130", 1, "achpx", r"\binformation_schema\b|\bmysql\.user\b|\bsysobjects\b|"
          r"\bsyscolumns\b|\bpg_(?:catalog|shadow|user)\b|\bsqlite_master\b|\bmsysobjects\b|"
          r"\bxp_cmdshell\b|\bsp_(?:executesql|oacreate|makewebtask)\b|\bload_file\s*\(|"
          r"\binto\s+(?:out|dump)file\b|\butl_(?:http|inaddr)\b|\b(?:extractvalue|updatexml)\s*\(|"
@@ -66,7 +72,7 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          "database internals in a body"),
         ("EL-SQLI-141", 1, "achx", r"['\")]\s*(?:order|group)\s+by\s+\d+\b|"
          r"\border\s+by\s+\d+\s*(?:--|#|;|$)|['\")]\s*having\s+\d", "ORDER BY / HAVING probing"),
-        ("EL-SQLI-150", 1, "abchx", r"['\")]\s*(?:and|or|xor|\|\||&&|[-+=<>,])\s*\(*\s*select\b",
+        ("EL-SQLI-150", 1, "abchpx", r"['\")]\s*(?:and|or|xor|\|\||&&|[-+=<>,])\s*\(*\s*select\b",
          "subquery after a closed value"),
         ("EL-SQLI-151", 1, "achx", r"\b(?:ascii|ord|substr(?:ing)?|mid|length|hex|unhex|if|iif|"
          r"elt|make_set)\s*\(+\s*(?:select\b|@@|user\s*\(|database\s*\(|version\s*\()",
@@ -76,6 +82,18 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          "boolean subquery"),
         ("EL-SQLI-160", 1, "achx", r"['\"]\s*;\s*(?:select|exec|declare|waitfor|if)\b",
          "statement after a closed value"),
+        # Boolean-blind probing compares constants that are false as often as true.
+        ("EL-SQLI-155", 1, "achx", r"(?:^|['\")]|\d)\s*(?:and|or|xor|&&|\|\|)\s+\(*\s*(?:"
+         r"['\"][^'\"]{0,20}['\"]\s*(?:=|<>|!=|like)\s*['\"]|"
+         r"\d{1,10}(?:=|<>|!=|<|>)\d{1,10}\s*(?:$|--|#|;|/\*|\)|'|\")|"
+         r"\d{1,10}\s*(?:=|<>|!=|<|>)\s*\d{1,10}\s*(?:--|#|;|/\*))",
+         "constant comparison after a closed value"),
+        ("EL-SQLI-156", 1, "achx", r"(?:[=<>]|\b(?:in|exists|like|rlike|regexp|any|all|some))\s*\(+"
+         r"\s*select\s*(?:\*|\d|@|\(|[a-z_][\w.]{0,40}\s*(?:,|\bfrom\b|\())|"
+         r"\bprocedure\s+analyse\s*\(", "subquery operand or SQL probing clause"),
+        ("EL-SQLI-158", 1, "abchx", r"^[\w@.\-]*['\"]\s*\)*\s*(?:or|and)\s+[a-z_][\w.]{0,30}\s+is\s+"
+         r"(?:not\s+)?null"
+         r"\s*(?:--|#|;|\)|$)", "IS NULL test after a closed value"),
         ("EL-SQLI-200", 2, "achx", r"\bselect\b[^;]{0,120}?\bfrom\b|\binsert\s+into\b|"
          r"\bdelete\s+from\b|\bupdate\s+\w+\s+set\b|\bdrop\s+(?:table|database)\b",
          "SQL statement"),
@@ -103,6 +121,7 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          r"isindex|xss|marquee|portal)\b", "active-content tag"),
         ("EL-XSS-104", 1, "acph", r"\bsrcdoc\s*=|\bformaction\s*=|\bdata:text/html|"
          r"<style[^>]*>[^<]*(?:expression\s*\(|@import|behavior\s*:|-moz-binding)|"
+         r"@import\s*(?:url\s*\(\s*)?['\"]?\s*(?:https?:)?//|"
          r"\bxlink:href\s*=", "HTML injection vector"),
         ("EL-XSS-105", 1, "acph", r"\bdocument\s*\.\s*(?:cookie|domain|write)\b|"
          r"\bwindow\s*\.\s*location\s*=|\.innerhtml\s*=|\bstring\s*\.\s*fromcharcode\s*\(|"
@@ -110,6 +129,10 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
          r"\beval\s*\(\s*(?:atob|unescape|decodeuri|string|location|name)|"
          r"\btop\s*\[\s*['\"](?:al|ev|pr|co)|\bconstructor\s*\.\s*constructor\s*\(",
          "JavaScript sink"),
+        ("EL-XSS-106", 1, "acph", r"(?:^|[\s+])adw-\s*/?\s*(?:script|img|svg|iframe|body|a)\b|"
+         r"\$on\s*\.\s*constructor\b|\$eval\s*\(\s*['\"`]|"
+         r"['\"`]\s*/?\s*on[a-z]{3,}\s*=\s*['\"`]?\s*[a-z_$][\w$.]{0,40}\s*[(`]",
+         "UTF-7 markup, template sandbox escape or injected event handler"),
         ("EL-XSS-110", 1, "b", r"<script[^>]*>[^<]{0,200}?(?:alert|prompt|confirm|document\.|"
          r"window\.|eval|fetch|xmlhttprequest|atob|fromcharcode|location)",
          "script tag running a sink"),
@@ -132,35 +155,64 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
     ],
     # ---- everything else (variant: plain) ----------------------------------------------
     "other": [
-        ("EL-SQLI-140", 1, "abchx", r"^[\w@.\-]*['\"]\s*(?:--|#|/\*|;)", "quote closed, then a comment"),
+        ("EL-SQLI-140", 1, "abchx", r"^[\w@.\-]*['\"]\s*\)*\s*(?:--|#|/\*|;)",
+         "quote closed, then a comment"),
         ("EL-SQLI-153", 1, "abchx", r"/\*!\d*\s*(?:union|select|and|or|\d)", "MySQL executable comment"),
+        # A comment with text between UNION and SELECT (the SQL form keeps comment text).
+        ("EL-SQLI-157", 1, "achx", r"\bunion\s*/\*[^*]{0,60}\*/\s*(?:(?:all|distinct)\s*)?"
+         r"(?:/\*[^*]{0,60}\*/\s*)?select\b", "UNION SELECT split by a comment"),
         # path traversal and local file inclusion
         ("EL-LFI-100", 1, "abchx", r"(?:\.\.[/\\]){2,}|(?:[/\\]\.\.){2,}|(?:^|[=/\\])\.\.[/\\](?=[\w.~%$-])",
          "path traversal"),
+        ("EL-LFI-104", 1, "ac", r"(?:^|[/\\=])(?:\.htaccess|\.htpasswd|web\.config|wp-config\.php|"
+         r"\.git[/\\](?:config|head)|\.env|id_[rd]sa)$", "sensitive file name"),
         ("EL-LFI-101", 1, "abcphx", r"(?:^|[/\\])etc[/\\](?:passwd|shadow|group|hosts|issue|sudoers|"
          r"crontab|master\.passwd|security/passwd)\b|(?:^|[/\\])proc[/\\]self[/\\]|"
+         r"(?:^|[/\\])proc[/\\]\d+[/\\](?:environ|cmdline|maps|mem|fd|cwd|root|exe)\b|"
          r"\b(?:boot|win|system)\.ini\b|windows[/\\]system32\b|\bweb-inf[/\\]|"
          r"\.ssh[/\\](?:id_[a-z0-9]+|authorized_keys)|[/\\]\.(?:htpasswd|bash_history)\b|"
          r"(?:^|[/\\])var[/\\]log[/\\]", "sensitive file"),
-        ("EL-LFI-102", 1, "abchx", r"\b(?:php|file|expect|phar|ogg|rar|ssh2|glob|zlib|compress\.zlib)://",
-         "stream wrapper (file inclusion)"),
+        ("EL-LFI-102", 1, "abchx", r"\b(?:php|file|expect|phar|ogg|rar|ssh2|glob|zlib|compress\.zlib|"
+         r"zip|compress\.bzip2)://|\bdata://[a-z]+/[\w.+-]+[;,]", "stream wrapper (file inclusion)"),
         ("EL-LFI-200", 2, "abchx", r"\.\.[/\\]|\bzip://|\bdata://", "relative path or wrapper"),
+        # remote file inclusion: a script fetched from a numeric host, or the "?" suffix trick
+        ("EL-RFI-100", 1, "ac", r"^(?:https?|ftps?)://\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?/"
+         r"\S*\.(?:php\d?|txt|inc|sh|pl|py|jsp|aspx?|cgi)\b|^(?:https?|ftps?)://[^\s?#]+/[^\s?#]*\.(?:php\d?|txt|inc|sh|pl|py|jsp|aspx?|cgi)\?+$",
+         "remote file inclusion"),
         # command injection
-        ("EL-RCE-100", 1, "abchx", _SEP + r"(?:cat|head|tail|more|less|nl|tac|type|strings)\s+"
+        ("EL-RCE-100", 1, "abchx", _SEP + r"(?:cat|head|tail|more|less|nl|tac|type|strings|dir)\s+"
          r"[\"']?(?:/|\.|~|\$|[a-z]:\\)", "command reading a file"),
         ("EL-RCE-101", 1, "achx", _SEP + r"(?:id|whoami|uname|ifconfig|ipconfig|netstat|pwd|hostname|"
          r"systeminfo|printenv|ls|dir|ps)\s*(?:$|[;&|`)#]|\s-\w)", "reconnaissance command"),
-        ("EL-RCE-102", 1, "abchx", _SEP + r"(?:wget|curl|fetch|tftp)\s+(?:-\S+\s+)*(?:https?|ftp)://|"
+        ("EL-RCE-102", 1, "achx", _SEP + r"(?:wget|curl|fetch|tftp)\s+(?:-\S+\s+)*(?:https?|ftp)://|"
          + _SEP + r"(?:nc|ncat|netcat|socat|telnet)\s+(?:-[a-z]+\s+)*[\w.\-]+\s+\d{2,5}\b|"
          + _SEP + r"(?:nc|ncat|netcat)\s+.*-[ec]\s|" + _SEP + r"(?:bash|sh|zsh|ksh|dash)\s+-[ic]\b|"
          + _SEP + r"(?:ping\s+-[cn]\s*\d|sleep\s+\d+\s*(?:$|[;&|`)])|nslookup\s+[\w.-]+\.[a-z]{2,}|"
          r"rm\s+-[rf]+\s|chmod\s+[0-7+]|python[23]?\s+-c\b|perl\s+-e\b|php\s+-r\b|ruby\s+-e\b|"
          r"base64\s+-d\b|certutil\b|powershell\b|cmd(?:\.exe)?\s+/c\b|echo\s+[^;|&]*[|>])",
          "command injection"),
+        ("EL-RCE-106", 1, "b", _SEP_INLINE + r"(?:wget|curl|tftp)\s+(?:-\S+\s+)*(?:https?|ftp)://|"
+         + _SEP_INLINE + r"(?:nc|ncat|netcat|socat)\s+(?:-[a-z]+\s+)*[\w.\-]+\s+\d{2,5}\b|"
+         + _SEP_INLINE + r"(?:bash|sh|zsh)\s+-[ic]\b|" + _SEP_INLINE + r"(?:python[23]?\s+-c\b|"
+         r"perl\s+-e\b|base64\s+-d\b|powershell\b|cmd(?:\.exe)?\s+/c\b)",
+         "command injection in a body"),
+        ("EL-RCE-107", 1, "achx", _SEP + r"(?:/(?:usr/)?s?bin/|/bin/busybox\s+)?"
+         r"(?:net\s+(?:user|localgroup|view|share)\b|/(?:usr/)?s?bin/(?:id|whoami|uname|cat|ls|wget|"
+         r"curl|nc|ncat|perl|python\d?|php|ruby|busybox|echo|ping|chmod|rm)\b)",
+         "command path or Windows net command"),
+        ("EL-RCE-108", 1, "acx", r"\brequire\s*\(\s*['\"`]child_process|\bprocess\s*\.\s*mainmodule\b|"
+         r"\bprocess\s*\.\s*binding\s*\(|\bchild_process\s*['\"`]?\s*\)\s*\.\s*(?:exec|spawn)",
+         "Node.js code execution"),
+        ("EL-RCE-109", 1, "abcx", r"\bcertutil(?:\.exe)?\s+-urlcache\b|\bbitsadmin(?:\.exe)?\s+/transfer\b|"
+         r"\bmshta(?:\.exe)?\s+(?:https?|javascript|vbscript):|\brundll32(?:\.exe)?\s+[\w.\\:]+,|"
+         r"\bregsvr32(?:\.exe)?\s+/s\b|%comspec%|\bpowershell(?:\.exe)?\s+(?:-\w+\s+)*?"
+         r"(?:-(?:e|ec|enc|encodedcommand)\s+[a-z0-9+/=]{8}|-c(?:ommand)?\s+[\"'&]?\s*(?:iex|invoke-|"
+         r"start-process|new-object|iwr|\$|\(|&))|\biex\s*\(\s*(?:new-object|iwr|invoke-webrequest)|"
+         r"\binvoke-expression\b", "Windows command execution"),
         ("EL-RCE-103", 1, "abchx", r"/bin/(?:ba|z|k|da|c|tc)?sh\b|/dev/(?:tcp|udp)/|"
          r"/usr/bin/(?:id|whoami|wget|curl|nc|perl|python\d?|env)\b|\bcmd\.exe\b|"
          r"\$\{ifs\}|\$ifs\b|\{\s*(?:cat|ls|id|wget|curl|nc)\s*,", "shell path or shell syntax"),
-        ("EL-RCE-104", 1, "acx", r"\$\(\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b|"
+        ("EL-RCE-104", 1, "acpx", r"\$\(\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b|"
          r"`\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b[^`]{0,60}`",
          "command substitution"),
         ("EL-RCE-105", 1, "b", r"^[\w.:/-]{0,100}\s*(?:[;&|`\n]|\$\(|\|\||&&)\s*(?:id|whoami|uname|cat|"
@@ -175,32 +227,59 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         # log4shell (CVE-2021-44228) and its obfuscations
         ("EL-JAVA-100", 1, "abcphx", r"\$\{\s*(?:jndi|\$\{|lower\s*:|upper\s*:|::-|env\s*:|sys\s*:|"
          r"java\s*:|date\s*:|main\s*:|base64\s*:|k8s\s*:|docker\s*:|spring\s*:|log4j\s*:|bundle\s*:|"
-         r"ctx\s*:|sd\s*:|web\s*:|event\s*:|marker\s*:|jvmrunargs\s*:)", "log4j lookup (log4shell)"),
+         r"ctx\s*:|sd\s*:|web\s*:|event\s*:|marker\s*:|jvmrunargs\s*:|script\s*:|dns\s*:|url\s*:)",
+         "log4j or Commons Text lookup (log4shell, text4shell)"),
         ("EL-JAVA-101", 1, "abchx", r"\bjndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|http)\b",
          "JNDI URL"),
         ("EL-JAVA-102", 1, "abcx", r"\(\s*#_?memberaccess|#context\s*\[|@java\.lang\.(?:runtime|"
          r"processbuilder|system)@|\bjava\.lang\.(?:runtime|processbuilder)\b|"
          r"getruntime\s*\(\s*\)\s*\.\s*exec|\bclass\.module\.classloader\b|"
          r"%\{\s*\(#|\bnew\s+java\.", "Java expression / OGNL injection"),
+        # deserialization: serialized objects and gadget type names where data is expected
+        ("EL-JAVA-103", 1, "abcx", r"(?:^|[^a-z0-9+/])ro0ab[a-z0-9+/]{4}|(?:^|[^0-9a-f])aced0005[0-9a-f]{4}|"
+         r"[\"']@type[\"']\s*:\s*[\"'](?:com\.sun\.|java\.|javax\.|org\.apache\.|com\.alibaba\.|"
+         r"org\.springframework\.|ch\.qos\.|oracle\.|com\.mchange\.|org\.hibernate\.)|"
+         r"[\"']\$type[\"']\s*:\s*[\"']system\.(?:windows|web|io|diagnostics|data|runtime|"
+         r"configuration|management)\b|!!python/(?:object|name|module)|!ruby/(?:object|hash):",
+         "serialized object (deserialization gadget)"),
+        ("EL-PHP-102", 1, "abcx", r"(?:^|[;{}\s\"'=])o:\d{1,4}:\"[a-z_\\][\w\\]{0,100}\":\d{1,4}:\{|"
+         r"(?:^|[;{}\s\"'=])a:\d{1,4}:\{[^}]{0,200}?\bo:\d{1,4}:\"", "PHP serialized object"),
         # PHP code injection
         ("EL-PHP-100", 1, "acx", r"<\?(?:php\b|=)|\b(?:system|passthru|shell_exec|proc_open|popen|"
          r"pcntl_exec|phpinfo|base64_decode|file_put_contents|create_function|call_user_func"
          r"(?:_array)?|str_rot13|gzinflate|assert)\s*\(", "PHP code injection"),
+        ("EL-PHP-103", 1, "acx", r"\$_(?:get|post|cookie|request|server|files|env|session)\s*\[|"
+         r"\$globals\s*\[|\b(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|"
+         r"disable_functions|open_basedir|safe_mode)\s*=", "PHP variables or configuration"),
         ("EL-PHP-101", 1, "b", r"<\?php\b[^?]{0,200}?\b(?:system|passthru|shell_exec|eval|exec|assert|"
          r"base64_decode)\s*\(", "PHP code in a body"),
         ("EL-PHP-200", 2, "acx", r"\b(?:eval|exec|include|require(?:_once)?|fopen|file_get_contents|"
          r"preg_replace)\s*\(", "PHP function call"),
         # template injection
-        ("EL-SSTI-100", 1, "abcx", r"\{\{[^}]{0,60}?(?:__class__|__globals__|__mro__|__subclasses__|"
+        ("EL-SSTI-100", 1, "abcpx", r"\{\{[^}]{0,60}?(?:__class__|__globals__|__mro__|__subclasses__|"
          r"__builtins__|__import__|\bconfig\b|request\.application|lipsum|cycler|joiner|self\._)|"
          r"\{\{\s*\d+\s*[*+]\s*\d+\s*\}\}|\$\{\s*\d+\s*[*+]\s*\d+\s*\}|<%=\s*\d+\s*[*+]\s*\d+\s*%>|"
          r"[#*@]\{\s*\d+\s*[*+]\s*\d+\s*\}|\{\{\s*['\"]?\s*[a-z]+\s*['\"]?\s*\|\s*attr\s*\(",
          "server-side template injection"),
+        ("EL-SSTI-101", 1, "acpx", r"\b__(?:class|mro|subclasses|globals|builtins|base|bases)__\b|"
+         r"\{\{\s*\d+\s*[*+]\s*['\"]\d+['\"]\s*\}\}", "template or Python object traversal"),
+        ("EL-SSTI-102", 1, "abcx", r"\{[{%][^}]{0,80}?__(?:class|mro|subclasses|globals|builtins)__|"
+         r"<#assign\b|freemarker\.template\.utility|\?new\s*\(\s*\)\s*\(|"
+         r"\{php\}|\$\{\s*t\s*\(\s*java\.|<%=?\s*(?:system|exec|spawn|io\.popen|%x)\s*[(\s'\"{]|"
+         r"<%=?\s*`", "server-side template injection"),
         ("EL-SSTI-200", 3, "acx", r"\{\{.{0,80}\}\}|\$\{.{0,80}\}|<%.{0,80}%>", "template syntax"),
         # server-side request forgery
         ("EL-SSRF-100", 1, "abchx", r"\b(?:https?|gopher|dict|ftp|ldap|tftp)://(?:\[?fd00:ec2::254|"
          r"[\w:.\[]*169\.254\.169\.254|metadata\.google\.internal|metadata\.azure\.com|100\.100\.100\.200|"
          r"instance-data\b)|\b(?:gopher|dict)://", "cloud metadata or gopher/dict URL"),
+        ("EL-SSRF-102", 1, "abchx", _URL + r"[^/?#\s]*/(?:latest/(?:meta-data|user-data|api/token|"
+         r"dynamic/instance-identity)|computemetadata/v1|metadata/(?:instance|identity)\b|opc/v[12]/)|"
+         + _URL + r"(?:192\.0\.0\.192|\[?fd00:ec2::254)\b", "cloud metadata path"),
+        # A host spelled as one integer, in hex or in octal: how filters of 127.0.0.1 and
+        # 169.254.169.254 are dodged; no legitimate link is written so.
+        ("EL-SSRF-103", 1, "abchx", r"(?:://|@)(?:0x[0-9a-f]{6,8}|[1-9]\d{7,9}|"
+         r"0[0-7]{1,4}(?:\.0[0-7]{0,4}){3}|0x[0-9a-f]{1,2}(?:\.0x[0-9a-f]{1,2}){3})(?=[:/?#\]]|$)",
+         "URL to a numeric host"),
         ("EL-SSRF-101", 1, "abchx", r"169\.254\.169\.254|\bfd00:ec2::254\b|::ffff:a9fe:a9fe",
          "cloud metadata address"),
         ("EL-SSRF-200", 2, "abc", r"\b(?:https?|ftp)://(?:[^/@\s]*@)?(?:localhost\b|127\.\d+\.\d+\.\d+|"
@@ -209,14 +288,29 @@ SIGNATURES: Final[dict[str, list[Signature]]] = {
         # XML external entities
         ("EL-XXE-100", 1, "abc", r"<!entity\s+%?\s*[\w.-]*\s+(?:system|public)\b|<!entity\s+%|"
          r"<!doctype\s+[\w:.-]+\s*\[[^\]]*<!entity|<xi:include\b", "XML external entity"),
+        # JavaScript prototype pollution (query names such as __proto__[admin]=1, JSON keys)
+        ("EL-NODE-100", 1, "abc", r"__proto__\s*(?:\[|\]|\.|[\"']\s*:)|\bconstructor\s*(?:\[\s*[\"']?\s*"
+         r"prototype\b|\.\s*prototype\s*[.\[])", "prototype pollution"),
+        # server-side and edge-side includes
+        ("EL-SSI-100", 1, "abcx", r"<!--\s*#\s*(?:exec|include|echo|config|set|fsize|flastmod|printenv)\b|"
+         r"<esi:(?:include|vars|debug|assign|eval|choose|inline)\b", "server-side or edge-side include"),
+        # LDAP filter injection: a filter closed and another opened, or a wildcard OR
+        ("EL-LDAP-100", 1, "ac", r"\*\s*\)\s*\(\s*[|&!(]{0,3}\s*[a-z][\w-]{0,30}\s*[~<>]?=|"
+         r"\(\s*[|&]\s*\(\s*[a-z][\w-]{0,30}\s*=\s*\*\s*\)", "LDAP filter injection"),
         # CRLF / response splitting
         ("EL-CRLF-100", 1, "acp", r"[\r\n]\s*(?:set-cookie|location|content-(?:type|length)|refresh|"
          r"x-[\w-]+|access-control-[\w-]+)\s*:", "header injection"),
+        # mail header and SMTP/IMAP command injection through a line break
+        ("EL-CRLF-101", 1, "acp", r"[\r\n]\s*(?:bcc|cc|to|from|reply-to)\s*:\s*[^\s@,;]{0,64}@|"
+         r"[\r\n]\s*(?:rcpt\s+to|mail\s+from)\s*:|[\r\n]\s*[a-z]{0,3}\d{1,4}\s+(?:capability|login|"
+         r"logout|select|examine|fetch|store|uid|noop)\b", "mail header or command injection"),
         # NoSQL operator injection (in names: user[$ne]=)
         ("EL-NOSQL-100", 1, "ac", r"\[\s*\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|"
          r"not|nor|expr|elemmatch|function)\s*\]|\$where\s*[\"']?\s*:|"
          r"['\"]\s*;\s*return\s+(?:true|1)\b|\bthis\.\w+\s*==", "NoSQL operator injection"),
         ("EL-NOSQL-101", 1, "b", r"[\"']\$(?:where|function|accumulator)[\"']\s*:", "NoSQL code operator"),
+        ("EL-NOSQL-201", 2, "ac", r"\{\s*[\"']?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|"
+         r"expr|or|and|not|nor)[\"']?\s*:", "NoSQL operator in a value"),
         ("EL-NOSQL-200", 2, "b", r"[\"']\$(?:ne|gt|gte|lt|lte|regex|nin|expr|exists)[\"']\s*:",
          "NoSQL query operator in a body"),
     ],
@@ -233,7 +327,9 @@ SCANNER_AGENTS: Final[dict[int, tuple[str, ...]]] = {
         "nsauditor", "sysscan", "dirb/", "(hydra)", "ffuf", "httprint", "metasploit", "nasl",
         "qualys", "struts-pwn", "log4j-scan", "interactsh", "zgrab2", "x-scan", "scanbot",
         "vega/", "detectify", "teh forest lobster", "mozilla/5.0 zgrab", "cgichk", "mysqloit",
-        "pmafind", "gootkit", "bilbo", "black widow", "absinthe", "wpsec", "crimscanner"),
+        "pmafind", "gootkit", "bilbo", "black widow", "absinthe", "wpsec", "crimscanner",
+        "wapiti", "dirsearch", "xsser", "jaeles", "tsunami", "ldapinjector", "fimap", "cgiscan",
+        "webshag", "dotdotpwn", "padbuster", "nmap/", "zap/", "owasp zap", "sqlsus"),
     2: ("censysinspect", "expanse", "internet-measurement", "netcraftsurveyagent", "leakix",
         "odin", "shodan", "binaryedge", "project25499", "httpx - open-source", "go-http-client/1.1",
         "python-urllib", "libwww-perl", "lwp-trivial", "winhttp", "java/1.", "scrapy", "mechanize",
