@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from edgeline.geo import GeoContext
 from edgeline.personalize import CompiledExperiment, GeoPlan, PolicyView
-from edgeline.personalize._middleware import _cookie, _cookies
+from edgeline.personalize._plan import _cookie, _cookies
 
 from .helpers import compiled
 

@@ -42,10 +42,8 @@ from ..context import Context
 from ..headers import Headers
 from ..messages import Request, Response, _charset
 from ..types import CallNext
-from ._experiments import _id_match as _valid_id
-from ._experiments import new_client_id
 from ._nearest import PlannedNearest
-from ._plan import Decision, GeoPlan
+from ._plan import NO_VISIT, Decision, GeoPlan, _cookie
 from ._redirect import is_search_bot
 from ._slots import SlotFiller, encode_values, fill_stream
 
@@ -135,45 +133,6 @@ def nearest_origin(group: str, source: Any) -> PlannedNearest:
     return PlannedNearest(group, source if isinstance(source, PlanSource) else PlanSource(source))
 
 
-def _cookie(header: str | None, name: str) -> str | None:
-    """Return the value of cookie ``name`` in a Cookie field (RFC 6265 §5.4), or None."""
-    # PERF: one cookie by name, without building the whole jar.
-    if not header:
-        return None
-    at = header.find(name + "=")
-    while at >= 0:
-        if at == 0 or header[at - 1] in "; \t":
-            end = header.find(";", at)
-            value = header[at + len(name) + 1:end if end >= 0 else len(header)]
-            return value.strip(" \t").strip('"')
-        at = header.find(name + "=", at + 1)
-    return None
-
-
-def _cookies(header: str | None, plan: GeoPlan) -> tuple[str | None, str | None]:
-    """Return the id and exposure cookies' values in a Cookie field, as :func:`_cookie` reads them."""
-    if not header:
-        return None, None
-    # PERF: the common case (each name found at a cookie's start) without a call per name.
-    id_needle, exposure_needle = plan.cookie_needles
-    at = header.find(id_needle)
-    if at < 0:
-        client_id = None
-    elif at == 0 or header[at - 1] in "; \t":
-        end = header.find(";", at)
-        client_id = header[at + len(id_needle):end if end >= 0 else None].strip(" \t").strip('"')
-    else:
-        client_id = _cookie(header, plan.id_cookie)
-    at = header.find(exposure_needle)
-    if at < 0:
-        return client_id, None
-    if at == 0 or header[at - 1] in "; \t":
-        end = header.find(";", at)
-        return client_id, header[at + len(exposure_needle):end if end >= 0 else None
-                                 ].strip(" \t").strip('"')
-    return client_id, _cookie(header, plan.exposure_cookie)
-
-
 def _set_cookie(name: str, value: str, secure: bool) -> str:
     return (f"{name}={value}; Path=/; Max-Age={_COOKIE_MAX_AGE}; SameSite=Lax; HttpOnly"
             + ("; Secure" if secure else ""))
@@ -219,14 +178,12 @@ def personalize(
                 forged += 1
                 field = (name, value)
         if forged:
-            # APPSEC: a client must not speak for the edge.
+            # APPSEC: a client must not speak for the edge. The request's own
+            # list is changed in place (the trusted fields are appended to it below).
             if forged == 1:
-                # PERF: the first pair equal to it is the one (its name is a trusted one).
-                items = items.copy()
-                items.remove(field)
+                items.remove(field)  # the first pair equal to it is the one
             else:
-                items = [p for p in items if not _TRUSTED_PREFIX <= p[0] < _TRUSTED_END]
-            request.headers = Headers.from_trusted(items)
+                items[:] = [p for p in items if not _TRUSTED_PREFIX <= p[0] < _TRUSTED_END]
         plan = plans._plan if plans._plane is None else plans.plan()
         if plan is None:
             plan = await plans.ready(ctx)
@@ -261,48 +218,29 @@ def personalize(
         if resolved is None:
             resolved = policy.resolve(accept)
         locale, variant, fields = resolved
-        arms: dict[str, str] | None = None
-        labels: list[str] | None = None
-        client_id: str | None = None
-        recorded: str | None = None
-        new_id = False
-        experiments = plan.experiments
-        if experiments:
-            target_path = ""
-            if plan.targeted_experiments:
-                target_path = path if path is not None else request.url.path
-                if not plan.by_continent_experiments:
-                    continent = None
-            for experiment in experiments:
-                if experiment.targeted and not experiment.targets(country, continent, target_path):
-                    continue
-                if client_id is None:
-                    client_id, recorded = _cookies(cookie_header, plan)
-                    if client_id is None or _valid_id(client_id) is None:
-                        client_id = new_client_id()  # randomness at call time only
-                        new_id = True
-                arm = experiment.assign(client_id)
-                if arm is not None:
-                    if arms is None:
-                        arms, labels = {}, []
-                    arms[experiment.name] = arm
-                    labels.append(experiment.labels[arm])  # type: ignore[union-attr]
-        decision = Decision(policy, locale, arms or {}, variant, client_id, new_id)
-        out = request.headers.raw
-        if labels:
-            joined = labels[0] if len(labels) == 1 else ",".join(labels)
-            decision.variant = variant = variant + "|" + joined
-            # PERF: a returning client's cookie already records every label.
-            if recorded is None or (recorded != joined if len(labels) == 1
-                                    else not set(labels).issubset(recorded.split("|"))):
-                _exposures(plan, decision, labels, recorded, country, ctx, expose)
-            # Trusted fields for the origin (and the cache key), after the strip above.
-            out.append((VARIANT_HEADER, variant))
-            out += fields
-            out.append(("x-edgeline-experiments", joined))
+        if not plan.experiments:
+            visit = NO_VISIT
+        elif plan.targeted_experiments:
+            visit = plan.visit(cookie_header, country, continent,
+                               path if path is not None else request.url.path)
         else:
-            out.append((VARIANT_HEADER, variant))
-            out += fields
+            # PERF: a returning client's Cookie field was seen before: no parsing, no hashing.
+            visit = plan.visits.get(cookie_header)  # type: ignore[assignment]
+            if visit is None:
+                visit = plan.visit(cookie_header)
+        decision = Decision(policy, locale, visit.arms, variant, visit.client_id, visit.new_id)
+        joined = visit.joined
+        if joined is not None:
+            decision.variant = variant = variant + "|" + joined
+            if visit.pending:  # PERF: a returning client's cookie records every label
+                _exposures(plan, decision, visit, country, ctx, expose)
+            # Trusted fields for the origin (and the cache key), after the strip above.
+            items.append((VARIANT_HEADER, variant))
+            items += fields
+            items.append(("x-edgeline-experiments", joined))
+        else:
+            items.append((VARIANT_HEADER, variant))
+            items += fields
         ctx.state[STATE_KEY] = decision
 
         response = await call_next(request, ctx)
@@ -324,10 +262,12 @@ def personalize(
             headers.discard(VARIANT_HEADER)
             raw = headers.raw
         raw.append((VARIANT_HEADER, variant))
+        new_id = visit.new_id
         if new_id or decision.exposure_cookie is not None:
             secure = request.url.scheme == "https"
             if new_id:
-                raw.append(("set-cookie", _set_cookie(plan.id_cookie, client_id or "", secure)))
+                raw.append(("set-cookie", _set_cookie(plan.id_cookie, visit.client_id or "",
+                                                      secure)))
             if decision.exposure_cookie is not None:
                 raw.append(("set-cookie", _set_cookie(plan.exposure_cookie,
                                                       decision.exposure_cookie, secure)))
@@ -339,17 +279,18 @@ def personalize(
     return personalize
 
 
-def _exposures(plan: GeoPlan, decision: Decision, labels: list[str], raw: str | None,
-               country: str | None, ctx: Context,
-               expose: Callable[[Context, dict[str, Any]], None]) -> None:
+def _exposures(plan: GeoPlan, decision: Decision, visit: Any, country: str | None,
+               ctx: Context, expose: Callable[[Context, dict[str, Any]], None]) -> None:
     """Log each assignment the client's exposure cookie does not record yet; update the cookie."""
+    raw = visit.recorded
+    labels = visit.labels
     seen = raw.split("|") if raw else ()
     new = [label for label in labels if label not in seen]
     if not new:
-        return  # PERF: the steady state of a returning client
+        return
+    decision.exposed = tuple(new)
     for label in new:
         name, _, arm = label.partition(":")
-        decision.exposed.append(label)
         expose(ctx, {"experiment": name, "arm": arm, "client_id": decision.client_id,
                      "variant": decision.variant, "country": country})
     # Keep records of other live experiments; replace this one's (its arm may have changed).

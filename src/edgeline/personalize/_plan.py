@@ -9,20 +9,95 @@ light on Pyodide.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
 from ..geo import GeoContext
-from ._experiments import CompiledExperiment
+from ._experiments import CompiledExperiment, _id_match, new_client_id
 from ._language import Negotiator
 from ._nearest import NearestOrigin
 from ._redirect import quote_path, quote_query, safe_location
 
-__all__ = ["Block", "Decision", "GeoPlan", "PolicyView", "Redirect", "NO_POLICY"]
+__all__ = ["Block", "Decision", "GeoPlan", "PolicyView", "Redirect", "Visit", "NO_POLICY"]
 
 NO_POLICY = "-"  # the region bucket of clients no policy covers
 Resolved = tuple[str | None, str, tuple[tuple[str, str], ...]]
 _LOCATED_MAX = 4096  # distinct (country, regionCode, continent) triples remembered per plan
+# Per plan, remembered experiment outcomes: by Cookie field (only fields up to
+# _VISIT_FIELD_MAX characters) and by client id. A client's page, its API calls
+# and its assets send the same Cookie field; a table is cleared when full.
+_VISITS_MAX = 4096
+_VISIT_FIELD_MAX = 1024
+_ASSIGNED_MAX = 4096
+
+
+def _cookie(header: str | None, name: str) -> str | None:
+    """Return the value of cookie ``name`` in a Cookie field (RFC 6265 §5.4), or None."""
+    # PERF: one cookie by name, without building the whole jar.
+    if not header:
+        return None
+    at = header.find(name + "=")
+    while at >= 0:
+        if at == 0 or header[at - 1] in "; \t":
+            end = header.find(";", at)
+            value = header[at + len(name) + 1:end if end >= 0 else len(header)]
+            return value.strip(" \t").strip('"')
+        at = header.find(name + "=", at + 1)
+    return None
+
+
+def _cookies(header: str | None, plan: GeoPlan) -> tuple[str | None, str | None]:
+    """Return the id and exposure cookies' values in a Cookie field, as :func:`_cookie` reads them."""
+    if not header:
+        return None, None
+    # PERF: the common case (each name found at a cookie's start) without a call per name.
+    id_needle, exposure_needle = plan.cookie_needles
+    at = header.find(id_needle)
+    if at < 0:
+        client_id = None
+    elif at == 0 or header[at - 1] in "; \t":
+        end = header.find(";", at)
+        client_id = header[at + len(id_needle):end if end >= 0 else None].strip(" \t").strip('"')
+    else:
+        client_id = _cookie(header, plan.id_cookie)
+    at = header.find(exposure_needle)
+    if at < 0:
+        return client_id, None
+    if at == 0 or header[at - 1] in "; \t":
+        end = header.find(";", at)
+        return client_id, header[at + len(exposure_needle):end if end >= 0 else None
+                                 ].strip(" \t").strip('"')
+    return client_id, _cookie(header, plan.exposure_cookie)
+
+
+class Visit:
+    """A client's part in the experiments for one request: its id, arms and what to log.
+
+    ``arms`` maps experiment to arm (read-only: a visit can be shared by the
+    requests of one client); ``labels`` are the ``experiment:arm`` labels in
+    the plan's order, ``joined`` their comma-joined form (None without arms);
+    ``pending`` is true when the exposure cookie (``recorded``) lacks a label.
+    """
+
+    __slots__ = ("client_id", "new_id", "recorded", "arms", "labels", "joined", "pending")
+
+    def __init__(self, client_id: str | None, new_id: bool, recorded: str | None,
+                 arms: Mapping[str, str], labels: tuple[str, ...]) -> None:
+        self.client_id = client_id
+        self.new_id = new_id
+        self.recorded = recorded
+        self.arms: Mapping[str, str] = MappingProxyType(dict(arms))
+        self.labels = labels
+        self.joined = ",".join(labels) if labels else None
+        seen = recorded.split("|") if recorded else ()
+        self.pending = any(label not in seen for label in labels)
+
+    def __repr__(self) -> str:
+        return f"<Visit {self.client_id!r} {self.joined!r}>"
+
+
+NO_VISIT = Visit(None, False, None, {}, ())  # no experiment applies: no id needed
 
 
 class Redirect:
@@ -184,16 +259,16 @@ class Decision:
     __slots__ = ("policy", "locale", "arms", "variant", "client_id", "new_id", "exposure_cookie",
                  "exposed")
 
-    def __init__(self, policy: PolicyView, locale: str | None, arms: dict[str, str],
+    def __init__(self, policy: PolicyView, locale: str | None, arms: Mapping[str, str],
                  variant: str, client_id: str | None = None, new_id: bool = False) -> None:
         self.policy = policy
         self.locale = locale
-        self.arms = arms          # experiment name -> arm
+        self.arms = arms          # experiment name -> arm (read-only)
         self.variant = variant
         self.client_id = client_id
         self.new_id = new_id      # the id was made for this request: set the cookie
         self.exposure_cookie: str | None = None  # new exposure cookie value, when it changed
-        self.exposed: list[str] = []  # "experiment:arm" exposures logged by this request
+        self.exposed: tuple[str, ...] = ()  # "experiment:arm" exposures logged by this request
 
     @property
     def currency(self) -> str | None:
@@ -236,7 +311,7 @@ class GeoPlan:
     __slots__ = ("policies", "default", "by_region", "by_country", "by_continent",
                  "redirect_hosts", "opt_out_cookie", "exempt_bots", "experiments", "id_cookie",
                  "exposure_cookie", "nearest", "by_continent_experiments", "_experiment_names",
-                 "targeted_experiments", "located", "cookie_needles")
+                 "targeted_experiments", "located", "cookie_needles", "visits", "_assigned")
 
     def __init__(
         self, policies: Sequence[tuple[PolicyView, Iterable[str], Iterable[str], Iterable[str]]] = (),
@@ -278,6 +353,10 @@ class GeoPlan:
         self.nearest = dict(nearest or {})
         # A cache, not state: locate()'s answers by raw (country, regionCode, continent).
         self.located: dict[tuple[Any, Any, Any], tuple[PolicyView, str | None, str | None]] = {}
+        # Caches, not state: visit()'s answers by Cookie field (when no experiment
+        # is targeted, the field alone decides), and arms by client id.
+        self.visits: dict[str | None, Visit] = {}
+        self._assigned: dict[str, tuple[str | None, ...]] = {}
 
     def policy_for(self, geo: GeoContext) -> PolicyView:
         """Return the policy for the client: region, then country, then continent, else default."""
@@ -327,6 +406,53 @@ class GeoPlan:
     def _locate(self, cf: Mapping[str, Any]) -> tuple[PolicyView, str | None, str | None]:
         geo = GeoContext(cf)
         return self.policy_for(geo), geo.country, geo.continent
+
+    def visit(self, cookie_header: str | None, country: str | None = None,
+              continent: str | None = None, path: str = "") -> Visit:
+        """Return the client's :class:`Visit` for a request's Cookie field, place and path.
+
+        A missing or malformed id cookie gets a fresh random id (``new_id``).
+        PERF: when no experiment is targeted the answer depends on the Cookie
+        field alone, and one that carries a valid id is remembered in
+        ``visits``: a returning client's later requests skip cookie parsing
+        and hashing (the middleware looks there first).
+        """
+        experiments = self.experiments
+        if not experiments:
+            return NO_VISIT
+        targeted = self.targeted_experiments
+        if targeted and not any(not e.targeted or e.targets(country, continent, path)
+                                for e in experiments):
+            return NO_VISIT  # no id is needed, none is made
+        client_id, recorded = _cookies(cookie_header, self)
+        if client_id is None or _id_match(client_id) is None:
+            client_id = new_client_id()  # randomness at call time only
+            new_id = True
+            assigned = tuple(e.assign(client_id) for e in experiments)
+        else:
+            new_id = False
+            assigned = self._assigned.get(client_id)  # type: ignore[assignment]
+            if assigned is None:
+                assigned = tuple(e.assign(client_id) for e in experiments)
+                if len(self._assigned) >= _ASSIGNED_MAX:
+                    self._assigned.clear()
+                self._assigned[client_id] = assigned
+        arms: dict[str, str] = {}
+        labels: list[str] = []
+        for experiment, arm in zip(experiments, assigned, strict=True):
+            if arm is None or (experiment.targeted
+                               and not experiment.targets(country, continent, path)):
+                continue
+            arms[experiment.name] = arm
+            labels.append(experiment.labels[arm])
+        visit = Visit(client_id, new_id, recorded, arms, tuple(labels))
+        if (not targeted and not new_id and cookie_header is not None
+                and len(cookie_header) <= _VISIT_FIELD_MAX):
+            visits = self.visits
+            if len(visits) >= _VISITS_MAX:
+                visits.clear()
+            visits[cookie_header] = visit
+        return visit
 
     def is_experiment(self, name: str) -> bool:
         return name in self._experiment_names
