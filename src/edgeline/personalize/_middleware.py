@@ -43,7 +43,7 @@ from ..headers import Headers
 from ..messages import Request, Response, _charset
 from ..types import CallNext
 from ._nearest import PlannedNearest
-from ._plan import NO_VISIT, Decision, GeoPlan, _cookie
+from ._plan import NO_VISIT, VARIANT_HEADER, Decision, GeoPlan, _cookie
 from ._redirect import is_search_bot
 from ._slots import SlotFiller, encode_values, fill_stream
 
@@ -54,7 +54,6 @@ log = logging.getLogger("edgeline.personalize")
 exposure_log = logging.getLogger("edgeline.experiments")
 
 STATE_KEY = "edgeline.geo"
-VARIANT_HEADER = "x-edgeline-variant"
 # PERF: a name starts with "x-edgeline-" exactly when it sorts within
 # ["x-edgeline-", "x-edgeline.") ("." follows "-" in ASCII): two comparisons, no slice.
 _TRUSTED_PREFIX = "x-edgeline-"
@@ -131,6 +130,19 @@ def nearest_origin(group: str, source: Any) -> PlannedNearest:
     ``geo.nearest`` in the configuration being served.
     """
     return PlannedNearest(group, source if isinstance(source, PlanSource) else PlanSource(source))
+
+
+# PERF: Content-Type value -> is it HTML; an origin sends a handful of distinct values.
+_HTML_TYPES: dict[str, bool] = {}
+
+
+def _is_html(content_type: str) -> bool:
+    """Tell whether a Content-Type is ``text/html`` (any case, any parameters); memoized."""
+    html = content_type[:9].lower() == "text/html"
+    if len(_HTML_TYPES) >= 256:
+        _HTML_TYPES.clear()
+    _HTML_TYPES[content_type] = html
+    return html
 
 
 def _set_cookie(name: str, value: str, secure: bool) -> str:
@@ -217,7 +229,7 @@ def personalize(
         resolved = policy.resolved.get(accept)
         if resolved is None:
             resolved = policy.resolve(accept)
-        locale, variant, fields = resolved
+        locale, variant, fields, others = resolved
         if not plan.experiments:
             visit = NO_VISIT
         elif plan.targeted_experiments:
@@ -230,17 +242,18 @@ def personalize(
                 visit = plan.visit(cookie_header)
         decision = Decision(policy, locale, visit.arms, variant, visit.client_id, visit.new_id)
         joined = visit.joined
-        if joined is not None:
+        # Trusted fields for the origin (and the cache key), after the strip above.
+        if joined is None:
+            items += fields
+            variant_field = fields[0]
+        else:
             decision.variant = variant = variant + "|" + joined
             if visit.pending:  # PERF: a returning client's cookie records every label
                 _exposures(plan, decision, visit, country, ctx, expose)
-            # Trusted fields for the origin (and the cache key), after the strip above.
-            items.append((VARIANT_HEADER, variant))
-            items += fields
+            variant_field = (VARIANT_HEADER, variant)
+            items.append(variant_field)
+            items += others
             items.append(("x-edgeline-experiments", joined))
-        else:
-            items.append((VARIANT_HEADER, variant))
-            items += fields
         ctx.state[STATE_KEY] = decision
 
         response = await call_next(request, ctx)
@@ -261,7 +274,7 @@ def personalize(
         if has_variant:
             headers.discard(VARIANT_HEADER)
             raw = headers.raw
-        raw.append((VARIANT_HEADER, variant))
+        raw.append(variant_field)
         new_id = visit.new_id
         if new_id or decision.exposure_cookie is not None:
             secure = request.url.scheme == "https"
@@ -271,7 +284,8 @@ def personalize(
             if decision.exposure_cookie is not None:
                 raw.append(("set-cookie", _set_cookie(plan.exposure_cookie,
                                                       decision.exposure_cookie, secure)))
-        if (fill_html and content_type is not None and content_type[:9].lower() == "text/html"
+        if (fill_html and content_type is not None
+                and (_HTML_TYPES.get(content_type) or _is_html(content_type))
                 and request.method != "HEAD"):
             response = _fill(response, decision, ctx.geo, content_type)
         return response

@@ -22,7 +22,10 @@ from ._redirect import quote_path, quote_query, safe_location
 __all__ = ["Block", "Decision", "GeoPlan", "PolicyView", "Redirect", "Visit", "NO_POLICY"]
 
 NO_POLICY = "-"  # the region bucket of clients no policy covers
-Resolved = tuple[str | None, str, tuple[tuple[str, str], ...]]
+VARIANT_HEADER = "x-edgeline-variant"
+Fields = tuple[tuple[str, str], ...]
+# (locale, variant, fields with the variant's own first, the same fields without it)
+Resolved = tuple[str | None, str, Fields, Fields]
 _LOCATED_MAX = 4096  # distinct (country, regionCode, continent) triples remembered per plan
 # Per plan, remembered experiment outcomes: by Cookie field (only fields up to
 # _VISIT_FIELD_MAX characters) and by client id. A client's page, its API calls
@@ -234,7 +237,10 @@ class PolicyView:
         return found
 
     def resolve(self, accept_language: str | None) -> Resolved:
-        """Return ``(locale, variant, fields)`` for a request's Accept-Language; memoized.
+        """Return ``(locale, variant, fields, others)`` for a request's Accept-Language; memoized.
+
+        ``fields`` are the trusted fields for the origin, ``x-edgeline-variant``
+        first; ``others`` the same without it (for a variant that experiments extend).
 
         PERF: the stage looks a value up in ``resolved`` first and calls this
         only on a miss; browsers send a handful of distinct values.
@@ -243,7 +249,8 @@ class PolicyView:
         found = resolved.get(accept_language)
         if found is None:
             locale = self.negotiate(accept_language)
-            found = (locale, *self.outgoing(locale))
+            variant, others = self.outgoing(locale)
+            found = (locale, variant, ((VARIANT_HEADER, variant), *others), others)
             if len(resolved) >= Negotiator.MEMO_SIZE:
                 resolved.clear()
             resolved[accept_language] = found
