@@ -83,3 +83,25 @@ async def test_a_single_forged_field_is_stripped_and_the_rest_kept_in_order() ->
     assert seen[0][:2] == [("accept", "a"), ("accept", "b")]
     assert ("x-edgeline-region", "forged") not in seen[0]
     assert names.count("x-edgeline-region") == 1
+
+
+_query_part = st.one_of(st.sampled_from(["edge_geo=off", "edge_geo=ON", "edge_geo=on",
+                                         "edge_geo=", "edge_geo", "Edge_geo=off", "a=1", ""]),
+                        st.text(alphabet="ab_=egdo%", max_size=10))
+
+
+@given(parts=st.lists(_query_part, max_size=6))
+def test_opt_out_choice_and_removal_agree_with_a_plain_reading(parts) -> None:
+    plan = GeoPlan()
+    query = "&".join(parts)
+    expected = None
+    for part in parts:
+        for piece in part.split("&"):
+            name, _, value = piece.partition("=")
+            if name == "edge_geo" and value.lower() in ("off", "on"):
+                expected = value.lower()
+    assert plan.opt_out_choice(query) == expected
+    kept = plan.without_opt_out(query)
+    assert [p for p in kept.split("&") if p.partition("=")[0] == "edge_geo"] == []
+    assert "&".join(p for p in query.split("&") if p.partition("=")[0] != "edge_geo") == kept
+    assert GeoPlan(opt_out_param=None).opt_out_choice(query) is None

@@ -15,6 +15,9 @@ Per request, in order:
 4. A ``redirect`` answers 302/307, unless the client opted out (cookie),
    is a verified search-engine crawler, the method is not GET/HEAD, or it is
    already there. The target must pass the allowlist (never an open redirect).
+   Where a policy redirects, ``?edge_geo=off`` opts out (the response sets the
+   opt-out cookie, nothing is redirected) and ``?edge_geo=on`` opts back in
+   (the cookie is cleared); the parameter is not carried into a redirect.
 5. The locale is negotiated (Accept-Language, RFC 4647 lookup), the
    experiments that target the client assign it an arm (sticky id cookie,
    set when missing), and the coarse variant is formed:
@@ -145,9 +148,16 @@ def _is_html(content_type: str) -> bool:
     return html
 
 
-def _set_cookie(name: str, value: str, secure: bool) -> str:
-    return (f"{name}={value}; Path=/; Max-Age={_COOKIE_MAX_AGE}; SameSite=Lax; HttpOnly"
+def _set_cookie(name: str, value: str, secure: bool, max_age: int = _COOKIE_MAX_AGE) -> str:
+    return (f"{name}={value}; Path=/; Max-Age={max_age}; SameSite=Lax; HttpOnly"
             + ("; Secure" if secure else ""))
+
+
+def _opt_out_cookie(plan: GeoPlan, choice: str, secure: bool) -> str:
+    """Return the Set-Cookie value for ``?edge_geo=off`` (set) or ``=on`` (cleared, Max-Age=0)."""
+    if choice == "off":
+        return _set_cookie(plan.opt_out_cookie, "1", secure)
+    return _set_cookie(plan.opt_out_cookie, "", secure, max_age=0)
 
 
 def personalize(
@@ -210,22 +220,32 @@ def personalize(
         except (KeyError, TypeError):  # not seen yet (or unhashable): GeoPlan.locate decides
             policy, country, continent = plan.locate(cf)
         path = None
+        opt_out: str | None = None  # "off"/"on" from the query: the cookie to set on the way out
         if not policy.passive:
             path = request.url.path
             block = policy.block
             if block is not None and block.applies(path):
                 return _blocked(block, policy.name)
             redirect = policy.redirect
-            if (redirect is not None and request.method in ("GET", "HEAD")
-                    and redirect.applies(path)):
-                target = redirect.location(request.host, path, request.url.query,
-                                           plan.redirect_hosts)
-                if (target is not None and _cookie(cookie_header, plan.opt_out_cookie) != "1"
-                        and not (plan.exempt_bots
-                                 and is_search_bot(request.headers.get("user-agent"), ctx.geo))):
-                    # Varies by location and cookie: no shared cache may keep it.
-                    return Response(b"", redirect.status, Headers.from_trusted(
-                        [("location", target), ("cache-control", "private, no-store")]))
+            if redirect is not None:
+                query = request.url.query
+                opt_out = plan.opt_out_choice(query)
+                if (opt_out != "off" and request.method in ("GET", "HEAD")
+                        and redirect.applies(path)):
+                    if opt_out is not None:
+                        query = plan.without_opt_out(query)
+                    target = redirect.location(request.host, path, query, plan.redirect_hosts)
+                    if (target is not None
+                            and (opt_out == "on"
+                                 or _cookie(cookie_header, plan.opt_out_cookie) != "1")
+                            and not (plan.exempt_bots and is_search_bot(
+                                request.headers.get("user-agent"), ctx.geo))):
+                        # Varies by location and cookie: no shared cache may keep it.
+                        answer = [("location", target), ("cache-control", "private, no-store")]
+                        if opt_out is not None:
+                            answer.append(("set-cookie", _opt_out_cookie(
+                                plan, opt_out, request.url.scheme == "https")))
+                        return Response(b"", redirect.status, Headers.from_trusted(answer))
         resolved = policy.resolved.get(accept)
         if resolved is None:
             resolved = policy.resolve(accept)
@@ -276,8 +296,10 @@ def personalize(
             raw = headers.raw
         raw.append(variant_field)
         new_id = visit.new_id
-        if new_id or decision.exposure_cookie is not None:
+        if new_id or decision.exposure_cookie is not None or opt_out is not None:
             secure = request.url.scheme == "https"
+            if opt_out is not None:
+                raw.append(("set-cookie", _opt_out_cookie(plan, opt_out, secure)))
             if new_id:
                 raw.append(("set-cookie", _set_cookie(plan.id_cookie, visit.client_id or "",
                                                       secure)))

@@ -318,12 +318,14 @@ class GeoPlan:
     __slots__ = ("policies", "default", "by_region", "by_country", "by_continent",
                  "redirect_hosts", "opt_out_cookie", "exempt_bots", "experiments", "id_cookie",
                  "exposure_cookie", "nearest", "by_continent_experiments", "_experiment_names",
-                 "targeted_experiments", "located", "cookie_needles", "visits", "_assigned")
+                 "targeted_experiments", "located", "cookie_needles", "visits", "_assigned",
+                 "opt_out_param")
 
     def __init__(
         self, policies: Sequence[tuple[PolicyView, Iterable[str], Iterable[str], Iterable[str]]] = (),
         *, default: PolicyView | None = None, redirect_hosts: Iterable[str] = (),
-        opt_out_cookie: str = "edgeline_geo_optout", exempt_bots: bool = True,
+        opt_out_cookie: str = "edgeline_geo_optout", opt_out_param: str | None = "edge_geo",
+        exempt_bots: bool = True,
         experiments: Sequence[CompiledExperiment] = (), id_cookie: str = "edgeline_uid",
         exposure_cookie: str = "edgeline_exp", nearest: Mapping[str, NearestOrigin] | None = None,
     ) -> None:
@@ -348,6 +350,11 @@ class GeoPlan:
                 raise ConfigError(f"geo policy {policy.name!r} redirects to {redirect.host!r}, "
                                   "which is not in redirect_hosts", key="redirect.host")
         self.opt_out_cookie = opt_out_cookie
+        if opt_out_param is not None and (not opt_out_param or "=" in opt_out_param
+                                          or "&" in opt_out_param):
+            raise ConfigError(f"opt_out_param {opt_out_param!r} is not a query parameter name",
+                              key="opt_out_param")
+        self.opt_out_param = opt_out_param
         self.exempt_bots = exempt_bots
         self.experiments = tuple(experiments)
         self.by_continent_experiments = any(e.continents for e in self.experiments)
@@ -460,6 +467,32 @@ class GeoPlan:
                 visits.clear()
             visits[cookie_header] = visit
         return visit
+
+    def opt_out_choice(self, query: str) -> str | None:
+        """Return ``"off"`` or ``"on"`` when the query carries the opt-out parameter, else None.
+
+        The parameter is matched by name as sent; its value case-insensitively.
+        Any other value, or no value, is ignored (the cookie decides as usual);
+        when the parameter repeats, the last ``off``/``on`` wins.
+        """
+        param = self.opt_out_param
+        if param is None or not query or param not in query:
+            return None
+        choice = None
+        for part in query.split("&"):
+            name, _, value = part.partition("=")
+            if name == param:
+                value = value.lower()
+                if value == "off" or value == "on":
+                    choice = value
+        return choice
+
+    def without_opt_out(self, query: str) -> str:
+        """Return ``query`` without the opt-out parameter (it is not carried into a redirect)."""
+        param = self.opt_out_param
+        if param is None or param not in query:
+            return query
+        return "&".join(part for part in query.split("&") if part.partition("=")[0] != param)
 
     def is_experiment(self, name: str) -> bool:
         return name in self._experiment_names
