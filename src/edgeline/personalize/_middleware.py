@@ -306,10 +306,12 @@ def personalize(
             if decision.exposure_cookie is not None:
                 raw.append(("set-cookie", _set_cookie(plan.exposure_cookie,
                                                       decision.exposure_cookie, secure)))
-        if (fill_html and content_type is not None
-                and (_HTML_TYPES.get(content_type) or _is_html(content_type))
-                and request.method != "HEAD"):
-            response = _fill(response, decision, ctx.geo, content_type)
+        if fill_html and content_type is not None and request.method != "HEAD":
+            html = _HTML_TYPES.get(content_type)
+            if html is None:
+                html = _is_html(content_type)
+            if html:
+                response = _fill(response, decision, ctx.geo, content_type)
         return response
 
     return personalize

@@ -74,33 +74,49 @@ def _cookies(header: str | None, plan: GeoPlan) -> tuple[str | None, str | None]
     return client_id, _cookie(header, plan.exposure_cookie)
 
 
+# What a client drew in the experiments that apply: (arms, labels, comma-joined labels).
+Drawn = tuple[Mapping[str, str], tuple[str, ...], str | None]
+_NOTHING: Drawn = (MappingProxyType({}), (), None)
+_DRAWN_MAX = 1024  # distinct combinations of arms remembered per plan
+
+
 class Visit:
     """A client's part in the experiments for one request: its id, arms and what to log.
 
-    ``arms`` maps experiment to arm (read-only: a visit can be shared by the
-    requests of one client); ``labels`` are the ``experiment:arm`` labels in
-    the plan's order, ``joined`` their comma-joined form (None without arms);
+    ``arms`` maps experiment to arm (read-only: shared by every client that
+    drew the same arms); ``labels`` are the ``experiment:arm`` labels in the
+    plan's order, ``joined`` their comma-joined form (None without arms);
     ``pending`` is true when the exposure cookie (``recorded``) lacks a label.
     """
 
     __slots__ = ("client_id", "new_id", "recorded", "arms", "labels", "joined", "pending")
 
     def __init__(self, client_id: str | None, new_id: bool, recorded: str | None,
-                 arms: Mapping[str, str], labels: tuple[str, ...]) -> None:
+                 drawn: Drawn = _NOTHING) -> None:
         self.client_id = client_id
         self.new_id = new_id
         self.recorded = recorded
-        self.arms: Mapping[str, str] = MappingProxyType(dict(arms))
+        self.arms, labels, self.joined = drawn
         self.labels = labels
-        self.joined = ",".join(labels) if labels else None
-        seen = recorded.split("|") if recorded else ()
-        self.pending = any(label not in seen for label in labels)
+        if not labels:
+            self.pending = False
+        elif not recorded:
+            self.pending = True
+        elif recorded == self.joined:  # PERF: one experiment, recorded alone
+            self.pending = False
+        else:
+            seen = recorded.split("|")
+            self.pending = False
+            for label in labels:
+                if label not in seen:
+                    self.pending = True
+                    break
 
     def __repr__(self) -> str:
         return f"<Visit {self.client_id!r} {self.joined!r}>"
 
 
-NO_VISIT = Visit(None, False, None, {}, ())  # no experiment applies: no id needed
+NO_VISIT = Visit(None, False, None)  # no experiment applies: no id needed
 
 
 class Redirect:
@@ -319,7 +335,7 @@ class GeoPlan:
                  "redirect_hosts", "opt_out_cookie", "exempt_bots", "experiments", "id_cookie",
                  "exposure_cookie", "nearest", "by_continent_experiments", "_experiment_names",
                  "targeted_experiments", "located", "cookie_needles", "visits", "_assigned",
-                 "opt_out_param")
+                 "opt_out_param", "_drawn")
 
     def __init__(
         self, policies: Sequence[tuple[PolicyView, Iterable[str], Iterable[str], Iterable[str]]] = (),
@@ -371,6 +387,7 @@ class GeoPlan:
         # is targeted, the field alone decides), and arms by client id.
         self.visits: dict[str | None, Visit] = {}
         self._assigned: dict[str, tuple[str | None, ...]] = {}
+        self._drawn: dict[tuple[str | None, ...], Drawn] = {}
 
     def policy_for(self, geo: GeoContext) -> PolicyView:
         """Return the policy for the client: region, then country, then continent, else default."""
@@ -442,24 +459,23 @@ class GeoPlan:
         if client_id is None or _id_match(client_id) is None:
             client_id = new_client_id()  # randomness at call time only
             new_id = True
-            assigned = tuple(e.assign(client_id) for e in experiments)
+            assigned = self._assign(client_id)
         else:
             new_id = False
             assigned = self._assigned.get(client_id)  # type: ignore[assignment]
             if assigned is None:
-                assigned = tuple(e.assign(client_id) for e in experiments)
+                assigned = self._assign(client_id)
                 if len(self._assigned) >= _ASSIGNED_MAX:
                     self._assigned.clear()
                 self._assigned[client_id] = assigned
-        arms: dict[str, str] = {}
-        labels: list[str] = []
-        for experiment, arm in zip(experiments, assigned, strict=True):
-            if arm is None or (experiment.targeted
-                               and not experiment.targets(country, continent, path)):
-                continue
-            arms[experiment.name] = arm
-            labels.append(experiment.labels[arm])
-        visit = Visit(client_id, new_id, recorded, arms, tuple(labels))
+        if targeted:
+            assigned = tuple([
+                arm if not experiment.targeted or experiment.targets(country, continent, path)
+                else None for experiment, arm in zip(experiments, assigned, strict=True)])
+        drawn = self._drawn.get(assigned)
+        if drawn is None:
+            drawn = self._draw(assigned)
+        visit = Visit(client_id, new_id, recorded, drawn)
         if (not targeted and not new_id and cookie_header is not None
                 and len(cookie_header) <= _VISIT_FIELD_MAX):
             visits = self.visits
@@ -493,6 +509,26 @@ class GeoPlan:
         if param is None or param not in query:
             return query
         return "&".join(part for part in query.split("&") if part.partition("=")[0] != param)
+
+    def _assign(self, client_id: str) -> tuple[str | None, ...]:
+        experiments = self.experiments
+        if len(experiments) == 1:
+            return (experiments[0].assign(client_id),)
+        return tuple([experiment.assign(client_id) for experiment in experiments])
+
+    def _draw(self, assigned: tuple[str | None, ...]) -> Drawn:
+        """Return (and remember) the arms, labels and joined labels for one arm per experiment."""
+        arms: dict[str, str] = {}
+        labels: list[str] = []
+        for experiment, arm in zip(self.experiments, assigned, strict=True):
+            if arm is not None:
+                arms[experiment.name] = arm
+                labels.append(experiment.labels[arm])
+        drawn = (MappingProxyType(arms), tuple(labels), ",".join(labels) if labels else None)
+        if len(self._drawn) >= _DRAWN_MAX:
+            self._drawn.clear()
+        self._drawn[assigned] = drawn
+        return drawn
 
     def is_experiment(self, name: str) -> bool:
         return name in self._experiment_names
