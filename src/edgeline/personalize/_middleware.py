@@ -249,7 +249,7 @@ def personalize(
         resolved = policy.resolved.get(accept)
         if resolved is None:
             resolved = policy.resolve(accept)
-        locale, variant, fields, others = resolved
+        locale, variant, fields, others, language = resolved
         if not plan.experiments:
             visit = NO_VISIT
         elif plan.targeted_experiments:
@@ -260,20 +260,14 @@ def personalize(
             visit = plan.visits.get(cookie_header)  # type: ignore[assignment]
             if visit is None:
                 visit = plan.visit(cookie_header)
-        decision = Decision(policy, locale, visit.arms, variant, visit.client_id, visit.new_id)
-        joined = visit.joined
         # Trusted fields for the origin (and the cache key), after the strip above.
-        if joined is None:
-            items += fields
-            variant_field = fields[0]
-        else:
-            decision.variant = variant = variant + "|" + joined
-            if visit.pending:  # PERF: a returning client's cookie records every label
-                _exposures(plan, decision, visit, country, ctx, expose)
-            variant_field = (VARIANT_HEADER, variant)
-            items.append(variant_field)
-            items += others
-            items.append(("x-edgeline-experiments", joined))
+        if visit.joined is not None:
+            variant, fields = visit.extend(variant, others)
+        items += fields
+        variant_field = fields[0]
+        decision = Decision(policy, locale, visit.arms, variant, visit.client_id, visit.new_id)
+        if visit.pending:  # PERF: a returning client's cookie records every label
+            _exposures(plan, decision, visit, country, ctx, expose)
         ctx.state[STATE_KEY] = decision
 
         response = await call_next(request, ctx)
@@ -289,8 +283,8 @@ def personalize(
             elif name == "content-type":
                 content_type = value
         raw = headers.raw
-        if locale and not has_language:
-            raw.append(("content-language", locale))
+        if language is not None and not has_language:
+            raw.append(language)
         if has_variant:
             headers.discard(VARIANT_HEADER)
             raw = headers.raw

@@ -24,8 +24,9 @@ __all__ = ["Block", "Decision", "GeoPlan", "PolicyView", "Redirect", "Visit", "N
 NO_POLICY = "-"  # the region bucket of clients no policy covers
 VARIANT_HEADER = "x-edgeline-variant"
 Fields = tuple[tuple[str, str], ...]
-# (locale, variant, fields with the variant's own first, the same fields without it)
-Resolved = tuple[str | None, str, Fields, Fields]
+# (locale, variant, fields with the variant's own first, the same fields without it,
+#  the Content-Language field or None)
+Resolved = tuple[str | None, str, Fields, Fields, "tuple[str, str] | None"]
 _LOCATED_MAX = 4096  # distinct (country, regionCode, continent) triples remembered per plan
 # Per plan, remembered experiment outcomes: by Cookie field (only fields up to
 # _VISIT_FIELD_MAX characters) and by client id. A client's page, its API calls
@@ -74,9 +75,11 @@ def _cookies(header: str | None, plan: GeoPlan) -> tuple[str | None, str | None]
     return client_id, _cookie(header, plan.exposure_cookie)
 
 
-# What a client drew in the experiments that apply: (arms, labels, comma-joined labels).
-Drawn = tuple[Mapping[str, str], tuple[str, ...], str | None]
-_NOTHING: Drawn = (MappingProxyType({}), (), None)
+# What a client drew in the experiments that apply: (arms, labels, comma-joined labels,
+# {policy's variant: (variant with the labels, the request's trusted fields)}).
+Drawn = tuple[Mapping[str, str], tuple[str, ...], str | None, dict[str, tuple[str, Fields]]]
+_NOTHING: Drawn = (MappingProxyType({}), (), None, {})
+_EXTENDED_MAX = 512  # policy variants remembered per combination of arms
 _DRAWN_MAX = 1024  # distinct combinations of arms remembered per plan
 
 
@@ -89,14 +92,15 @@ class Visit:
     ``pending`` is true when the exposure cookie (``recorded``) lacks a label.
     """
 
-    __slots__ = ("client_id", "new_id", "recorded", "arms", "labels", "joined", "pending")
+    __slots__ = ("client_id", "new_id", "recorded", "arms", "labels", "joined", "pending",
+                 "_extended")
 
     def __init__(self, client_id: str | None, new_id: bool, recorded: str | None,
                  drawn: Drawn = _NOTHING) -> None:
         self.client_id = client_id
         self.new_id = new_id
         self.recorded = recorded
-        self.arms, labels, self.joined = drawn
+        self.arms, labels, self.joined, self._extended = drawn
         self.labels = labels
         if not labels:
             self.pending = False
@@ -111,6 +115,26 @@ class Visit:
                 if label not in seen:
                     self.pending = True
                     break
+
+    def extend(self, variant: str, others: Fields) -> tuple[str, Fields]:
+        """Return the variant with this visit's labels and the request's trusted fields.
+
+        ``variant`` and ``others`` are a policy's (see :meth:`PolicyView.resolve`);
+        the fields are ``x-edgeline-variant``, ``others`` and
+        ``x-edgeline-experiments``. PERF: shared by every client that drew the
+        same arms, remembered per policy variant.
+        """
+        found = self._extended.get(variant)
+        if found is None:
+            joined = self.joined
+            if joined is None:
+                return variant, ((VARIANT_HEADER, variant), *others)
+            full = variant + "|" + joined
+            found = (full, ((VARIANT_HEADER, full), *others, ("x-edgeline-experiments", joined)))
+            if len(self._extended) >= _EXTENDED_MAX:
+                self._extended.clear()
+            self._extended[variant] = found
+        return found
 
     def __repr__(self) -> str:
         return f"<Visit {self.client_id!r} {self.joined!r}>"
@@ -253,10 +277,11 @@ class PolicyView:
         return found
 
     def resolve(self, accept_language: str | None) -> Resolved:
-        """Return ``(locale, variant, fields, others)`` for a request's Accept-Language; memoized.
+        """Return ``(locale, variant, fields, others, language)`` for an Accept-Language; memoized.
 
         ``fields`` are the trusted fields for the origin, ``x-edgeline-variant``
-        first; ``others`` the same without it (for a variant that experiments extend).
+        first; ``others`` the same without it (for a variant that experiments
+        extend); ``language`` the response's Content-Language field, if any.
 
         PERF: the stage looks a value up in ``resolved`` first and calls this
         only on a miss; browsers send a handful of distinct values.
@@ -266,7 +291,8 @@ class PolicyView:
         if found is None:
             locale = self.negotiate(accept_language)
             variant, others = self.outgoing(locale)
-            found = (locale, variant, ((VARIANT_HEADER, variant), *others), others)
+            found = (locale, variant, ((VARIANT_HEADER, variant), *others), others,
+                     ("content-language", locale) if locale else None)
             if len(resolved) >= Negotiator.MEMO_SIZE:
                 resolved.clear()
             resolved[accept_language] = found
@@ -524,7 +550,8 @@ class GeoPlan:
             if arm is not None:
                 arms[experiment.name] = arm
                 labels.append(experiment.labels[arm])
-        drawn = (MappingProxyType(arms), tuple(labels), ",".join(labels) if labels else None)
+        drawn: Drawn = (MappingProxyType(arms), tuple(labels),
+                        ",".join(labels) if labels else None, {})
         if len(self._drawn) >= _DRAWN_MAX:
             self._drawn.clear()
         self._drawn[assigned] = drawn
