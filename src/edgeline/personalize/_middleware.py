@@ -175,6 +175,8 @@ def personalize(
     if on_exposure is not None and not callable(on_exposure):
         raise TypeError("on_exposure must be callable")
 
+    fixed = plans._plan if plans._plane is None else None  # PERF: no lookup per request
+
     def expose(ctx: Context, event: dict[str, Any]) -> None:
         if on_exposure is None:
             exposure_log.info("exposure %s=%s", event["experiment"], event["arm"], extra=event)
@@ -206,7 +208,7 @@ def personalize(
                 items.remove(field)  # the first pair equal to it is the one
             else:
                 items[:] = [p for p in items if not _TRUSTED_PREFIX <= p[0] < _TRUSTED_END]
-        plan = plans._plan if plans._plane is None else plans.plan()
+        plan = fixed if fixed is not None else plans.plan()
         if plan is None:
             plan = await plans.ready(ctx)
             if plan is None:
@@ -262,7 +264,8 @@ def personalize(
                 visit = plan.visit(cookie_header)
         # Trusted fields for the origin (and the cache key), after the strip above.
         if visit.joined is not None:
-            variant, fields = visit.extend(variant, others)
+            extended = visit.extended.get(variant)
+            variant, fields = extended if extended is not None else visit.extend(variant, others)
         items += fields
         variant_field = fields[0]
         decision = Decision(policy, locale, visit.arms, variant, visit.client_id, visit.new_id)

@@ -93,14 +93,15 @@ class Visit:
     """
 
     __slots__ = ("client_id", "new_id", "recorded", "arms", "labels", "joined", "pending",
-                 "_extended")
+                 "extended")
 
     def __init__(self, client_id: str | None, new_id: bool, recorded: str | None,
                  drawn: Drawn = _NOTHING) -> None:
         self.client_id = client_id
         self.new_id = new_id
         self.recorded = recorded
-        self.arms, labels, self.joined, self._extended = drawn
+        # extended: what extend() remembered (shared by the visits with these arms)
+        self.arms, labels, self.joined, self.extended = drawn
         self.labels = labels
         if not labels:
             self.pending = False
@@ -124,16 +125,16 @@ class Visit:
         ``x-edgeline-experiments``. PERF: shared by every client that drew the
         same arms, remembered per policy variant.
         """
-        found = self._extended.get(variant)
+        found = self.extended.get(variant)
         if found is None:
             joined = self.joined
             if joined is None:
                 return variant, ((VARIANT_HEADER, variant), *others)
             full = variant + "|" + joined
             found = (full, ((VARIANT_HEADER, full), *others, ("x-edgeline-experiments", joined)))
-            if len(self._extended) >= _EXTENDED_MAX:
-                self._extended.clear()
-            self._extended[variant] = found
+            if len(self.extended) >= _EXTENDED_MAX:
+                self.extended.clear()
+            self.extended[variant] = found
         return found
 
     def __repr__(self) -> str:
