@@ -217,10 +217,13 @@ def personalize(
         # for the slow paths below and for later stages.
         cf = request.cf
         try:
-            policy, country, continent = plan.located[
-                cf.get("country"), cf.get("regionCode"), cf.get("continent")]
+            located = plan.by_raw_country.get(cf.get("country"))  # where the country decides
+            if located is None:
+                located = plan.located[cf.get("country"), cf.get("regionCode"),
+                                       cf.get("continent")]
         except (KeyError, TypeError):  # not seen yet (or unhashable): GeoPlan.locate decides
-            policy, country, continent = plan.locate(cf)
+            located = plan.locate(cf)
+        policy, country, continent = located
         path = None
         opt_out: str | None = None  # "off"/"on" from the query: the cookie to set on the way out
         if not policy.passive:

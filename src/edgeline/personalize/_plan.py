@@ -362,7 +362,7 @@ class GeoPlan:
                  "redirect_hosts", "opt_out_cookie", "exempt_bots", "experiments", "id_cookie",
                  "exposure_cookie", "nearest", "by_continent_experiments", "_experiment_names",
                  "targeted_experiments", "located", "cookie_needles", "visits", "_assigned",
-                 "opt_out_param", "_drawn")
+                 "opt_out_param", "_drawn", "by_raw_country", "_region_countries")
 
     def __init__(
         self, policies: Sequence[tuple[PolicyView, Iterable[str], Iterable[str], Iterable[str]]] = (),
@@ -410,6 +410,12 @@ class GeoPlan:
         self.nearest = dict(nearest or {})
         # A cache, not state: locate()'s answers by raw (country, regionCode, continent).
         self.located: dict[tuple[Any, Any, Any], tuple[PolicyView, str | None, str | None]] = {}
+        # PERF: raw cf.country -> locate()'s answer, for the countries where neither
+        # regionCode nor continent can change it (no region policy for the country,
+        # and a country policy or no continent policy; no experiment targets a
+        # continent, so the continent is left out). Filled by locate().
+        self._region_countries = frozenset(code.partition("-")[0] for code in self.by_region)
+        self.by_raw_country: dict[Any, tuple[PolicyView, str | None, str | None]] = {}
         # Caches, not state: visit()'s answers by Cookie field (when no experiment
         # is targeted, the field alone decides), and arms by client id.
         self.visits: dict[str | None, Visit] = {}
@@ -458,7 +464,14 @@ class GeoPlan:
         if all(value is None or type(value) is str for value in key):
             if len(located) >= _LOCATED_MAX:
                 located.clear()
+                self.by_raw_country.clear()
             located[key] = found
+            country = found[1]
+            if (type(key[0]) is str and country is not None
+                    and country not in self._region_countries
+                    and (country in self.by_country or not self.by_continent)
+                    and not self.by_continent_experiments):
+                self.by_raw_country[key[0]] = (found[0], country, None)
         return found
 
     def _locate(self, cf: Mapping[str, Any]) -> tuple[PolicyView, str | None, str | None]:
