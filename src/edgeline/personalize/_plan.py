@@ -29,7 +29,7 @@ Fields = tuple[tuple[str, str], ...]
 Resolved = tuple[str | None, str, Fields, Fields, "tuple[str, str] | None"]
 _LOCATED_MAX = 4096  # distinct (country, regionCode, continent) triples remembered per plan
 # Per plan, remembered experiment outcomes: by Cookie field (only fields up to
-# _VISIT_FIELD_MAX characters) and by client id. A client's page, its API calls
+# _VISIT_FIELD_MAX characters; no experiment targeted) and by client id (some are). A client's page, its API calls
 # and its assets send the same Cookie field; a table is cleared when full.
 _VISITS_MAX = 4096
 _VISIT_FIELD_MAX = 1024
@@ -499,6 +499,9 @@ class GeoPlan:
         if client_id is None or _id_match(client_id) is None:
             client_id = new_client_id()  # randomness at call time only
             new_id = True
+            assigned = self._assign(client_id)
+        elif not targeted:
+            new_id = False  # PERF: remembered below, by the whole Cookie field
             assigned = self._assign(client_id)
         else:
             new_id = False
