@@ -17,6 +17,20 @@ each request and context the same way (target: under 5 µs on CPython).
 made, both cookies are set and an exposure is logged to a no-op sink).
 ``stage_vs_baseline`` is the ratio of the two raw times.
 
+The stage remembers answers keyed by request strings (places, Accept-Language
+values, a returning client's Cookie field), and CPython caches a string's
+hash in the string: two more figures show what that leaves out.
+``us_per_request_fresh_strings`` is ``us_per_request`` with every header and
+``cf`` value a new string object per request (as parsed from the wire: each
+hash is computed again), against a baseline run on the same fresh copies.
+``us_per_request_unique_visitors`` gives every request its own returning
+visitor, so no Cookie field repeats (its outcome is computed each time:
+cookie parsing and one SHA-256 per experiment). ``load_average_1m`` is read
+before and after the rounds (the machine may be shared), and
+``cpu_us_per_request`` is ``us_per_request`` in thread CPU time
+(``time.thread_time``) instead of wall time: time the process spends
+descheduled on a busy machine does not count (contention for caches still does).
+
 Usage: ``edgeline bench geo [--quick]`` or ``python bench/geo.py [--quick]``.
 """
 
@@ -24,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -87,13 +102,14 @@ LANGUAGES = ["en-US,en;q=0.9", "de-DE,de;q=0.9,en;q=0.8", "fr-FR,fr;q=0.9", "ja,
              "es-ES,es;q=0.9,en;q=0.4", "*"]
 
 
-def _requests(count: int, returning: bool) -> list[tuple[list[tuple[str, str]], dict[str, Any]]]:
+def _requests(count: int, returning: bool, visitors: int = 997,
+              ) -> list[tuple[list[tuple[str, str]], dict[str, Any]]]:
     from edgeline.personalize import CompiledExperiment
 
     hero = CompiledExperiment("hero", [("control", 1), ("new", 1)])
     out = []
     for i in range(count):
-        uid = f"visitor-{i % 997:010d}xyz"
+        uid = f"visitor-{i % visitors:010d}xyz"
         headers = [("host", "edge.test"), ("user-agent", "Mozilla/5.0 Firefox/126.0"),
                    ("accept", "text/html"), ("accept-language", LANGUAGES[i % len(LANGUAGES)]),
                    ("x-edgeline-variant", "forged")]
@@ -102,6 +118,15 @@ def _requests(count: int, returning: bool) -> list[tuple[list[tuple[str, str]], 
                                       f"edgeline_exp=hero:{hero.assign(uid)}"))
         out.append((headers, dict(LOCATIONS[i % len(LOCATIONS)])))
     return out
+
+
+def _fresh(requests: list[Any]) -> list[Any]:
+    """Return a copy of ``requests`` whose header and cf values are new string objects."""
+    def new(value: Any) -> Any:
+        return value.encode().decode() if isinstance(value, str) else value
+
+    return [([(name, new(value)) for name, value in headers],
+             {key: new(value) for key, value in cf.items()}) for headers, cf in requests]
 
 
 def _drive(coro: Any) -> Any:
@@ -120,12 +145,19 @@ def _time(middleware: Any, requests: list[Any]) -> float:
         return Response(b"ok", 200, Headers.from_trusted([("content-type", "text/plain")]))
 
     started = time.perf_counter()
+    cpu_started = time.thread_time()
     for headers, cf in requests:
         request = Request("GET", "https://edge.test/products/42", Headers.from_trusted(list(headers)),
                           cf=cf)
         ctx = Context(request)
         _drive(middleware(request, ctx, handler))
-    return (time.perf_counter() - started) / len(requests) * 1e6
+    cpu = time.thread_time() - cpu_started
+    wall = time.perf_counter() - started
+    _cpu.append(cpu / len(requests) * 1e6)
+    return wall / len(requests) * 1e6
+
+
+_cpu: list[float] = []  # the thread CPU time of each _time() call, in the same order
 
 
 def run(quick: bool = False) -> dict[str, float]:
@@ -144,18 +176,34 @@ def run(quick: bool = False) -> dict[str, float]:
 
     count = 20_000 if quick else 100_000
     rounds = 5 if quick else 9
+    load_before = os.getloadavg()[0]
     returning = _requests(count, True)
     newcomers = _requests(count // 4, False)
+    unique = _requests(count // 4, True, visitors=count // 4)
     _time(stage, returning[:2000])  # warm up: memo tables, code paths
     _time(passthrough, returning[:2000])
     base, geo, base_new, geo_new = [], [], [], []
+    base_fresh, geo_fresh, base_unique, geo_unique = [], [], [], []
+    cpu_base, cpu_geo = [], []
     for _ in range(rounds):
         base.append(_time(passthrough, returning))
+        cpu_base.append(_cpu[-1])
         geo.append(_time(stage, returning))
+        cpu_geo.append(_cpu[-1])
         base_new.append(_time(passthrough, newcomers))
         geo_new.append(_time(newcomer_stage, newcomers))
+        base_fresh.append(_time(passthrough, _fresh(returning)))
+        geo_fresh.append(_time(stage, _fresh(returning)))
+        base_unique.append(_time(passthrough, unique))
+        plan.visits.clear()  # every visitor is new to the tables in every round
+        plan._assigned.clear()
+        geo_unique.append(_time(stage, unique))
+    load_after = os.getloadavg()[0]
     stage_cost = [g - b for g, b in zip(geo, base, strict=True)]
+    cpu_cost = [g - b for g, b in zip(cpu_geo, cpu_base, strict=True)]
     new_cost = [g - b for g, b in zip(geo_new, base_new, strict=True)]
+    fresh_cost = [g - b for g, b in zip(geo_fresh, base_fresh, strict=True)]
+    unique_cost = [g - b for g, b in zip(geo_unique, base_unique, strict=True)]
     return {
         "policies": len(plan.policies),
         "experiments": len(plan.experiments),
@@ -167,7 +215,14 @@ def run(quick: bool = False) -> dict[str, float]:
         "baseline_us_per_request": round(statistics.median(base), 3),
         "stage_total_us_per_request": round(statistics.median(geo), 3),
         "stage_vs_baseline": round(statistics.median(geo) / statistics.median(base), 2),
+        "cpu_us_per_request": round(statistics.median(cpu_cost), 3),
+        "cpu_baseline_us_per_request": round(statistics.median(cpu_base), 3),
         "us_per_request_new_visitor": round(statistics.median(new_cost), 3),
+        "us_per_request_fresh_strings": round(statistics.median(fresh_cost), 3),
+        "baseline_us_per_request_fresh_strings": round(statistics.median(base_fresh), 3),
+        "us_per_request_unique_visitors": round(statistics.median(unique_cost), 3),
+        "load_average_1m_before": round(load_before, 2),
+        "load_average_1m_after": round(load_after, 2),
         "target_us": 5.0,
     }
 

@@ -70,6 +70,8 @@ HostName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9]([A-Za-z0-9\-]*[A-Z
                                        max_length=253)]
 # RFC 6265 §4.1.1 cookie-name (a token).
 CookieName = Annotated[str, msgspec.Meta(pattern=r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$", max_length=64)]
+# A query parameter name, matched as sent (not percent-decoded).
+QueryName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 SlotName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.\-]{1,48}$")]
 Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
@@ -147,6 +149,10 @@ class GeoSettings(Schema, frozen=True):
     redirect_hosts: tuple[HostName, ...] = ()
     # A client with this cookie set to "1" is never geo-redirected.
     opt_out_cookie: CookieName = "edgeline_geo_optout"
+    # ``?NAME=off`` sets the opt-out cookie (and is not redirected); ``?NAME=on``
+    # clears it. Honoured where a geo redirect is configured for the client's
+    # place; None turns the parameter off.
+    opt_out_param: QueryName | None = "edge_geo"
     # Search-engine crawlers are never redirected (they must see every version).
     exempt_bots: bool = True
     nearest: list[NearestGroup] = []

@@ -161,10 +161,12 @@ class GeoContext:
 
     @property
     def asn(self) -> int | None:
+        """The autonomous system number (32 bits unsigned); None when absent or malformed."""
         try:
-            return int(self._cf["asn"])
-        except (KeyError, TypeError, ValueError, OverflowError):
+            value = int(self._cf["asn"])
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: inf
             return None
+        return value if 0 <= value <= 0xFFFFFFFF else None
 
     @property
     def as_organization(self) -> str | None:

@@ -59,6 +59,7 @@ def test_version_1_documents_still_load() -> None:
     ({"geo": {"nearest": [{"name": "api", "origins": [{"origin": "api", "latitude": 0,
                                                         "longitude": 0}]}]}},
      "$.geo.nearest[0].name", "also an origin's name"),
+    ({"geo": {"opt_out_param": "a=b"}}, "$.geo.opt_out_param", "matching regex"),
 ])
 def test_mistakes_are_named(change, path, words) -> None:
     doc = config()

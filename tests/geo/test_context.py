@@ -53,6 +53,12 @@ def test_missing_fields_read_as_none_as_in_previews() -> None:
     assert geo.distance_km(0, 0) is None and geo.local_time() is None
 
 
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), -1, 2**32, "x", "", None, [1]])
+def test_malformed_asn_is_none(bad) -> None:
+    assert GeoContext({"asn": bad}).asn is None
+    assert GeoContext({"asn": "13335"}).asn == 13335
+
+
 @pytest.mark.parametrize("bad", ["ZZZ", "", "1", "D", 49, None, "ü1"])
 def test_malformed_country_is_no_country(bad) -> None:
     assert GeoContext({"country": bad}).country is None

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from edgeline.geo import GeoContext
 from edgeline.personalize import CompiledExperiment, GeoPlan, PolicyView
-from edgeline.personalize._middleware import _cookie, _cookies
+from edgeline.personalize._plan import _cookie, _cookies
 
-from .helpers import compiled
+from .helpers import compiled, config
 
 _codes = st.one_of(st.none(), st.sampled_from(["US", "us", "DE", "CA", "ca", "EU", "eu", "NA", "OC",
                                                 "", "XX", "T1", "Germany", "1"]),
@@ -83,3 +83,59 @@ async def test_a_single_forged_field_is_stripped_and_the_rest_kept_in_order() ->
     assert seen[0][:2] == [("accept", "a"), ("accept", "b")]
     assert ("x-edgeline-region", "forged") not in seen[0]
     assert names.count("x-edgeline-region") == 1
+
+
+_query_part = st.one_of(st.sampled_from(["edge_geo=off", "edge_geo=ON", "edge_geo=on",
+                                         "edge_geo=", "edge_geo", "Edge_geo=off", "a=1", ""]),
+                        st.text(alphabet="ab_=egdo%", max_size=10))
+
+
+@given(parts=st.lists(_query_part, max_size=6))
+def test_opt_out_choice_and_removal_agree_with_a_plain_reading(parts) -> None:
+    plan = GeoPlan()
+    query = "&".join(parts)
+    expected = None
+    for part in parts:
+        for piece in part.split("&"):
+            name, _, value = piece.partition("=")
+            if name == "edge_geo" and value.lower() in ("off", "on"):
+                expected = value.lower()
+    assert plan.opt_out_choice(query) == expected
+    kept = plan.without_opt_out(query)
+    assert [p for p in kept.split("&") if p.partition("=")[0] == "edge_geo"] == []
+    assert "&".join(p for p in query.split("&") if p.partition("=")[0] != "edge_geo") == kept
+    assert GeoPlan(opt_out_param=None).opt_out_choice(query) is None
+
+
+@given(country=_codes, first=st.tuples(_codes, _codes), second=st.tuples(_codes, _codes))
+def test_the_country_table_holds_only_where_region_and_continent_cannot_matter(
+        country, first, second) -> None:
+    by_continent = {"experiments": [{"name": "e", "continents": ["EU"], "arms": [{"name": "a"}]}]}
+    usa = {"geo_policies": [*config()["geo_policies"], {"name": "usa", "countries": ["US"]}]}
+    for doc in (None, {"experiments": []}, by_continent, usa):
+        plan = compiled(doc)["geo"] if doc is None else compiled({**config(), **doc})["geo"]
+        cf1 = {k: v for k, v in (("country", country), ("regionCode", first[0]),
+                                 ("continent", first[1])) if v is not None}
+        cf2 = {k: v for k, v in (("country", country), ("regionCode", second[0]),
+                                 ("continent", second[1])) if v is not None}
+        plan.locate(cf1)
+        try:
+            entry = plan.by_raw_country.get(cf1.get("country"))
+        except TypeError:
+            entry = None
+        if entry is not None:
+            geo = GeoContext(cf2)
+            assert entry == (plan.policy_for(geo), geo.country, None)
+            assert plan.by_continent_experiments is False
+
+
+def test_the_country_table_is_used_for_a_country_policy_and_not_for_regions() -> None:
+    plan = compiled()["geo"]
+    plan.locate({"country": "DE", "continent": "EU"})
+    plan.locate({"country": "US", "regionCode": "CA"})
+    plan.locate({"country": "IT", "continent": "EU"})  # no country policy: the continent decides
+    assert set(plan.by_raw_country) == {"DE"}
+    usa = compiled({**config(), "geo_policies": [*config()["geo_policies"],
+                                                 {"name": "usa", "countries": ["US"]}]})["geo"]
+    usa.locate({"country": "US", "regionCode": "TX"})  # a region policy elsewhere in the US
+    assert usa.by_raw_country == {}

@@ -227,3 +227,52 @@ async def test_ctx_state_holds_the_decision() -> None:
 
     response = await TestClient(app, cf={"country": "US", "regionCode": "CA"}).get("/me")
     assert await response.json() == ["california", "en", "USD", "imperial", "west"]
+
+
+async def test_query_opt_out_sets_the_cookie_and_is_not_redirected() -> None:
+    client = TestClient(make_app(), cf={"country": "FR", "continent": "EU"})
+    response = await client.get("/shop/shoes?size=42&edge_geo=off")
+    assert response.status == 200
+    cookies = response.headers.get_all("set-cookie")
+    assert len(cookies) == 1 and cookies[0].startswith("edgeline_geo_optout=1; Path=/;")
+    assert "Max-Age=34560000" in cookies[0] and "HttpOnly" in cookies[0]
+    # The cookie alone keeps the client where it is afterwards.
+    assert (await client.get("/shop/x", headers={"cookie": "edgeline_geo_optout=1"})).status == 200
+    # Any case of the value; not only on redirected paths (the policy redirects).
+    assert (await client.get("/blog?EDGE_GEO=x&edge_geo=OFF")).headers.get_all("set-cookie")
+
+
+async def test_query_opt_in_clears_the_cookie_and_redirects_without_the_parameter() -> None:
+    client = TestClient(make_app(), cf={"country": "FR", "continent": "EU"})
+    response = await client.get("/shop/x?a=1&edge_geo=on&b=2",
+                                headers={"cookie": "edgeline_geo_optout=1"})
+    assert response.status == 302 and response.headers["location"] == "/fr/shop/x?a=1&b=2"
+    cleared = response.headers.get_all("set-cookie")
+    assert len(cleared) == 1 and cleared[0].startswith("edgeline_geo_optout=; Path=/; Max-Age=0;")
+    # Host redirects do not carry it either; the last on/off wins.
+    swiss = TestClient(make_app(), cf={"country": "CH"})
+    moved = await swiss.get("/x?edge_geo=off&edge_geo=on")
+    assert moved.status == 307 and moved.headers["location"] == "https://example.de/x"
+
+
+@pytest.mark.parametrize("query", ["edge_geo=", "edge_geo", "edge_geo=no", "edge_geo=off%00",
+                                   "xedge_geo=off", "edge%5Fgeo=off", "edge_geo=%6Fff"])
+async def test_malformed_opt_out_parameter_is_ignored(query) -> None:
+    client = TestClient(make_app(), cf={"country": "FR", "continent": "EU"})
+    response = await client.get(f"/shop/x?{query}")
+    assert response.status == 302 and response.headers.get_all("set-cookie") == []
+    assert response.headers["location"] == f"/fr/shop/x?{query}"
+
+
+async def test_opt_out_parameter_is_ignored_where_nothing_redirects_and_when_disabled() -> None:
+    germany = TestClient(make_app(), cf=DE)
+    assert (await germany.get("/p?edge_geo=off")).headers.get_all("set-cookie") == []
+    off = TestClient(make_app(compiled(config(geo={"redirect_hosts": ["example.de"],
+                                                   "opt_out_param": None}))["geo"]),
+                     cf={"country": "FR", "continent": "EU"})
+    assert (await off.get("/shop/x?edge_geo=off")).status == 302
+    renamed = TestClient(make_app(compiled(config(geo={"redirect_hosts": ["example.de"],
+                                                       "opt_out_param": "stay"}))["geo"]),
+                         cf={"country": "FR", "continent": "EU"})
+    assert (await renamed.get("/shop/x?stay=off")).status == 200
+    assert (await renamed.get("/shop/x?edge_geo=off")).status == 302

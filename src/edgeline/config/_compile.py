@@ -367,6 +367,7 @@ def _compile_personalization(config: EdgeConfig, build: Build) -> Any:
         return None
     return GeoPlan(views, default=default, redirect_hosts=settings.redirect_hosts,
                    opt_out_cookie=settings.opt_out_cookie, exempt_bots=settings.exempt_bots,
+                   opt_out_param=settings.opt_out_param,
                    experiments=experiments, id_cookie=settings.id_cookie,
                    exposure_cookie=settings.exposure_cookie, nearest=nearest)
 

@@ -15,6 +15,9 @@ Per request, in order:
 4. A ``redirect`` answers 302/307, unless the client opted out (cookie),
    is a verified search-engine crawler, the method is not GET/HEAD, or it is
    already there. The target must pass the allowlist (never an open redirect).
+   Where a policy redirects, ``?edge_geo=off`` opts out (the response sets the
+   opt-out cookie, nothing is redirected) and ``?edge_geo=on`` opts back in
+   (the cookie is cleared); the parameter is not carried into a redirect.
 5. The locale is negotiated (Accept-Language, RFC 4647 lookup), the
    experiments that target the client assign it an arm (sticky id cookie,
    set when missing), and the coarse variant is formed:
@@ -42,10 +45,8 @@ from ..context import Context
 from ..headers import Headers
 from ..messages import Request, Response, _charset
 from ..types import CallNext
-from ._experiments import _id_match as _valid_id
-from ._experiments import new_client_id
 from ._nearest import PlannedNearest
-from ._plan import Decision, GeoPlan
+from ._plan import NO_VISIT, VARIANT_HEADER, Decision, GeoPlan, _cookie
 from ._redirect import is_search_bot
 from ._slots import SlotFiller, encode_values, fill_stream
 
@@ -56,7 +57,6 @@ log = logging.getLogger("edgeline.personalize")
 exposure_log = logging.getLogger("edgeline.experiments")
 
 STATE_KEY = "edgeline.geo"
-VARIANT_HEADER = "x-edgeline-variant"
 # PERF: a name starts with "x-edgeline-" exactly when it sorts within
 # ["x-edgeline-", "x-edgeline.") ("." follows "-" in ASCII): two comparisons, no slice.
 _TRUSTED_PREFIX = "x-edgeline-"
@@ -135,48 +135,29 @@ def nearest_origin(group: str, source: Any) -> PlannedNearest:
     return PlannedNearest(group, source if isinstance(source, PlanSource) else PlanSource(source))
 
 
-def _cookie(header: str | None, name: str) -> str | None:
-    """Return the value of cookie ``name`` in a Cookie field (RFC 6265 §5.4), or None."""
-    # PERF: one cookie by name, without building the whole jar.
-    if not header:
-        return None
-    at = header.find(name + "=")
-    while at >= 0:
-        if at == 0 or header[at - 1] in "; \t":
-            end = header.find(";", at)
-            value = header[at + len(name) + 1:end if end >= 0 else len(header)]
-            return value.strip(" \t").strip('"')
-        at = header.find(name + "=", at + 1)
-    return None
+# PERF: Content-Type value -> is it HTML; an origin sends a handful of distinct values.
+_HTML_TYPES: dict[str, bool] = {}
 
 
-def _cookies(header: str | None, plan: GeoPlan) -> tuple[str | None, str | None]:
-    """Return the id and exposure cookies' values in a Cookie field, as :func:`_cookie` reads them."""
-    if not header:
-        return None, None
-    # PERF: the common case (each name found at a cookie's start) without a call per name.
-    id_needle, exposure_needle = plan.cookie_needles
-    at = header.find(id_needle)
-    if at < 0:
-        client_id = None
-    elif at == 0 or header[at - 1] in "; \t":
-        end = header.find(";", at)
-        client_id = header[at + len(id_needle):end if end >= 0 else None].strip(" \t").strip('"')
-    else:
-        client_id = _cookie(header, plan.id_cookie)
-    at = header.find(exposure_needle)
-    if at < 0:
-        return client_id, None
-    if at == 0 or header[at - 1] in "; \t":
-        end = header.find(";", at)
-        return client_id, header[at + len(exposure_needle):end if end >= 0 else None
-                                 ].strip(" \t").strip('"')
-    return client_id, _cookie(header, plan.exposure_cookie)
+def _is_html(content_type: str) -> bool:
+    """Tell whether a Content-Type is ``text/html`` (any case, any parameters); memoized."""
+    html = content_type[:9].lower() == "text/html"
+    if len(_HTML_TYPES) >= 256:
+        _HTML_TYPES.clear()
+    _HTML_TYPES[content_type] = html
+    return html
 
 
-def _set_cookie(name: str, value: str, secure: bool) -> str:
-    return (f"{name}={value}; Path=/; Max-Age={_COOKIE_MAX_AGE}; SameSite=Lax; HttpOnly"
+def _set_cookie(name: str, value: str, secure: bool, max_age: int = _COOKIE_MAX_AGE) -> str:
+    return (f"{name}={value}; Path=/; Max-Age={max_age}; SameSite=Lax; HttpOnly"
             + ("; Secure" if secure else ""))
+
+
+def _opt_out_cookie(plan: GeoPlan, choice: str, secure: bool) -> str:
+    """Return the Set-Cookie value for ``?edge_geo=off`` (set) or ``=on`` (cleared, Max-Age=0)."""
+    if choice == "off":
+        return _set_cookie(plan.opt_out_cookie, "1", secure)
+    return _set_cookie(plan.opt_out_cookie, "", secure, max_age=0)
 
 
 def personalize(
@@ -193,6 +174,8 @@ def personalize(
     plans = source if isinstance(source, PlanSource) else PlanSource(source)
     if on_exposure is not None and not callable(on_exposure):
         raise TypeError("on_exposure must be callable")
+
+    fixed = plans._plan if plans._plane is None else None  # PERF: no lookup per request
 
     def expose(ctx: Context, event: dict[str, Any]) -> None:
         if on_exposure is None:
@@ -219,15 +202,13 @@ def personalize(
                 forged += 1
                 field = (name, value)
         if forged:
-            # APPSEC: a client must not speak for the edge.
+            # APPSEC: a client must not speak for the edge. The request's own
+            # list is changed in place (the trusted fields are appended to it below).
             if forged == 1:
-                # PERF: the first pair equal to it is the one (its name is a trusted one).
-                items = items.copy()
-                items.remove(field)
+                items.remove(field)  # the first pair equal to it is the one
             else:
-                items = [p for p in items if not _TRUSTED_PREFIX <= p[0] < _TRUSTED_END]
-            request.headers = Headers.from_trusted(items)
-        plan = plans._plan if plans._plane is None else plans.plan()
+                items[:] = [p for p in items if not _TRUSTED_PREFIX <= p[0] < _TRUSTED_END]
+        plan = fixed if fixed is not None else plans.plan()
         if plan is None:
             plan = await plans.ready(ctx)
             if plan is None:
@@ -236,73 +217,63 @@ def personalize(
         # for the slow paths below and for later stages.
         cf = request.cf
         try:
-            policy, country, continent = plan.located[
-                cf.get("country"), cf.get("regionCode"), cf.get("continent")]
+            located = plan.by_raw_country.get(cf.get("country"))  # where the country decides
+            if located is None:
+                located = plan.located[cf.get("country"), cf.get("regionCode"),
+                                       cf.get("continent")]
         except (KeyError, TypeError):  # not seen yet (or unhashable): GeoPlan.locate decides
-            policy, country, continent = plan.locate(cf)
+            located = plan.locate(cf)
+        policy, country, continent = located
         path = None
+        opt_out: str | None = None  # "off"/"on" from the query: the cookie to set on the way out
         if not policy.passive:
             path = request.url.path
             block = policy.block
             if block is not None and block.applies(path):
                 return _blocked(block, policy.name)
             redirect = policy.redirect
-            if (redirect is not None and request.method in ("GET", "HEAD")
-                    and redirect.applies(path)):
-                target = redirect.location(request.host, path, request.url.query,
-                                           plan.redirect_hosts)
-                if (target is not None and _cookie(cookie_header, plan.opt_out_cookie) != "1"
-                        and not (plan.exempt_bots
-                                 and is_search_bot(request.headers.get("user-agent"), ctx.geo))):
-                    # Varies by location and cookie: no shared cache may keep it.
-                    return Response(b"", redirect.status, Headers.from_trusted(
-                        [("location", target), ("cache-control", "private, no-store")]))
+            if redirect is not None:
+                query = request.url.query
+                opt_out = plan.opt_out_choice(query)
+                if (opt_out != "off" and request.method in ("GET", "HEAD")
+                        and redirect.applies(path)):
+                    if opt_out is not None:
+                        query = plan.without_opt_out(query)
+                    target = redirect.location(request.host, path, query, plan.redirect_hosts)
+                    if (target is not None
+                            and (opt_out == "on"
+                                 or _cookie(cookie_header, plan.opt_out_cookie) != "1")
+                            and not (plan.exempt_bots and is_search_bot(
+                                request.headers.get("user-agent"), ctx.geo))):
+                        # Varies by location and cookie: no shared cache may keep it.
+                        answer = [("location", target), ("cache-control", "private, no-store")]
+                        if opt_out is not None:
+                            answer.append(("set-cookie", _opt_out_cookie(
+                                plan, opt_out, request.url.scheme == "https")))
+                        return Response(b"", redirect.status, Headers.from_trusted(answer))
         resolved = policy.resolved.get(accept)
         if resolved is None:
             resolved = policy.resolve(accept)
-        locale, variant, fields = resolved
-        arms: dict[str, str] | None = None
-        labels: list[str] | None = None
-        client_id: str | None = None
-        recorded: str | None = None
-        new_id = False
-        experiments = plan.experiments
-        if experiments:
-            target_path = ""
-            if plan.targeted_experiments:
-                target_path = path if path is not None else request.url.path
-                if not plan.by_continent_experiments:
-                    continent = None
-            for experiment in experiments:
-                if experiment.targeted and not experiment.targets(country, continent, target_path):
-                    continue
-                if client_id is None:
-                    client_id, recorded = _cookies(cookie_header, plan)
-                    if client_id is None or _valid_id(client_id) is None:
-                        client_id = new_client_id()  # randomness at call time only
-                        new_id = True
-                arm = experiment.assign(client_id)
-                if arm is not None:
-                    if arms is None:
-                        arms, labels = {}, []
-                    arms[experiment.name] = arm
-                    labels.append(experiment.labels[arm])  # type: ignore[union-attr]
-        decision = Decision(policy, locale, arms or {}, variant, client_id, new_id)
-        out = request.headers.raw
-        if labels:
-            joined = labels[0] if len(labels) == 1 else ",".join(labels)
-            decision.variant = variant = variant + "|" + joined
-            # PERF: a returning client's cookie already records every label.
-            if recorded is None or (recorded != joined if len(labels) == 1
-                                    else not set(labels).issubset(recorded.split("|"))):
-                _exposures(plan, decision, labels, recorded, country, ctx, expose)
-            # Trusted fields for the origin (and the cache key), after the strip above.
-            out.append((VARIANT_HEADER, variant))
-            out += fields
-            out.append(("x-edgeline-experiments", joined))
+        locale, variant, fields, others, language = resolved
+        if not plan.experiments:
+            visit = NO_VISIT
+        elif plan.targeted_experiments:
+            visit = plan.visit(cookie_header, country, continent,
+                               path if path is not None else request.url.path)
         else:
-            out.append((VARIANT_HEADER, variant))
-            out += fields
+            # PERF: a returning client's Cookie field was seen before: no parsing, no hashing.
+            visit = plan.visits.get(cookie_header)  # type: ignore[assignment]
+            if visit is None:
+                visit = plan.visit(cookie_header)
+        # Trusted fields for the origin (and the cache key), after the strip above.
+        if visit.joined is not None:
+            extended = visit.extended.get(variant)
+            variant, fields = extended if extended is not None else visit.extend(variant, others)
+        items += fields
+        variant_field = fields[0]
+        decision = Decision(policy, locale, visit.arms, variant, visit.client_id, visit.new_id)
+        if visit.pending:  # PERF: a returning client's cookie records every label
+            _exposures(plan, decision, visit, country, ctx, expose)
         ctx.state[STATE_KEY] = decision
 
         response = await call_next(request, ctx)
@@ -318,38 +289,46 @@ def personalize(
             elif name == "content-type":
                 content_type = value
         raw = headers.raw
-        if locale and not has_language:
-            raw.append(("content-language", locale))
+        if language is not None and not has_language:
+            raw.append(language)
         if has_variant:
             headers.discard(VARIANT_HEADER)
             raw = headers.raw
-        raw.append((VARIANT_HEADER, variant))
-        if new_id or decision.exposure_cookie is not None:
+        raw.append(variant_field)
+        new_id = visit.new_id
+        if new_id or decision.exposure_cookie is not None or opt_out is not None:
             secure = request.url.scheme == "https"
+            if opt_out is not None:
+                raw.append(("set-cookie", _opt_out_cookie(plan, opt_out, secure)))
             if new_id:
-                raw.append(("set-cookie", _set_cookie(plan.id_cookie, client_id or "", secure)))
+                raw.append(("set-cookie", _set_cookie(plan.id_cookie, visit.client_id or "",
+                                                      secure)))
             if decision.exposure_cookie is not None:
                 raw.append(("set-cookie", _set_cookie(plan.exposure_cookie,
                                                       decision.exposure_cookie, secure)))
-        if (fill_html and content_type is not None and content_type[:9].lower() == "text/html"
-                and request.method != "HEAD"):
-            response = _fill(response, decision, ctx.geo, content_type)
+        if fill_html and content_type is not None and request.method != "HEAD":
+            html = _HTML_TYPES.get(content_type)
+            if html is None:
+                html = _is_html(content_type)
+            if html:
+                response = _fill(response, decision, ctx.geo, content_type)
         return response
 
     return personalize
 
 
-def _exposures(plan: GeoPlan, decision: Decision, labels: list[str], raw: str | None,
-               country: str | None, ctx: Context,
-               expose: Callable[[Context, dict[str, Any]], None]) -> None:
+def _exposures(plan: GeoPlan, decision: Decision, visit: Any, country: str | None,
+               ctx: Context, expose: Callable[[Context, dict[str, Any]], None]) -> None:
     """Log each assignment the client's exposure cookie does not record yet; update the cookie."""
+    raw = visit.recorded
+    labels = visit.labels
     seen = raw.split("|") if raw else ()
     new = [label for label in labels if label not in seen]
     if not new:
-        return  # PERF: the steady state of a returning client
+        return
+    decision.exposed = tuple(new)
     for label in new:
         name, _, arm = label.partition(":")
-        decision.exposed.append(label)
         expose(ctx, {"experiment": name, "arm": arm, "client_id": decision.client_id,
                      "variant": decision.variant, "country": country})
     # Keep records of other live experiments; replace this one's (its arm may have changed).
