@@ -89,13 +89,15 @@ class URL:
     def port(self) -> int | None:
         return self._parts.port
 
+    # PERF: path and query are read several times a request (router,
+    # middleware); the split, once made, is read without the _parts property.
     @property
     def path(self) -> str:
-        return self._parts.path or "/"
+        return (self._split or self._parts).path or "/"
 
     @property
     def query(self) -> str:
-        return self._parts.query
+        return (self._split or self._parts).query
 
     @property
     def fragment(self) -> str:
