@@ -15,7 +15,6 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import SplitResult
 
 from ..app import App
 from ..context import Context
@@ -62,7 +61,7 @@ def _url(url: str, scheme: str, host: str, path: str, query: str) -> URL:
             _PLAIN_HOSTS[host] = plain
     if (plain and scheme in _SCHEMES and path[:1] == "/" and "?" not in path
             and url.isprintable() and "#" not in url):
-        return URL(url, tuple.__new__(SplitResult, (scheme, host, path, query, "")))
+        return URL(url, (scheme, host, path, query))
     return URL(url)
 
 
