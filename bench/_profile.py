@@ -5,7 +5,12 @@ the ASGI call per request (no sockets, no server), so the difference
 between rows is that layer's cost. ``--profile SCENARIO`` prints a cProfile
 of the whole worker serving that scenario instead.
 
-Run: ``PYTHONPATH=src python bench/_profile.py [--profile hit]``.
+Times are the process's CPU time (other processes on a shared machine slow
+it less than wall time), in batches interleaved across rows and scenarios
+so that drift is shared; each figure is the median batch, with the fastest
+beside it.
+
+Run: ``PYTHONPATH=src python bench/_profile.py [--rounds N] [--profile hit]``.
 """
 
 from __future__ import annotations
@@ -43,16 +48,17 @@ async def _send(message: dict[str, Any]) -> None:
 
 
 async def per_request_ns(app: Any, scope: dict[str, Any], iterations: int) -> float:
-    """Return the median ns per call of ``app`` over five batches."""
+    """Return the median CPU ns per call of ``app`` over five batches."""
     for _ in range(300):
         await app(scope, _receive, _send)
-    batches = []
-    for _ in range(5):
-        started = time.perf_counter_ns()
-        for _ in range(iterations):
-            await app(scope, _receive, _send)
-        batches.append((time.perf_counter_ns() - started) / iterations)
-    return statistics.median(batches)
+    return statistics.median([await _batch(app, scope, iterations) for _ in range(5)])
+
+
+async def _batch(app: Any, scope: dict[str, Any], iterations: int) -> float:
+    started = time.process_time_ns()
+    for _ in range(iterations):
+        await app(scope, _receive, _send)
+    return (time.process_time_ns() - started) / iterations
 
 
 def layers() -> list[tuple[str, Any, str]]:
@@ -151,23 +157,32 @@ def main() -> None:
         asyncio.run(go())
         return
 
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 7
+
     async def go() -> None:
-        previous = 0.0
-        for label, app, path in layers():
-            scope = scope_for(path, US)
+        rows = [(label, app, scope_for(path, US)) for label, app, path in layers()]
+        ladder = len(rows)
+        for scenario, (path, headers, _) in SCENARIOS.items():
+            if scenario != "miss":
+                rows.append((f"full worker, scenario {scenario}", build("http://127.0.0.1:9"),
+                             scope_for(path, headers)))
+        for _, app, scope in rows:
             if hasattr(app, "app"):
                 await _prime(app, scope)
-            ns = await per_request_ns(app, scope, 5_000)
-            print(f"{label:60s} {ns / 1000:8.2f} us  (+{(ns - previous) / 1000:6.2f})")
+            for _ in range(300):
+                await app(scope, _receive, _send)
+        batches: list[list[float]] = [[] for _ in rows]
+        for _ in range(rounds):  # interleaved: drift on a shared machine hits every row alike
+            for i, (_, app, scope) in enumerate(rows):
+                batches[i].append(await _batch(app, scope, 2_000))
+        floor = statistics.median(batches[0])
+        previous = 0.0
+        for i, (label, _, _) in enumerate(rows):
+            ns = statistics.median(batches[i])
+            step = f"(+{(ns - previous) / 1000:6.2f})" if i < ladder else " " * 9
+            print(f"{label:60s} {ns / 1000:7.2f} us {step}  min {min(batches[i]) / 1000:6.2f}"
+                  f"  x{ns / floor:6.1f} floor")
             previous = ns
-        for scenario, (path, headers, _) in SCENARIOS.items():
-            if scenario == "miss":
-                continue
-            app = build("http://127.0.0.1:9")
-            scope = scope_for(path, headers)
-            await _prime(app, scope)
-            ns = await per_request_ns(app, scope, 5_000)
-            print(f"full worker, scenario {scenario:30s} {ns / 1000:8.2f} us")
 
     asyncio.run(go())
 

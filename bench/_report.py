@@ -33,6 +33,8 @@ TARGETS = (  # figure, comparison, bound, what it says
     ("hit_throughput_ratio_to_floor", ">=", 0.7, "cache hit req/s vs a bare ASGI handler"),
     ("hit_p99_ratio_to_floor", "<=", 1.5, "cache hit p99 vs a bare ASGI handler"),
     ("starlette_throughput_ratio", ">=", 2.0, "hit req/s vs the same logic in Starlette"),
+    ("hit_cpu_ratio_to_floor", None, None,
+     "floor CPU / edgeline CPU per hit: the throughput ratio with a core to spare (reported)"),
     ("hono_throughput_ratio", None, None, "hit req/s vs Hono on workerd (reported)"),
     ("nginx_throughput_ratio", None, None, "hit req/s vs nginx proxy_cache (reported)"),
 )
@@ -238,6 +240,21 @@ def _markdown(figures: dict[str, Any], meta: dict[str, str], plots: list[str],
             else:
                 row.append(f"{figures[name + '_p50_ms']:.2f} / {figures[name + '_p99_ms']:.2f}")
         lines.append(f"| {scenario} | " + " | ".join(row) + " |")
+    if "edgeline_hit_cpu_us" in figures:
+        lines += ["", "## Server CPU time per request (µs, user + system)", "",
+                  "Steadier than requests/s when other work shares the machine "
+                  f"(load {figures.get('load_1min_start', '?')} at the start of the run, "
+                  f"{figures.get('load_1min_end', '?')} at the end).", "",
+                  "| scenario | " + " | ".join(SERVERS) + " |", "|---" * (len(SERVERS) + 1) + "|"]
+        for scenario in SCENARIOS:
+            row = []
+            for server in SERVERS:
+                name = {"floor": "floor", "origin": "origin_direct"}.get(server,
+                                                                         f"{server}_{scenario}")
+                skip = server == "floor" and scenario != "hit" or (
+                    server == "origin" and scenario != "miss")
+                row.append("" if skip else _fmt(figures, f"{name}_cpu_us", 1))
+            lines.append(f"| {scenario} | " + " | ".join(row) + " |")
     lines += ["", "## Ratios (edgeline / other; throughput > 1 means edgeline serves more)", "",
               "| scenario | / floor | / starlette | / hono | / nginx |", "|---|---|---|---|---|"]
     for scenario in SCENARIOS:

@@ -41,6 +41,16 @@ peer on a hit), the same ratios per scenario (``..._ratio_{scenario}``),
 open-loop ``openloop_{server}_p50_ms``/``_p99_ms``, and ``rss_*_mb``. Ratios
 are computed per round (paired) and their median and spread reported.
 
+Beside requests/s, each closed-loop run records the CPU time its server
+spent per request (``{server}_{scenario}_cpu_us``: user + system time of
+the server's processes over the run, over the requests wrk completed), and
+``hit_cpu_ratio_to_floor`` (floor CPU / edgeline CPU per hit, paired per
+round) and ``{peer}_cpu_ratio`` (peer / edgeline). On a machine shared with
+other work, requests/s moves with whatever else runs; CPU time per request
+moves much less, so these read what the throughput ratio would be with a
+core to spare. They are reported beside the targets, not instead of them.
+``load_1min_start``/``_end`` give the machine's load around the run.
+
 It also writes ``bench/results/REPORT.md`` with PNG plots (``_report.py``)
 and ``bench/results/e2e_samples.json`` (the distributions behind them).
 """
@@ -243,6 +253,28 @@ def check(servers: Servers) -> None:
         raise RuntimeError("servers answered wrongly:\n  " + "\n  ".join(wrong))
 
 
+def _cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU time of ``pid`` and its children (nginx's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as children:
+                pids += [int(child) for child in children.read().split()]
+    except OSError:
+        pass
+    for one in pids:
+        try:
+            with open(f"/proc/{one}/stat") as stat:
+                # NOTE: the command name may hold spaces; the fields after it do not.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (proc(5))
+    return total
+
+
 def _rss_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -320,7 +352,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     servers = Servers(tmp)
     raw: dict[str, list[dict[str, Any]]] = {}
     open_raw: dict[str, list[dict[str, Any]]] = {}
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"load_1min_start": round(os.getloadavg()[0], 2)}
     try:
         progress.step("starting servers (origin, edgeline, starlette, nginx, hono)", 5)
         servers.start()
@@ -336,8 +368,12 @@ def run(quick: bool = False) -> dict[str, Any]:
                 path, headers, _ = SCENARIOS[scenario]
                 progress.step(f"round {round_ + 1}/{rounds}: wrk {server} {scenario}",
                               seconds + 0.3)
+                pid = servers.processes["origin" if server == "floor" else server].pid
+                cpu_before = _cpu_seconds(pid)
                 result = wrk(f"http://127.0.0.1:{servers.ports[server]}{path}", seconds,
                              headers=headers)
+                result["cpu_us"] = ((_cpu_seconds(pid) - cpu_before) * 1e6
+                                    / max(1, result["requests"]))
                 raw.setdefault(f"{server}_{scenario}", []).append(result)
         for server in ("floor", *PEERS):
             if server not in servers.ports:
@@ -352,6 +388,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         servers.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
+    figures["load_1min_end"] = round(os.getloadavg()[0], 2)
     figures.update(_figures(raw, open_raw, rounds))
     figures.update(implementations())
     figures.update({"load_seconds_per_run": seconds, "rounds": rounds,
@@ -388,6 +425,7 @@ def _figures(raw: dict[str, list[dict[str, Any]]], open_raw: dict[str, list[dict
         put(f"{name}_rps", [r["rps"] for r in runs], 1)
         put(f"{name}_p50_ms", [r["cdf_ms"][50.0] for r in runs])
         put(f"{name}_p99_ms", [r["cdf_ms"][99.0] for r in runs])
+        put(f"{name}_cpu_us", [r["cpu_us"] for r in runs], 1)
         errors = sum(r["socket_errors"] for r in runs)
         if errors:
             out[f"{name}_socket_errors"] = errors
@@ -406,6 +444,10 @@ def _figures(raw: dict[str, list[dict[str, Any]]], open_raw: dict[str, list[dict
 
     ratio("hit_throughput_ratio_to_floor", paired("edgeline_hit", "floor_hit"))
     ratio("hit_p99_ratio_to_floor", paired("edgeline_hit", "floor_hit", point=99.0))
+    # CPU per request the other way round (floor / edgeline), so > 1 reads as above.
+    ratio("hit_cpu_ratio_to_floor", paired("floor_hit", "edgeline_hit", field="cpu_us"))
+    for peer in ("starlette", "hono", "nginx"):
+        ratio(f"{peer}_cpu_ratio", paired(f"{peer}_hit", "edgeline_hit", field="cpu_us"))
     for scenario in SCENARIOS:
         ratio(f"{scenario}_throughput_ratio_to_floor", paired(f"edgeline_{scenario}", "floor_hit"))
         for peer in ("starlette", "hono", "nginx"):

@@ -120,6 +120,38 @@ async def test_middleware_can_answer_without_calling_next() -> None:
     assert (await TestClient(app).get("/items/1")).status == 403
 
 
+async def test_call_next_can_be_awaited_later_retried_and_fail_inside_the_middleware() -> None:
+    # Each call of call_next is one fresh run of the rest of the chain, whose
+    # errors (a missing route, a crashing handler) surface where it is awaited.
+    import asyncio
+
+    app = make_app()
+    seen: list[str] = []
+
+    async def twice(request: Request, ctx: Context, call_next) -> Response:  # type: ignore[no-untyped-def]
+        pending = call_next(request, ctx)
+        first = await asyncio.wait_for(pending, timeout=5)
+        second = await call_next(request, ctx)
+        seen.append(f"{first.status}/{second.status}")
+        return second
+
+    async def shield(request: Request, ctx: Context, call_next) -> Response:  # type: ignore[no-untyped-def]
+        try:
+            return await call_next(request, ctx)
+        except RuntimeError as exc:
+            seen.append(f"caught {exc}")
+            return Response.from_text("shielded", 502)
+
+    app.use(twice, shield)
+    client = TestClient(app)
+    assert (await client.get("/items/7")).status == 200
+    assert (await client.get("/nope")).status == 404
+    response = await client.get("/boom")
+    assert (response.status, await response.text()) == (502, "shielded")
+    assert seen == ["200/200", "404/404", "caught secret internals", "caught secret internals",
+                    "502/502"]
+
+
 async def test_wait_until_runs_and_errors_are_collected() -> None:
     app = App()
     done: list[str] = []

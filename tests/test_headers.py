@@ -40,6 +40,13 @@ def test_rejects_invalid_fields_naming_them(name: str, value: str) -> None:
         Headers([(name, value)])
 
 
+@pytest.mark.parametrize("name", [b"x-id", ["x-id"], None, 7])
+def test_rejects_names_that_are_not_text(name: object) -> None:
+    Headers([("x-id", "1")])  # a valid name seen first must not let others through
+    with pytest.raises(ValueError, match="header name"):
+        Headers([(name, "1")])  # type: ignore[list-item]
+
+
 def test_delete_and_discard() -> None:
     h = Headers({"A": "1", "B": "2"})
     del h["a"]
@@ -100,3 +107,51 @@ def test_encoded_matches_a_fresh_encoding_after_any_change(
     pairs, has_length = h2.encoded()
     assert pairs == [(k.encode("latin-1"), v.encode("latin-1")) for k, v in h2.raw]
     assert has_length == ("content-length" in h2)
+
+
+RAW_OPS = st.lists(st.tuples(st.sampled_from(["raw-append", "raw-replace", "raw-pop", "raw-insert",
+                                              "add", "set", "discard", "encode", "copy"]),
+                             NAMES, VALUES, st.integers(0, 8)), max_size=12)
+
+
+@given(st.lists(st.tuples(NAMES, VALUES), max_size=6), RAW_OPS)
+def test_encoded_survives_changes_made_through_raw(
+        first: list[tuple[str, str]], ops: list[tuple[str, str, str, int]]) -> None:
+    h = Headers.from_trusted(Headers(first).multi_items(), Headers(first).encoded())
+    held = h.raw  # a caller keeps the list and changes it in place later
+    for op, name, value, at in ops:
+        pair = (name.lower(), value)
+        if op == "raw-append":
+            h.raw.append(pair)
+        elif op == "raw-replace" and held:
+            held[at % len(held)] = pair
+        elif op == "raw-pop" and held:
+            held.pop(at % len(held))
+        elif op == "raw-insert":
+            held.insert(at, pair)
+        elif op == "add":
+            h.add(name, value)
+        elif op == "set":
+            h[name] = value
+        elif op == "discard":
+            h.discard(name)
+        elif op == "encode":
+            h.encoded()
+        elif op == "copy":
+            h = h.copy() if at % 2 else Headers(h)
+        held = h.raw
+        expected = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in h.multi_items()]
+        assert h.encoded() == (expected, "content-length" in h)
+
+
+def test_appending_through_raw_keeps_the_cached_encoding() -> None:
+    # A stored response's fields go out encoded once; middleware appending
+    # to ``raw`` must not make every response encode them again.
+    marker = [(b"x-stored", b"encoded-once")]
+    h = Headers.from_trusted([("x-stored", "encoded-once")], (marker, False))
+    h.raw.append(("server-timing", "edge;dur=0.10"))
+    assert h.encoded() == ([(b"x-stored", b"encoded-once"),
+                            (b"server-timing", b"edge;dur=0.10")], False)
+    assert h.encoded()[0][0] is marker[0]
+    h.raw[0] = ("x-stored", "changed")
+    assert h.encoded()[0][0] == (b"x-stored", b"changed")

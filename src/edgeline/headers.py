@@ -21,37 +21,51 @@ Wire = tuple[list[tuple[bytes, bytes]], bool]
 
 # RFC 9110 §5.1: field-name = token; §5.5: field-value excludes CR, LF, NUL.
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_BAD_VALUE = re.compile(r"[\r\n\x00]")
+
+
+# PERF: names already checked -> lower-cased; bounded so that odd names cannot grow it.
+_CHECKED: dict[str, str] = {}
+_MAX_CHECKED = 512
 
 
 def _check(name: str, value: str) -> tuple[str, str]:
-    if not isinstance(name, str) or not _TOKEN.match(name):
-        raise ValueError(f"invalid header name {name!r}: must be an RFC 9110 token")
+    key = _CHECKED.get(name) if type(name) is str else None
+    if key is None:
+        if not isinstance(name, str) or not _TOKEN.match(name):
+            raise ValueError(f"invalid header name {name!r}: must be an RFC 9110 token")
+        key = name.lower()
+        if type(name) is str and len(_CHECKED) < _MAX_CHECKED:
+            _CHECKED[name] = key
     if not isinstance(value, str):
         raise TypeError(f"header {name!r}: value must be str, not {type(value).__name__}")
-    if _BAD_VALUE.search(value):
+    # PERF: three substring tests cost half a regex search on short values.
+    if "\r" in value or "\n" in value or "\x00" in value:
         # APPSEC: CR/LF in a value would let input split the response.
         raise ValueError(f"header {name!r}: value contains CR, LF or NUL")
-    return name.lower(), value.strip(" \t")
+    return key, value.strip(" \t")
 
 
 class Headers(MutableMapping[str, str]):
     """Hold header fields in arrival order, looked up without regard to case."""
 
     # NOTE: ``_wire`` caches the encoded form of the first fields (see
-    # ``encoded``); every change other than an append drops it.
-    __slots__ = ("_items", "_wire")
+    # ``encoded``); every change other than an append drops it. Handing out
+    # the list (``raw``) keeps it but notes those fields as they were
+    # (``_seen``), and the wire is used again only while they still are.
+    __slots__ = ("_items", "_wire", "_seen")
 
     def __init__(self, init: HeadersInit = None) -> None:
         self._items: list[tuple[str, str]] = []
         self._wire: Wire | None = None
+        self._seen: list[tuple[str, str]] | None = None
         if init is None:
             return
         if isinstance(init, Headers):
             self._items = list(init._items)
-            self._wire = init._wire
+            self._wire = init._checked_wire()
             return
-        pairs = init.items() if isinstance(init, Mapping) else init
+        # PERF: a dict is the common case; the ABC check costs more than a field.
+        pairs = init.items() if type(init) is dict or isinstance(init, Mapping) else init
         for name, value in pairs:
             self._items.append(_check(name, value))
 
@@ -67,7 +81,17 @@ class Headers(MutableMapping[str, str]):
         headers = cls.__new__(cls)
         headers._items = items
         headers._wire = wire
+        headers._seen = None
         return headers
+
+    def _checked_wire(self) -> Wire | None:
+        """Return the cached wire if the fields it encodes are unchanged, else drop it."""
+        wire = self._wire
+        seen = self._seen
+        # NOTE: ``_seen`` stays: whoever holds the list may still change it.
+        if wire is not None and seen is not None and self._items[: len(seen)] != seen:
+            wire = self._wire = self._seen = None
+        return wire
 
     def encoded(self) -> Wire:
         """Return the fields encoded as latin-1 pairs for the wire, and whether Content-Length is set.
@@ -75,7 +99,7 @@ class Headers(MutableMapping[str, str]):
         The returned list is the caller's to extend.
         """
         items = self._items
-        wire = self._wire
+        wire = self._wire if self._seen is None else self._checked_wire()
         if wire is None:
             out: list[tuple[bytes, bytes]] = []
             has_length = False
@@ -151,8 +175,11 @@ class Headers(MutableMapping[str, str]):
     @property
     def raw(self) -> list[tuple[str, str]]:
         """The underlying list of pairs; treat as read-only."""
-        # NOTE: the caller may change the list in place (appends are common).
-        self._wire = None
+        # NOTE: the caller may change the list in place (appends are common):
+        # the fields the wire encodes are noted, to be compared when it is used.
+        wire = self._wire
+        if wire is not None and self._seen is None:
+            self._seen = self._items[: len(wire[0])]
         return self._items
 
     # -- writing ---------------------------------------------------------------
@@ -165,7 +192,7 @@ class Headers(MutableMapping[str, str]):
             if k == key:
                 items[i] = (key, value)
                 self._items = items[: i + 1] + [p for p in items[i + 1 :] if p[0] != key]
-                self._wire = None
+                self._wire = self._seen = None
                 return
         items.append((key, value))
 
@@ -187,17 +214,17 @@ class Headers(MutableMapping[str, str]):
         if len(kept) == len(self._items):
             raise KeyError(name)
         self._items = kept
-        self._wire = None
+        self._wire = self._seen = None
 
     def discard(self, *names: str) -> None:
         """Remove the named fields if present."""
         keys = {n.lower() for n in names}
         self._items = [p for p in self._items if p[0] not in keys]
-        self._wire = None
+        self._wire = self._seen = None
 
     def copy(self) -> Headers:
         """Return an independent copy."""
-        return Headers.from_trusted(list(self._items), self._wire)
+        return Headers.from_trusted(list(self._items), self._checked_wire())
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Headers):

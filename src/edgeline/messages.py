@@ -23,6 +23,8 @@ BodyInit = bytes | bytearray | memoryview | str | AsyncIterable[bytes] | None
 
 
 def _coerce_body(body: BodyInit) -> Body:
+    if type(body) is bytes:  # PERF: the common case first
+        return body
     if body is None:
         return b""
     if isinstance(body, bytes):

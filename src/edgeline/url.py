@@ -53,18 +53,27 @@ class QueryParams:
 class URL:
     """An absolute URL; its parts are computed on first use and cached."""
 
-    __slots__ = ("_raw", "_split", "_params")
+    __slots__ = ("_raw", "_split", "_params", "_given")
 
-    def __init__(self, raw: str) -> None:
+    def __init__(self, raw: str, parts: tuple[str, str, str, str] | None = None) -> None:
+        """Wrap ``raw``; ``parts``, if given, are the (scheme, netloc, path, query) of ``raw``.
+
+        PERF: adapters that get the parts from the server pass them (as
+        ``urlsplit(raw)`` would find them, with no fragment), as parsing
+        costs microseconds once a URL has left urlsplit's small cache.
+        """
         self._raw = raw
         self._split: SplitResult | None = None
         self._params: QueryParams | None = None
+        self._given = parts
 
     @property
     def _parts(self) -> SplitResult:
         split = self._split
         if split is None:
-            split = self._split = urlsplit(self._raw)
+            given = self._given
+            split = self._split = (urlsplit(self._raw) if given is None
+                                   else SplitResult(*given, ""))
         return split
 
     @property
@@ -84,13 +93,21 @@ class URL:
     def port(self) -> int | None:
         return self._parts.port
 
+    # PERF: path and query are read several times a request (router,
+    # middleware): from the given parts when there are some.
     @property
     def path(self) -> str:
-        return self._parts.path or "/"
+        given = self._given
+        if given is not None:
+            return given[2] or "/"
+        return (self._split or self._parts).path or "/"
 
     @property
     def query(self) -> str:
-        return self._parts.query
+        given = self._given
+        if given is not None:
+            return given[3]
+        return (self._split or self._parts).query
 
     @property
     def fragment(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -35,6 +36,33 @@ _NO_BODY_STATUS = frozenset({204, 304})
 _NAMES: dict[bytes, str] = {}
 _MAX_NAMES = 512
 _METHODS = {m: m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
+_SCHEMES = frozenset({"http", "https"})
+# RFC 3986 §3.2.2 reg-name letters, digits, "." and "-", then §3.2.3 port.
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]*)?")
+# host -> plain or not; bounded like _NAMES.
+_PLAIN_HOSTS: dict[str, bool] = {}
+_MAX_HOSTS = 256
+
+
+def _url(url: str, scheme: str, host: str, path: str, query: str) -> URL:
+    """Return the URL ``url``, built from these parts, with its split given when it is plain.
+
+    PERF: ``urlsplit`` keeps only 128 URLs; past them each request would
+    parse its URL again. Plain means ``urlsplit(url)`` returns exactly these
+    parts (tested against it): an http(s) scheme, a host of letters, digits,
+    dots and hyphens with an optional port, a path from ``/`` without ``?``,
+    and no ``#`` (a fragment) nor the tab, CR and LF that urlsplit deletes
+    anywhere (``isprintable`` is False for every control character).
+    """
+    plain = _PLAIN_HOSTS.get(host)
+    if plain is None:
+        plain = _PLAIN_HOST.fullmatch(host) is not None
+        if len(_PLAIN_HOSTS) < _MAX_HOSTS:
+            _PLAIN_HOSTS[host] = plain
+    if (plain and scheme in _SCHEMES and path[:1] == "/" and "?" not in path
+            and url.isprintable() and "#" not in url):
+        return URL(url, (scheme, host, path, query))
+    return URL(url)
 
 
 async def receive_body(receive: Receive) -> AsyncIterator[bytes]:
@@ -111,15 +139,17 @@ class AsgiAdapter:
             host = f"{server[0]}:{server[1]}"
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
-        url = f"{scope.get('scheme', 'http')}://{host}{path}"
+        scheme = scope.get("scheme", "http")
+        url = f"{scheme}://{host}{path}"
         query = scope.get("query_string")
-        if query:
-            url += "?" + query.decode("latin-1")
+        text = query.decode("latin-1") if query else ""
+        if text:
+            url += "?" + text
         body: Any = receive_body(receive) if has_body else b""
         cf = self.cf(scope) if self.cf is not None else {}
         method = scope["method"]
         method = _METHODS.get(method) or method.upper()
-        return Request.from_trusted(method, URL(url), headers, body, cf)
+        return Request.from_trusted(method, _url(url, scheme, host, path, text), headers, body, cf)
 
     async def _other(self, kind: str, receive: Receive, send: Send) -> None:
         """Answer the lifespan protocol; refuse anything else that is not HTTP."""
