@@ -243,6 +243,14 @@ async def test_admin_route(namespace) -> None:
     state = json.loads((await client.get("/_edgeline/config", headers=AUTH)).body)
     assert state["serving"]["version"] == 1 and state["serving"]["routes"] == 3
     assert state["serving"]["parts"]["ip_lists"] == 1 and state["error"] is None
+    # Breaker states by origin and URL, as the origin path keeps them in this isolate.
+    from edgeline.origin import HEALTH
+
+    breaker = HEALTH.breaker("admin-test-origin", "http://127.0.0.1:9/", failures=1)
+    breaker.failure(probe=False)
+    state = json.loads((await client.get("/_edgeline/config", headers=AUTH)).body)
+    assert state["origins"]["admin-test-origin"]["http://127.0.0.1:9/"]["state"] == "open"
+    HEALTH.forget("admin-test-origin")
     # A bad push shows up on the status route with path and line; POST refreshes now.
     bad = sample()
     bad["routes"][2]["action"]["status"] = 418

@@ -33,7 +33,8 @@ Routing
 
 Admin route
     ``GET admin_path`` (default ``/_edgeline/config``) answers the plane's
-    status as JSON; ``POST`` refreshes first. It requires
+    status and the isolate's origin circuit breakers as JSON; ``POST``
+    refreshes first. It requires
     ``Authorization: Bearer <secret>`` where the secret is the env binding
     named ``admin_secret_env``, compared in constant time; without that
     binding the route does not exist (404), so an unconfigured worker
@@ -46,6 +47,7 @@ import asyncio
 import hmac
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -305,6 +307,7 @@ class ConfigPlane:
             "rejections": self.rejections,
             "serving": loaded,
             "error": error,
+            "origins": _origin_health(),
         }
 
     async def _admin(self, request: Request, ctx: Context) -> Response:
@@ -330,6 +333,16 @@ class ConfigPlane:
                                     f"{request.method} is not allowed on {request.path}",
                                     headers={"allow": "GET, HEAD, POST"})
         return Response.from_json(self.status(), headers={"cache-control": "no-store"})
+
+
+def _origin_health() -> dict[str, Any]:
+    """Return the isolate's circuit breakers by origin and URL (empty before any is made).
+
+    PERF: read from the module only if something already imported it; no
+    breaker can exist otherwise, and the status route should not load it.
+    """
+    resilience = sys.modules.get("edgeline.origin._resilience")
+    return resilience.HEALTH.snapshot() if resilience is not None else {}
 
 
 def _size_of(part: Any) -> int | None:
