@@ -17,7 +17,14 @@ the same for every worker and is reported on its own.
 Under CPython every sample is a fresh ``python`` process that times the
 import of the app module plus one request through the app's own interface
 (edgeline ``App.handle``; the ASGI callable for Starlette; a function call
-for the floor): there is no Workers SDK on CPython.
+for the floor): there is no Workers SDK on CPython. All of them read
+bytecode from one cache of the run's own, warmed by an uncounted first round
+(before, with ``PYTHONDONTWRITEBYTECODE`` set as on these machines, edgeline
+compiled its sources on every run while Starlette loaded its installed
+bytecode). ``cpython_init_configured_ms`` is the example worker again with
+``config/edge.toml`` in its ``EDGE_CONFIG`` KV, so its first request loads
+and compiles the configuration (rules, managed rules, routes, origins, geo)
+and passes the filters; Starlette has nothing to compare it with.
 
 Figures (milliseconds, medians with ``_min``/``_max``):
 ``pyodide_init_ms`` / ``cpython_init_ms`` (edgeline), the same for
@@ -69,6 +76,7 @@ Usage: ``edgeline bench startup [--quick]`` or ``python bench/startup.py [--quic
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -156,13 +164,35 @@ from starlette_app import app
 Default = entrypoint(app)
 '''
 
-# Runs in a fresh CPython: argv[1] kind, argv[2] folder holding the app module.
+# Runs in a fresh CPython: argv[1] kind, argv[2] folder holding the app module,
+# argv[3] (kind "configured") a file holding the configuration document.
 CPYTHON_PROBE = r'''
 import json, sys, time
 kind, folder = sys.argv[1], sys.argv[2]
+document = open(sys.argv[3]).read() if kind == "configured" else None
 sys.path.insert(0, folder)
 start = time.perf_counter()
-if kind == "floor":
+if kind == "configured":
+    import asyncio
+    import app as example
+    from edgeline import Context, Request
+
+    class KV:
+        def __init__(self, values):
+            self.values = values
+        async def get(self, key, *args, **kwargs):
+            return self.values.get(key)
+        async def put(self, key, value, *args, **kwargs):
+            self.values[key] = value
+
+    env = {"EDGE_CONFIG": KV({"edge-config": document}), "EDGE_STATE": KV({})}
+    request = Request("GET", "https://edge.example/hello/ada",
+                      {"host": "edge.example", "user-agent": "Mozilla/5.0", "accept": "text/html"},
+                      cf={"country": "DE"})
+    response = asyncio.run(example.app.handle(request, Context(request, env=env)))
+    assert response.status == 200 and example.plane.loads == 1, (response.status,
+                                                                example.plane.error)
+elif kind == "floor":
     def handle():
         return b"ok"
     handle()
@@ -279,21 +309,35 @@ def _pyodide_snapshot(workers: dict[str, Path], modules: Path, site: Path,
     return figures
 
 
-def _cpython(workers: dict[str, Path], samples: int) -> dict[str, Any]:
-    folders = {"floor": workers["floor"], "edgeline": workers["edgeline"],
-               "starlette": workers["starlette"]}
-    inits: dict[str, list[float]] = {kind: [] for kind in folders}
-    for _ in range(samples):
-        for kind, folder in folders.items():
-            done = subprocess.run([sys.executable, "-c", CPYTHON_PROBE, kind, str(folder)],
-                                  capture_output=True, text=True, timeout=60, cwd=ROOT)
+def _cpython(workers: dict[str, Path], samples: int, base: Path) -> dict[str, Any]:
+    from msgspec import json as msgspec_json
+
+    from edgeline.config import load_file
+
+    document = base / "edge-config.json"
+    document.write_bytes(msgspec_json.encode(load_file(str(ROOT / "config" / "edge.toml"))))
+    runs = {"floor": workers["floor"], "edgeline": workers["edgeline"],
+            "starlette": workers["starlette"], "configured": workers["edgeline"]}
+    # NOTE: every process reads and writes bytecode in one cache of its own, warmed
+    # by an uncounted first round, so that no app compiles its source while another
+    # loads installed bytecode (with PYTHONDONTWRITEBYTECODE set, edgeline's
+    # sources would be compiled on every run and Starlette's would not).
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(base / "pycache")
+    inits: dict[str, list[float]] = {kind: [] for kind in runs}
+    for round_ in range(samples + 1):
+        for kind, folder in runs.items():
+            done = subprocess.run(
+                [sys.executable, "-c", CPYTHON_PROBE, kind, str(folder), str(document)],
+                capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
             if done.returncode != 0:
                 raise RuntimeError(f"CPython probe {kind} failed:\n{done.stderr[-2000:]}")
-            inits[kind].append(json.loads(done.stdout)["init_ms"])
+            if round_:
+                inits[kind].append(json.loads(done.stdout.strip().splitlines()[-1])["init_ms"])
     figures: dict[str, Any] = {}
-    for kind in folders:
-        name = "cpython_init_ms" if kind == "edgeline" else f"{kind}_cpython_init_ms"
-        figures.update(_summary(name, inits[kind]))
+    names = {"edgeline": "cpython_init_ms", "configured": "cpython_init_configured_ms"}
+    for kind in runs:
+        figures.update(_summary(names.get(kind, f"{kind}_cpython_init_ms"), inits[kind]))
     return figures
 
 
@@ -320,7 +364,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     try:
         workers = _workers(base)
         figures: dict[str, Any] = {"samples": samples}
-        figures.update(_cpython(workers, samples))
+        figures.update(_cpython(workers, samples, base))
         reason = unavailable_reason()
         if reason is None:
             modules = vendor_modules(base / "python_modules")
