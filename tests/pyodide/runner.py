@@ -150,6 +150,7 @@ class Reply:
     chunks: list[int] = field(default_factory=list)
     error: str | None = None
     total_ms: float = 0.0  # request in to the whole body read, inside Node
+    total_cpu_ms: float = 0.0  # the Node process's CPU time over the same span
 
     def header(self, name: str) -> str | None:
         values = [v for k, v in self.headers if k == name]
@@ -248,7 +249,8 @@ class PyodideHarness:
 
         ``site`` holds the unpacked wheels (:func:`unpack_wheels`). Returns the
         milliseconds of making the snapshot (``make_ms``, the worker's import
-        ``import_ms`` inside it) and of restoring it (``restore_ms``), and its size.
+        ``import_ms`` inside it) and of restoring it (``restore_ms``, and the Node
+        process's CPU time ``restore_cpu_ms``), and its size.
         """
         return self.call("snapshot", timeout=180, worker=str(worker), site=str(site),
                          python_modules=str(python_modules) if python_modules else None,
@@ -267,7 +269,7 @@ class PyodideHarness:
         )
         return Reply(result["status"], [tuple(h) for h in result["headers"]],
                      base64.b64decode(result["body"]), result["chunks"], result.get("error"),
-                     result.get("total_ms", 0.0))
+                     result.get("total_ms", 0.0), result.get("total_cpu_ms", 0.0))
 
     def drain(self) -> dict[str, Any]:
         """Wait for the waitUntil work of the requests served so far."""
