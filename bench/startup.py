@@ -17,7 +17,14 @@ the same for every worker and is reported on its own.
 Under CPython every sample is a fresh ``python`` process that times the
 import of the app module plus one request through the app's own interface
 (edgeline ``App.handle``; the ASGI callable for Starlette; a function call
-for the floor): there is no Workers SDK on CPython.
+for the floor): there is no Workers SDK on CPython. All of them read
+bytecode from one cache of the run's own, warmed by an uncounted first round
+(before, with ``PYTHONDONTWRITEBYTECODE`` set as on these machines, edgeline
+compiled its sources on every run while Starlette loaded its installed
+bytecode). ``cpython_init_configured_ms`` is the example worker again with
+``config/edge.toml`` in its ``EDGE_CONFIG`` KV, so its first request loads
+and compiles the configuration (rules, managed rules, routes, origins, geo)
+and passes the filters; Starlette has nothing to compare it with.
 
 Figures (milliseconds, medians with ``_min``/``_max``):
 ``pyodide_init_ms`` / ``cpython_init_ms`` (edgeline), the same for
@@ -26,6 +33,46 @@ so no ratio is taken to it); ``pyodide_ratio_to_starlette`` (target at most
 0.5), ``pyodide_ratio_to_starlette_above_floor`` (what each framework adds
 over the floor), ``pyodide_ratio_to_floor``, ``cpython_ratio_to_starlette``;
 ``pyodide_boot_ms``; ``bundle_kib`` (the ``wrangler deploy --dry-run`` output).
+``*_pyodide_init_cpu_ms`` and ``pyodide_cpu_ratio_to_starlette`` are the
+same spans in CPU time of the Node process (V8's helper threads included):
+on a machine whose cores other processes share, wall time grows with their
+load and CPU time much less, so the CPU ratio is the steadier one.
+
+Snapshot figures (added, the figures above unchanged)
+    ``pyodide_init_ms`` counts the SDK's import and the worker's whole top
+    level as part of every cold start. That is not how Cloudflare starts a
+    Python Worker that has a dedicated memory snapshot. workerd's
+    ``src/workerd/io/compatibility-date.capnp`` defines the flag
+    ``python_dedicated_snapshot``: "Enables the generation of dedicated
+    snapshots on Python Worker upload ... The snapshot will be taken after
+    the top-level execution of the Worker"; it is implied by
+    ``python_workers_20250116`` from compatibility date 2025-10-16 (and that
+    flag by ``python_workers`` from 2025-09-29). workerd's
+    ``src/pyodide/internal/snapshot.ts`` collects it after the top level has
+    run and, on a cold start, restores the linear memory before the first
+    request (``maybeRestoreSnapshot``). Cloudflare's blog ("Python Workers
+    redux: fast cold starts, packages, and a uv-first workflow") describes
+    the same dedicated snapshots; the 2024 launch post already imported the
+    worker's packages at deploy time into a snapshot. So with a dedicated
+    snapshot the cold start a client sees is restore + first request, and
+    the SDK and every top-level import are paid once, at deploy.
+
+    The ``*_pyodide_snapshot_*`` figures model that with Pyodide 0.28's own
+    memory snapshot API (``loadPyodide({_makeSnapshot: true})``,
+    ``makeMemorySnapshot``, ``loadPyodide({_loadSnapshot})``): per sample
+    and worker, a fresh interpreter imports the entry module, its memory is
+    snapshotted, a new interpreter is restored from it (timed:
+    ``*_snapshot_restore_ms``), the files are mounted again, and the first
+    request is timed (``*_snapshot_request_ms``); ``*_snapshot_init_ms`` is
+    their sum and ``*_snapshot_mib`` the snapshot's size. Ratios:
+    ``pyodide_snapshot_ratio_to_starlette``, ``pyodide_snapshot_ratio_to_floor``
+    and ``pyodide_snapshot_request_ratio_to_starlette`` (the part a framework
+    controls; ``*_snapshot_request_cpu_ms`` is its CPU time). Under Node the restore also instantiates the WebAssembly
+    module and loads the standard library archive: the same work for every
+    worker (only the copied memory grows with what the top level imported),
+    and not necessarily what workerd pays. The repository's ``wrangler.toml`` (compatibility
+    date 2025-10-01) does not turn the flag on by itself: docs/deploy.md says
+    how. A first round of snapshots is run and not counted (Node warming up).
 
 Usage: ``edgeline bench startup [--quick]`` or ``python bench/startup.py [--quick]``.
 """
@@ -33,6 +80,7 @@ Usage: ``edgeline bench startup [--quick]`` or ``python bench/startup.py [--quic
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -52,6 +100,7 @@ from tests.pyodide.runner import (  # noqa: E402 - after the path is set
     PyodideHarness,
     fetch_wheels,
     unavailable_reason,
+    unpack_wheels,
     vendor_modules,
 )
 
@@ -119,13 +168,35 @@ from starlette_app import app
 Default = entrypoint(app)
 '''
 
-# Runs in a fresh CPython: argv[1] kind, argv[2] folder holding the app module.
+# Runs in a fresh CPython: argv[1] kind, argv[2] folder holding the app module,
+# argv[3] (kind "configured") a file holding the configuration document.
 CPYTHON_PROBE = r'''
 import json, sys, time
 kind, folder = sys.argv[1], sys.argv[2]
+document = open(sys.argv[3]).read() if kind == "configured" else None
 sys.path.insert(0, folder)
 start = time.perf_counter()
-if kind == "floor":
+if kind == "configured":
+    import asyncio
+    import app as example
+    from edgeline import Context, Request
+
+    class KV:
+        def __init__(self, values):
+            self.values = values
+        async def get(self, key, *args, **kwargs):
+            return self.values.get(key)
+        async def put(self, key, value, *args, **kwargs):
+            self.values[key] = value
+
+    env = {"EDGE_CONFIG": KV({"edge-config": document}), "EDGE_STATE": KV({})}
+    request = Request("GET", "https://edge.example/hello/ada",
+                      {"host": "edge.example", "user-agent": "Mozilla/5.0", "accept": "text/html"},
+                      cf={"country": "DE"})
+    response = asyncio.run(example.app.handle(request, Context(request, env=env)))
+    assert response.status == 200 and example.plane.loads == 1, (response.status,
+                                                                example.plane.error)
+elif kind == "floor":
     def handle():
         return b"ok"
     handle()
@@ -178,6 +249,7 @@ def _pyodide(workers: dict[str, Path], modules: Path, samples: int) -> dict[str,
     harness = PyodideHarness()
     inits: dict[str, list[float]] = {kind: [] for kind in workers}
     imports: dict[str, list[float]] = {kind: [] for kind in workers}
+    cpus: dict[str, list[float]] = {kind: [] for kind in workers}
     boots: list[float] = []
     try:
         for _ in range(samples):
@@ -193,6 +265,7 @@ def _pyodide(workers: dict[str, Path], modules: Path, samples: int) -> dict[str,
                     raise RuntimeError(f"{kind} answered {reply.status}: {reply.error}\n{harness.log}")
                 imports[kind].append(loaded["import_ms"])
                 inits[kind].append(loaded["import_ms"] + reply.total_ms)
+                cpus[kind].append(loaded["import_cpu_ms"] + reply.total_cpu_ms)
     finally:
         harness.close()
     figures: dict[str, Any] = {}
@@ -200,25 +273,81 @@ def _pyodide(workers: dict[str, Path], modules: Path, samples: int) -> dict[str,
         name = "pyodide_init_ms" if kind == "edgeline" else f"{kind}_pyodide_init_ms"
         figures.update(_summary(name, inits[kind]))
         figures.update(_summary(name.replace("init", "import"), imports[kind]))
+        figures.update(_summary(name.replace("init_ms", "init_cpu_ms"), cpus[kind]))
     figures.update(_summary("pyodide_boot_ms", boots))
     return figures
 
 
-def _cpython(workers: dict[str, Path], samples: int) -> dict[str, Any]:
-    folders = {"floor": workers["floor"], "edgeline": workers["edgeline"],
-               "starlette": workers["starlette"]}
-    inits: dict[str, list[float]] = {kind: [] for kind in folders}
-    for _ in range(samples):
-        for kind, folder in folders.items():
-            done = subprocess.run([sys.executable, "-c", CPYTHON_PROBE, kind, str(folder)],
-                                  capture_output=True, text=True, timeout=60, cwd=ROOT)
+def _pyodide_snapshot(workers: dict[str, Path], modules: Path, site: Path,
+                      samples: int) -> dict[str, Any]:
+    """Cold start as a dedicated memory snapshot makes it: restore, then the first request."""
+    harness = PyodideHarness()
+    restores: dict[str, list[float]] = {kind: [] for kind in workers}
+    requests: dict[str, list[float]] = {kind: [] for kind in workers}
+    request_cpus: dict[str, list[float]] = {kind: [] for kind in workers}
+    sizes: dict[str, int] = {}
+    try:
+        # NOTE: round 0 is not counted: the first interpreters of a Node process
+        # pay for V8 warming up its own code, whichever worker comes first.
+        for round_ in range(samples + 1):
+            for kind, folder in workers.items():
+                made = harness.snapshot(folder, site=site, python_modules=modules,
+                                        kv=["EDGE_STATE"])
+                reply = harness.fetch("GET", "https://edge.example/hello/ada",
+                                      headers=[("cf-ipcountry", "DE")], cf={"country": "DE"})
+                if reply.status != 200:
+                    raise RuntimeError(f"{kind} (snapshot) answered {reply.status}: "
+                                       f"{reply.error}\n{harness.log}")
+                if round_ == 0:
+                    continue
+                restores[kind].append(made["restore_ms"])
+                requests[kind].append(reply.total_ms)
+                request_cpus[kind].append(reply.total_cpu_ms)
+                sizes[kind] = made["snapshot_bytes"]
+    finally:
+        harness.close()
+    figures: dict[str, Any] = {}
+    for kind in workers:
+        prefix = "pyodide_snapshot" if kind == "edgeline" else f"{kind}_pyodide_snapshot"
+        figures.update(_summary(f"{prefix}_init_ms", [
+            restore + request for restore, request in zip(restores[kind], requests[kind],
+                                                          strict=True)]))
+        figures.update(_summary(f"{prefix}_restore_ms", restores[kind]))
+        figures.update(_summary(f"{prefix}_request_ms", requests[kind]))
+        figures.update(_summary(f"{prefix}_request_cpu_ms", request_cpus[kind]))
+        figures[f"{prefix}_mib"] = round(sizes[kind] / (1 << 20), 1)
+    return figures
+
+
+def _cpython(workers: dict[str, Path], samples: int, base: Path) -> dict[str, Any]:
+    from msgspec import json as msgspec_json
+
+    from edgeline.config import load_file
+
+    document = base / "edge-config.json"
+    document.write_bytes(msgspec_json.encode(load_file(str(ROOT / "config" / "edge.toml"))))
+    runs = {"floor": workers["floor"], "edgeline": workers["edgeline"],
+            "starlette": workers["starlette"], "configured": workers["edgeline"]}
+    # NOTE: every process reads and writes bytecode in one cache of its own, warmed
+    # by an uncounted first round, so that no app compiles its source while another
+    # loads installed bytecode (with PYTHONDONTWRITEBYTECODE set, edgeline's
+    # sources would be compiled on every run and Starlette's would not).
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(base / "pycache")
+    inits: dict[str, list[float]] = {kind: [] for kind in runs}
+    for round_ in range(samples + 1):
+        for kind, folder in runs.items():
+            done = subprocess.run(
+                [sys.executable, "-c", CPYTHON_PROBE, kind, str(folder), str(document)],
+                capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
             if done.returncode != 0:
                 raise RuntimeError(f"CPython probe {kind} failed:\n{done.stderr[-2000:]}")
-            inits[kind].append(json.loads(done.stdout)["init_ms"])
+            if round_:
+                inits[kind].append(json.loads(done.stdout.strip().splitlines()[-1])["init_ms"])
     figures: dict[str, Any] = {}
-    for kind in folders:
-        name = "cpython_init_ms" if kind == "edgeline" else f"{kind}_cpython_init_ms"
-        figures.update(_summary(name, inits[kind]))
+    names = {"edgeline": "cpython_init_ms", "configured": "cpython_init_configured_ms"}
+    for kind in runs:
+        figures.update(_summary(names.get(kind, f"{kind}_cpython_init_ms"), inits[kind]))
     return figures
 
 
@@ -245,11 +374,25 @@ def run(quick: bool = False) -> dict[str, Any]:
     try:
         workers = _workers(base)
         figures: dict[str, Any] = {"samples": samples}
-        figures.update(_cpython(workers, samples))
+        figures.update(_cpython(workers, samples, base))
         reason = unavailable_reason()
         if reason is None:
             modules = vendor_modules(base / "python_modules")
             figures.update(_pyodide(workers, modules, samples))
+            micropip, sdk, *starlette = fetch_wheels([MICROPIP, SDK, *STARLETTE])
+            site = unpack_wheels([sdk, *starlette], base / "site")
+            # NOTE: --quick takes one counted snapshot sample, to stay within two minutes.
+            figures.update(_pyodide_snapshot(workers, modules, site, 1 if quick else samples))
+            snapshot = figures["pyodide_snapshot_init_ms"]
+            figures["pyodide_snapshot_ratio_to_starlette"] = round(
+                snapshot / figures["starlette_pyodide_snapshot_init_ms"], 3)
+            figures["pyodide_snapshot_ratio_to_floor"] = round(
+                snapshot / figures["floor_pyodide_snapshot_init_ms"], 3)
+            figures["pyodide_snapshot_request_ratio_to_starlette"] = round(
+                figures["pyodide_snapshot_request_ms"]
+                / figures["starlette_pyodide_snapshot_request_ms"], 3)
+            figures["pyodide_cpu_ratio_to_starlette"] = round(
+                figures["pyodide_init_cpu_ms"] / figures["starlette_pyodide_init_cpu_ms"], 3)
             edgeline = figures["pyodide_init_ms"]
             starlette = figures["starlette_pyodide_init_ms"]
             floor = figures["floor_pyodide_init_ms"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json as _json
 from collections.abc import AsyncIterable, AsyncIterator
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from .errors import BodyConsumed, BodyTooLarge
@@ -182,6 +181,9 @@ class Request(_Message):
         """Cookies sent by the client (RFC 6265 §5.4), parsed on first use."""
         cookies = self._cookies
         if cookies is None:
+            # PERF: http.cookies is imported by the first request that reads cookies.
+            from http.cookies import CookieError, SimpleCookie
+
             cookies = {}
             for header in self.headers.get_all("cookie"):
                 for part in header.split(";"):

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,15 @@ def fetch_wheels(requirements: list[str]) -> list[Path]:
     return wheels
 
 
+def unpack_wheels(wheels: list[Path], out: Path) -> Path:
+    """Unpack pure-Python wheels into ``out`` (a folder to put on ``sys.path``), as installed."""
+    out.mkdir(parents=True, exist_ok=True)
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(out)
+    return out
+
+
 def unavailable_reason() -> str | None:
     """Say why the harness cannot run here, or None when it can."""
     if shutil.which("node") is None:
@@ -140,6 +150,7 @@ class Reply:
     chunks: list[int] = field(default_factory=list)
     error: str | None = None
     total_ms: float = 0.0  # request in to the whole body read, inside Node
+    total_cpu_ms: float = 0.0  # the Node process's CPU time over the same span
 
     def header(self, name: str) -> str | None:
         values = [v for k, v in self.headers if k == name]
@@ -168,8 +179,10 @@ class PyodideHarness:
         self._stderr: collections.deque[str] = collections.deque(maxlen=200)
         self._next_id = 0
         self._lock = threading.Lock()
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
+                         threading.Thread(target=self._read_stderr, daemon=True)]
+        for reader in self._readers:
+            reader.start()
 
     def _read_stdout(self) -> None:
         assert self._process.stdout is not None
@@ -228,6 +241,22 @@ class PyodideHarness:
         """Import a worker folder; bindings are ``vars`` (strings) and empty KV namespaces."""
         return self.call("load", worker=str(worker), main=main, vars=vars or {}, kv=kv or [])
 
+    def snapshot(self, worker: Path, *, site: Path, python_modules: Path | None,
+                 main: str = "entry.py", vars: dict[str, str] | None = None,
+                 kv: list[str] | None = None,
+                 compat_flags: dict[str, bool] | None = None) -> dict[str, Any]:
+        """Import a worker in a fresh interpreter, snapshot its memory, restore it, serve from it.
+
+        ``site`` holds the unpacked wheels (:func:`unpack_wheels`). Returns the
+        milliseconds of making the snapshot (``make_ms``, the worker's import
+        ``import_ms`` inside it) and of restoring it (``restore_ms``, and the Node
+        process's CPU time ``restore_cpu_ms``), and its size.
+        """
+        return self.call("snapshot", timeout=180, worker=str(worker), site=str(site),
+                         python_modules=str(python_modules) if python_modules else None,
+                         main=main, vars=vars or {}, kv=kv or [],
+                         compat_flags=compat_flags if compat_flags is not None else COMPAT_FLAGS)
+
     def fetch(self, method: str, url: str, *, headers: list[tuple[str, str]] | None = None,
               body: bytes | None = None, cf: dict[str, Any] | None = None,
               chunk_size: int = 16384, timeout: float = 30.0) -> Reply:
@@ -240,7 +269,7 @@ class PyodideHarness:
         )
         return Reply(result["status"], [tuple(h) for h in result["headers"]],
                      base64.b64decode(result["body"]), result["chunks"], result.get("error"),
-                     result.get("total_ms", 0.0))
+                     result.get("total_ms", 0.0), result.get("total_cpu_ms", 0.0))
 
     def drain(self) -> dict[str, Any]:
         """Wait for the waitUntil work of the requests served so far."""
@@ -265,6 +294,15 @@ class PyodideHarness:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        # The readers end at the pipes' end of file; then the pipes can be closed.
+        for reader in self._readers:
+            reader.join(timeout=5)
+        for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
+            if stream is not None and not stream.closed:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
 
 
 _shared: PyodideHarness | None = None

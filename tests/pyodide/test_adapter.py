@@ -2,16 +2,28 @@
 
 The conformance suite drives whole requests; these cases reach the edges a
 request rarely hits: a stream that fails or is cancelled mid-body, ``cf``
-with nested objects, a fetch that cannot connect, what the core imports.
+with nested objects, a fetch that cannot connect, what the core imports,
+and a worker served from a memory snapshot of its top level.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
-from tests.pyodide.runner import ROOT, PyodideHarness, require_harness
+from tests.pyodide.runner import (
+    ROOT,
+    SDK,
+    HarnessError,
+    PyodideHarness,
+    fetch_wheels,
+    require_harness,
+    unpack_wheels,
+    vendor_modules,
+)
 
 
 @pytest.fixture(scope="module")
@@ -206,3 +218,51 @@ deleted = await store.delete("example.com/a")
  await store.get("example.com/a") is None]
 """)
     assert outcome == [True, '"1"', ["t"], True, True, True]
+
+
+@pytest.fixture(scope="module")
+def snapshot_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    require_harness()  # skip (or fail on CI) where Pyodide cannot run
+    base = tmp_path_factory.mktemp("snapshot")
+    (sdk,) = fetch_wheels([SDK])
+    worker = base / "worker"
+    shutil.copytree(ROOT / "worker", worker, ignore=shutil.ignore_patterns("__pycache__"))
+    return {"site": unpack_wheels([sdk], base / "site"),
+            "modules": vendor_modules(base / "python_modules"), "worker": worker}
+
+
+def test_example_worker_serves_from_a_memory_snapshot(snapshot_files: dict[str, Path]) -> None:
+    """Top-level state survives the snapshot; modules first imported after it still load."""
+    harness = PyodideHarness()
+    try:
+        made = harness.snapshot(snapshot_files["worker"], site=snapshot_files["site"],
+                                python_modules=snapshot_files["modules"], kv=["EDGE_STATE"])
+        assert made["snapshot_bytes"] > 1 << 20
+        # Imported by the worker's top level, so restored from memory; the auth
+        # module is not, so it must come from the files mounted again.
+        before = harness.run(
+            "import sys; [name in sys.modules for name in "
+            "('app', 'edgeline.filtering._engine', 'edgeline.filtering._auth')]")
+        assert before == [True, True, False]
+        reply = harness.fetch("GET", "https://edge.example/hello/ada",
+                              headers=[("cf-ipcountry", "DE")], cf={"country": "DE"})
+        assert (reply.status, reply.body) == (200, b"Hallo, ada! (from the edge)\n")
+        assert harness.run("import edgeline.filtering._auth as auth; auth.__name__") \
+            == "edgeline.filtering._auth"
+    finally:
+        harness.close()
+
+
+def test_snapshot_refuses_a_top_level_reference_to_a_js_object(
+        snapshot_files: dict[str, Path], tmp_path: Path) -> None:
+    """As on Workers: a JS object held at top level cannot go into the snapshot."""
+    worker = tmp_path / "holds_js"
+    worker.mkdir()
+    (worker / "entry.py").write_text(
+        "from _pyodide_entrypoint_helper import cloudflareWorkersModule as held\n")
+    harness = PyodideHarness()
+    try:
+        with pytest.raises(HarnessError, match="cannot snapshot a reference to the JS value"):
+            harness.snapshot(worker, site=snapshot_files["site"], python_modules=None)
+    finally:
+        harness.close()

@@ -21,16 +21,31 @@ problems name the field path, the expected type and the line. See
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigInvalid, Problem
-from ._ipset import IPListError, IPSet, sort_entries
 from ._limits import MAX_KEY_BYTES, MAX_VALUE_BYTES, check_key, check_value_size
 from ._plane import STATE_KEY, ConfigPlane
 
-# PERF: these need msgspec and the schemas; they are imported on first use so
-# that a worker's start-up (and Pyodide without msgspec) does not pay for them.
+if TYPE_CHECKING:
+    from ._compile import (
+        Build,
+        CompiledConfig,
+        Compiler,
+        GeoPolicies,
+        compile_config,
+        compiler,
+        compilers,
+    )
+    from ._decode import convert_config, decode_config, load_file
+    from ._ipset import IPListError, IPSet, sort_entries
+    from ._load import load_config, validate_file
+
+# PERF: these need msgspec and the schemas (and the IP sets are only built by a
+# configuration that has IP lists); they are imported on first use so that a
+# worker's start-up (and Pyodide without msgspec) does not pay for them.
 _LAZY = {
+    "IPListError": "._ipset", "IPSet": "._ipset", "sort_entries": "._ipset",
     "Build": "._compile", "CompiledConfig": "._compile", "Compiler": "._compile",
     "GeoPolicies": "._compile", "compile_config": "._compile", "compiler": "._compile",
     "compilers": "._compile", "convert_config": "._decode", "decode_config": "._decode",

@@ -27,47 +27,82 @@ signatures see the normal form. See ``docs/rules.md`` for the language.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from ..types import Middleware
-from ._ast import Binary, Call, Field, Index, ListRef, Literal, Logical, Node, Not, SetLit
-from ._auth import (
-    ALGORITHMS,
-    APIKeyAuthenticator,
-    AuthResult,
-    CryptographyVerifier,
-    HMACVerifier,
-    JWTAuthenticator,
-    Verifier,
-    hash_api_key,
-)
-from ._compile import Expression, compile_expression, interpret
 from ._engine import RULE_HEADER, STATE_KEY, firewall
-from ._errors import FilterConfigError, RuleError
-from ._fields import FIELDS, FUNCTIONS, MAPS
-from ._http import cors, security_headers
-from ._lists import ASNList, IPRangeSet, ListError, PatternList, StringList, build_list, ip_key
-from ._managed import Hit, ManagedRules
-from ._normalize import normalize_host, normalize_path
-from ._parse import parse, unparse
-from ._ratelimit import Decision, MemoryStore, PenaltyBox, RateLimiter
-from ._regex import RegexRejected, compile_safe
-from ._ruleset import (
-    PHASES,
-    Action,
-    Allow,
-    Block,
-    Log,
-    RateLimit,
-    Redirect,
-    RemoveHeader,
-    RequireAuth,
-    Rule,
-    Ruleset,
-    RulesetInvalid,
-    SetHeader,
-    compile_ruleset,
-)
 from ._view import MAX_BODY, RequestView
+
+if TYPE_CHECKING:
+    from ._ast import Binary, Call, Field, Index, ListRef, Literal, Logical, Node, Not, SetLit
+    from ._auth import (
+        ALGORITHMS,
+        APIKeyAuthenticator,
+        AuthResult,
+        CryptographyVerifier,
+        HMACVerifier,
+        JWTAuthenticator,
+        Verifier,
+        hash_api_key,
+    )
+    from ._compile import Expression, compile_expression, interpret
+    from ._errors import FilterConfigError, RuleError
+    from ._fields import FIELDS, FUNCTIONS, MAPS
+    from ._http import cors, security_headers
+    from ._lists import ASNList, IPRangeSet, ListError, PatternList, StringList, build_list, ip_key
+    from ._managed import Hit, ManagedRules
+    from ._normalize import normalize_host, normalize_path
+    from ._parse import parse, unparse
+    from ._ratelimit import Decision, MemoryStore, PenaltyBox, RateLimiter
+    from ._regex import RegexRejected, compile_safe
+    from ._ruleset import (
+        PHASES,
+        Action,
+        Allow,
+        Block,
+        Log,
+        RateLimit,
+        Redirect,
+        RemoveHeader,
+        RequireAuth,
+        Rule,
+        Ruleset,
+        RulesetInvalid,
+        SetHeader,
+        compile_ruleset,
+    )
+
+# PERF: submodules are imported on first use (PEP 562), so that a worker pays at
+# start-up only for what its code touches.
+_SUBMODULES = {
+    "._ast": (
+        "Binary", "Call", "Field", "Index", "ListRef", "Literal", "Logical", "Node", "Not",
+        "SetLit",
+    ),
+    "._auth": (
+        "ALGORITHMS", "APIKeyAuthenticator", "AuthResult", "CryptographyVerifier",
+        "HMACVerifier", "JWTAuthenticator", "Verifier", "hash_api_key",
+    ),
+    "._compile": ("Expression", "compile_expression", "interpret"),
+    "._errors": ("FilterConfigError", "RuleError"),
+    "._fields": ("FIELDS", "FUNCTIONS", "MAPS"),
+    "._http": ("cors", "security_headers"),
+    "._lists": (
+        "ASNList", "IPRangeSet", "ListError", "PatternList", "StringList", "build_list",
+        "ip_key",
+    ),
+    "._managed": ("Hit", "ManagedRules"),
+    "._normalize": ("normalize_host", "normalize_path"),
+    "._parse": ("parse", "unparse"),
+    "._ratelimit": ("Decision", "MemoryStore", "PenaltyBox", "RateLimiter"),
+    "._regex": ("RegexRejected", "compile_safe"),
+    "._ruleset": (
+        "PHASES", "Action", "Allow", "Block", "Log", "RateLimit", "Redirect", "RemoveHeader",
+        "RequireAuth", "Rule", "Ruleset", "RulesetInvalid", "SetHeader", "compile_ruleset",
+    ),
+}
+_LAZY = {name: module for module, names in _SUBMODULES.items() for name in names}
 
 __all__ = [
     "ALGORITHMS",
@@ -149,8 +184,24 @@ def managed_rules(paranoia: int = 1, *, mode: str = "block", exclude: Iterable[s
     rule ids or id prefixes (``"EL-PROBE-101"`` for a WordPress origin);
     ``dev`` names the matched rule in the ``x-edgeline-rule`` header.
     """
+    from ._managed import ManagedRules
+    from ._ruleset import compile_ruleset
+
     managed = ManagedRules(paranoia, mode=mode, exclude=exclude, inspect_body=inspect_body,
                            max_body=max_body, status=status)
     middleware = firewall(compile_ruleset([], managed=managed), dev=dev, max_body=max_body)
     middleware.__qualname__ = f"managed_rules(paranoia={paranoia})"
     return middleware
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -21,8 +21,6 @@ from typing import Any
 from ..context import Context
 from ..messages import Request, Response
 from ..types import CallNext, Middleware
-from ._auth import unauthorized
-from ._ratelimit import too_many_requests
 from ._ruleset import (
     Allow,
     Block,
@@ -228,6 +226,8 @@ async def _run(
                     log.info("rule %s rate limited %s %s (limiter %s)", rule.id, request.method,
                              view.path, action.limiter)
                     state["action"] = "rate_limit"
+                    from ._ratelimit import too_many_requests
+
                     return too_many_requests(decision), response_ops, extra
                 extra.extend(decision.headers().items())
             elif isinstance(action, RequireAuth):
@@ -237,6 +237,8 @@ async def _run(
                     log.info("rule %s refused %s %s: %s", rule.id, request.method, view.path,
                              result.description)
                     state["action"] = "require_auth"
+                    from ._auth import unauthorized
+
                     return unauthorized(result), response_ops, extra
                 for name, value in result.headers.items():
                     request.headers[name] = value

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..headers import Headers
-from ._compile import Generator, check
 from ._errors import FilterConfigError, RuleError
-from ._parse import parse
+
+if TYPE_CHECKING:
+    from ._compile import Generator
 
 __all__ = [
     "PHASES",
@@ -335,6 +336,11 @@ def compile_ruleset(
     managed: Any = None,
 ) -> Ruleset:
     """Check and compile ``rules``; raise RulesetInvalid listing every problem."""
+    # PERF: the rules compiler is imported by the first ruleset compiled, not with the
+    # middleware (a worker whose configuration has no rules never loads it).
+    from ._compile import Generator, check
+    from ._parse import parse
+
     lists = lists or {}
     limiters = limiters or {}
     authenticators = authenticators or {}

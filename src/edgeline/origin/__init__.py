@@ -16,6 +16,11 @@ For the cache's stale-if-error: catch ``OriginError`` around a transport, or
 pass ``on_error`` to ``forward()``.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._errors import (
     OriginBadResponse,
     OriginFailure,
@@ -28,20 +33,35 @@ from ._errors import (
 )
 from ._forward import OnError, forward, upstream_request
 from ._headers import HOP_BY_HOP, HeaderPolicy, parse_traceparent, strip_hop_by_hop
-from ._origin import OriginTransport, build_origin_transport
-from ._resilience import (
-    HEALTH,
-    IDEMPOTENT,
-    BreakerTransport,
-    CircuitBreaker,
-    FailoverTransport,
-    HealthRegistry,
-    RetryBudget,
-    RetryTransport,
-    TimeoutTransport,
-    backoff_delay,
-)
 from ._target import TargetTransport, sign_origin_request, verify_origin_signature
+
+if TYPE_CHECKING:
+    from ._origin import OriginTransport, build_origin_transport
+    from ._resilience import (
+        HEALTH,
+        IDEMPOTENT,
+        BreakerTransport,
+        CircuitBreaker,
+        FailoverTransport,
+        HealthRegistry,
+        RetryBudget,
+        RetryTransport,
+        TimeoutTransport,
+        backoff_delay,
+    )
+    from .asgi import AsgiTransport
+
+# PERF: submodules are imported on first use (PEP 562), so that a worker pays at
+# start-up only for what its code touches (a deployed worker never mounts an ASGI app).
+_SUBMODULES = {
+    ".asgi": ("AsgiTransport",),
+    "._origin": ("OriginTransport", "build_origin_transport"),
+    "._resilience": (
+        "HEALTH", "IDEMPOTENT", "BreakerTransport", "CircuitBreaker", "FailoverTransport",
+        "HealthRegistry", "RetryBudget", "RetryTransport", "TimeoutTransport", "backoff_delay",
+    ),
+}
+_LAZY = {name: module for module, names in _SUBMODULES.items() for name in names}
 
 __all__ = [
     "HEALTH", "HOP_BY_HOP", "IDEMPOTENT", "AsgiTransport", "BreakerTransport", "CircuitBreaker",
@@ -54,11 +74,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # PERF: a deployed worker never mounts an ASGI app; importing it only when
-    # asked keeps it out of the isolate's start-up.
-    if name == "AsgiTransport":
-        from .asgi import AsgiTransport
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
-        return AsgiTransport
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -18,12 +18,15 @@ is used.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..geo import GeoContext, haversine_km
 from ..messages import Request, Response
-from ..origin import CircuitBreaker, FailoverTransport, OriginUnavailable
+from ..origin import OriginUnavailable
 from ..types import Transport
+
+if TYPE_CHECKING:
+    from ..origin import CircuitBreaker
 
 __all__ = ["NearestMember", "NearestOrigin", "PlannedNearest"]
 
@@ -105,6 +108,8 @@ class NearestOrigin:
         ordered = self.order(GeoContext(request.cf).coordinates)
         if len(ordered) == 1:
             return await ordered[0].transport.handle(request)
+        from ..origin import FailoverTransport
+
         failover = FailoverTransport([m.transport for m in ordered], on_status=self.on_status)
         return await failover.handle(request)
 

@@ -51,13 +51,24 @@ Trailing slash (``trailing_slash=`` on either router)
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._compiled import Router
 from ._converters import INT, MISSING, UUID, Converter
 from ._group import RouteGroup
 from ._normalize import normalize_host, normalize_path
-from ._reference import ReferenceRouter
 from ._types import MethodNotAllowed, Redirect, RouteError
 from ._types import Router as RouterProtocol
+
+if TYPE_CHECKING:
+    from ._reference import ReferenceRouter
+
+# PERF: imported on first use (PEP 562): only tests and benchmarks route with the oracle.
+_SUBMODULES = {
+    "._reference": ("ReferenceRouter",),
+}
+_LAZY = {name: module for module, names in _SUBMODULES.items() for name in names}
 
 __all__ = [
     "INT",
@@ -74,3 +85,16 @@ __all__ = [
     "normalize_host",
     "normalize_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
