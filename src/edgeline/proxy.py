@@ -266,15 +266,19 @@ def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any 
 
     cache = CachingTransport(hop, store, policy, background=background)
     token = config.purge_token
+    from .origin._errors import OriginLoop, problem_for
+    from .origin._headers import loops_through_here
 
     async def proxy(request: Request, ctx: Context) -> Response:
+        if "cdn-loop" in request.headers and loops_through_here(request.headers):
+            # An origin that points back here: refuse before the cache, where
+            # the request would wait for its own miss to complete.
+            return problem_for(OriginLoop("the request came back to this proxy"))
         if request.method == "PURGE" and token:
             return await _purge(request, cache, token)
         try:
             return await cache.handle(request)
         except OriginError as exc:
-            from .origin import problem_for
-
             log.warning("origin failed for %s %s: %s", request.method, request.path, exc)
             return problem_for(exc)
         except HTTPError as exc:

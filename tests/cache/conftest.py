@@ -20,8 +20,10 @@ from .origin_server import ScriptedOrigin
 class Proxy:
     """A running ``edgeline proxy`` subprocess and a client for it."""
 
-    def __init__(self, origin_url: str, config: Path | None = None) -> None:
+    def __init__(self, origin_url: str | None, config: Path | None = None) -> None:
         self.port = free_port()
+        # None: the proxy's origin is the proxy itself (a forwarding loop).
+        origin_url = origin_url or f"http://127.0.0.1:{self.port}"
         args = [sys.executable, "-m", "edgeline.proxy", "proxy", "--origin", origin_url,
                 "--listen", f"127.0.0.1:{self.port}"]
         if config is not None:

@@ -629,3 +629,17 @@ def test_unknown_store_is_a_config_error(tmp_path: Any) -> None:
     config.write_text('store = "disk"\n')
     with pytest.raises(ConfigError, match="store"):
         load_config(str(config))
+
+
+def test_a_proxy_whose_origin_is_itself_answers_508() -> None:
+    looping = Proxy(None)
+    try:
+        answer = looping.client.get("/loop", headers={"cdn-loop": "cloudflare"})
+        assert answer.status_code == 508
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["title"] == "Loop Detected"
+        # The refusal came back through the first hop (it carries that hop's Via).
+        assert answer.headers["via"] == "1.1 edgeline"
+        assert answer.headers["cache-control"] == "no-store"
+    finally:
+        looping.close()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from edgeline import Request
 from edgeline.headers import Headers
 from edgeline.origin import HeaderPolicy, parse_traceparent, strip_hop_by_hop
-from edgeline.origin._headers import forwarded_node
+from edgeline.origin._errors import OriginLoop, problem_for
+from edgeline.origin._headers import forwarded_node, loops_through_here, node_id
 
 CLIENT = {"host": "shop.example", "cf-connecting-ip": "203.0.113.7"}
 
@@ -121,3 +123,42 @@ def test_traceparent_never_raises_and_output_is_always_valid(value: str) -> None
         return  # not a legal field value at all
     out = HeaderPolicy().upstream(req)
     assert parse_traceparent(out["traceparent"]) is not None
+
+
+def test_cdn_loop_is_appended_and_a_loop_is_refused_before_sending() -> None:
+    policy = HeaderPolicy(loop_limit=3)
+    out = policy.upstream(request({**CLIENT, "cdn-loop": "cloudflare; trace=1"}))
+    assert out.get_all("cdn-loop") == ["cloudflare; trace=1", f"edgeline; node={node_id()}"]
+    # The node marks this process: a request that comes back here is recognised.
+    assert loops_through_here(out) and not loops_through_here(request(CLIENT).headers)
+    other = Headers([("cdn-loop", "edgeline; node=0123456789ab, other; node=" + node_id())])
+    assert not loops_through_here(other)
+    # Below the limit: edgeline in front of edgeline (tiers) passes on.
+    twice = request([*CLIENT.items(), ("cdn-loop", "EdgeLine, other"), ("cdn-loop", "edgeline;x=1")])
+    assert policy.upstream(twice).get_all("cdn-loop")[-1].startswith("edgeline;")
+    looped = request([*CLIENT.items(), ("cdn-loop", "edgeline, edgeline ; a=b, edgeline")])
+    with pytest.raises(OriginLoop) as caught:
+        policy.upstream(looped)
+    assert caught.value.status == 508 and caught.value.sent is False
+    problem = problem_for(caught.value)
+    assert problem.status == 508 and problem.headers["cache-control"] == "no-store"
+    # A member that merely contains the id is someone else's.
+    lookalike = request([*CLIENT.items(), ("cdn-loop", "edgeline-eu, xedgeline, edgeline-eu")])
+    assert policy.upstream(lookalike).get_all("cdn-loop")[-1].startswith("edgeline;")
+    assert "cdn-loop" not in HeaderPolicy(cdn_loop="").upstream(request(CLIENT))
+    for bad in ({"cdn_loop": "two words"}, {"loop_limit": 0}):
+        with pytest.raises(ValueError):
+            HeaderPolicy(**bad)  # type: ignore[arg-type]
+
+
+@given(st.lists(st.sampled_from(["edgeline", "EDGELINE;p=1", "cloudflare", "edgeline2", " edgeline "]),
+                max_size=8))
+def test_cdn_loop_count_matches_a_reference(members: list[str]) -> None:
+    expected = sum(1 for m in members if m.split(";")[0].strip().lower() == "edgeline")
+    headers = [*CLIENT.items(), ("cdn-loop", ",".join(members))] if members else list(CLIENT.items())
+    policy = HeaderPolicy(loop_limit=4)
+    if expected >= 4:
+        with pytest.raises(OriginLoop):
+            policy.upstream(request(headers))
+    else:
+        assert policy.upstream(request(headers)).get_all("cdn-loop")[-1].startswith("edgeline;")

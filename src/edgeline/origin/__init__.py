@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import (
     OriginBadResponse,
     OriginFailure,
+    OriginLoop,
     OriginReset,
     OriginStreamError,
     OriginTimeout,
@@ -66,7 +67,7 @@ _LAZY = {name: module for module, names in _SUBMODULES.items() for name in names
 __all__ = [
     "HEALTH", "HOP_BY_HOP", "IDEMPOTENT", "AsgiTransport", "BreakerTransport", "CircuitBreaker",
     "FailoverTransport", "HeaderPolicy", "HealthRegistry", "OnError", "OriginBadResponse",
-    "OriginFailure", "OriginReset", "OriginStreamError", "OriginTimeout", "OriginTransport",
+    "OriginFailure", "OriginLoop", "OriginReset", "OriginStreamError", "OriginTimeout", "OriginTransport",
     "OriginUnavailable", "OriginUnreachable", "RetryBudget", "RetryTransport", "TargetTransport",
     "TimeoutTransport", "backoff_delay", "build_origin_transport", "forward",
     "parse_traceparent", "problem_for", "sign_origin_request", "strip_hop_by_hop",

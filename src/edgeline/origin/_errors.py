@@ -8,7 +8,8 @@
     ├── OriginBadResponse             502  the answer was not valid HTTP
     ├── OriginStreamError             502  the response body broke off mid-stream
     ├── OriginTimeout                 504  no response head within the timeout
-    └── OriginUnavailable             503  every URL's breaker is open (Retry-After)
+    ├── OriginUnavailable             503  every URL's breaker is open (Retry-After)
+    └── OriginLoop                    508  the request already passed this edge too often
 
 Every one carries ``origin`` (the name), ``url``, ``attempts``, ``elapsed_ms``
 and ``sent`` (False when the request certainly never reached the origin, so
@@ -29,8 +30,8 @@ from ..errors import OriginError
 from ..messages import Response
 
 __all__ = [
-    "OriginBadResponse", "OriginFailure", "OriginReset", "OriginStreamError", "OriginTimeout",
-    "OriginUnavailable", "OriginUnreachable", "problem_for",
+    "OriginBadResponse", "OriginFailure", "OriginLoop", "OriginReset", "OriginStreamError",
+    "OriginTimeout", "OriginUnavailable", "OriginUnreachable", "problem_for",
 ]
 
 
@@ -97,6 +98,18 @@ class OriginUnavailable(OriginFailure):
     title = "Service Unavailable"
     sent = False
     public_detail = "the origin is temporarily unavailable"
+
+
+class OriginLoop(OriginFailure):
+    """The request carries this edge's CDN-Loop id too often (RFC 8586): a forwarding loop.
+
+    Typically an origin URL that points back at the edge itself. Nothing was sent.
+    """
+
+    status = 508
+    title = "Loop Detected"
+    sent = False
+    public_detail = "the request has already passed through this edge too many times"
 
 
 def problem_for(exc: OriginError) -> Response:

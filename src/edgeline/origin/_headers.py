@@ -12,6 +12,9 @@ over the client's fields and adds what the edge owes the origin:
   parent-id, an invalid or missing one is replaced by a new trace (and its
   ``tracestate`` dropped, as Trace Context §3.3.1.1 requires);
 - a request id, kept from the client when it is a sane token;
+- CDN-Loop (RFC 8586) with the edge's id; a request that already carries it
+  ``loop_limit`` times is a forwarding loop and fails with ``OriginLoop``
+  (508) before anything is sent;
 - the origin credential's header is always removed from client input, so a
   client can neither forge nor probe it (it is set per URL, see ``_target``).
 
@@ -27,9 +30,10 @@ from collections.abc import Iterable
 
 from ..headers import Headers
 from ..messages import Request
+from ._errors import OriginLoop
 
-__all__ = ["HOP_BY_HOP", "HeaderPolicy", "forwarded_node", "parse_traceparent",
-           "strip_hop_by_hop"]
+__all__ = ["HOP_BY_HOP", "HeaderPolicy", "forwarded_node", "loops_through_here", "node_id",
+           "parse_traceparent", "strip_hop_by_hop"]
 
 # RFC 9110 §7.6.1: connection-specific fields are not forwarded, nor are
 # any fields the Connection header names. proxy-connection and keep-alive
@@ -44,6 +48,7 @@ _FORWARDING = frozenset({"forwarded", "x-forwarded-for", "x-forwarded-proto", "x
 # W3C Trace Context §3.2: version-traceid-parentid-flags, lower-case hex.
 # A later version may append fields; its first four are read the same way.
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:+/=\-]{1,128}$")
 _PROTOCOLS = {"HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2": "2", "HTTP/3": "3"}
 
@@ -98,16 +103,26 @@ class HeaderPolicy:
     """The compiled hygiene for one origin: what to drop, what to add."""
 
     __slots__ = ("mode", "forwarded", "x_forwarded", "client_ip_header", "via", "request_id",
-                 "trace", "_drop")
+                 "trace", "cdn_loop", "loop_limit", "_drop")
 
     def __init__(
         self, *, mode: str = "replace", forwarded: bool = True, x_forwarded: bool = True,
         client_ip_header: str = "cf-connecting-ip", via: str = "edgeline",
         request_id_header: str = "x-request-id", trace: bool = True,
         private_headers: Iterable[str] = (), keep_host: bool = False,
+        cdn_loop: str = "edgeline", loop_limit: int = 4,
     ) -> None:
         if mode not in ("replace", "append", "strip"):
             raise ValueError(f"forwarded mode must be replace, append or strip, not {mode!r}")
+        if cdn_loop and not _TOKEN.fullmatch(cdn_loop):
+            raise ValueError(f"cdn_loop must be a token (RFC 8586 cdn-id), not {cdn_loop!r}")
+        if loop_limit < 1:
+            raise ValueError(f"loop_limit must be at least 1, not {loop_limit}")
+        # RFC 8586: the id appended to CDN-Loop on the way out; a request that
+        # arrives with it ``loop_limit`` times is looping (edgeline in front of
+        # edgeline with the same id is legitimate up to that depth).
+        self.cdn_loop = cdn_loop.lower()
+        self.loop_limit = loop_limit
         self.mode = mode
         self.forwarded = forwarded and mode != "strip"
         self.x_forwarded = x_forwarded and mode != "strip"
@@ -136,6 +151,11 @@ class HeaderPolicy:
         out = [p for p in items if p[0] not in drop]
         headers = request.headers
         url = request.url
+        if self.cdn_loop:
+            seen = _cdn_loop_count(items, self.cdn_loop)
+            if seen >= self.loop_limit:
+                raise OriginLoop(f"CDN-Loop names {self.cdn_loop!r} {seen} times", url=str(url))
+            out.append(("cdn-loop", f"{self.cdn_loop}; node={node_id()}"))
         if self.forwarded or self.x_forwarded:
             client = headers.get(self.client_ip_header)
             proto = url.scheme or "https"
@@ -183,6 +203,48 @@ class HeaderPolicy:
             # RFC 9110 §7.6.3: a proxy MUST add Via to each message it forwards.
             out = _append_via(out, self.via, "1.1")
         return Headers.from_trusted(out)
+
+
+_NODE: list[str] = []
+
+
+def node_id() -> str:
+    """Return this process's CDN-Loop ``node`` parameter (random, made on first use).
+
+    NOTE: made at call time, never at import: top-level state is snapshotted
+    and shared by every isolate started from the snapshot.
+    """
+    if not _NODE:
+        _NODE.append(os.urandom(6).hex())
+    return _NODE[0]
+
+
+def loops_through_here(headers: Headers, cdn_id: str = "edgeline") -> bool:
+    """Return whether CDN-Loop shows that this very process already forwarded the request.
+
+    A request that comes back to the process that sent it would otherwise
+    wait on itself wherever concurrent misses are collapsed.
+    """
+    mark = f"node={node_id()}"
+    for value in headers.get_all("cdn-loop"):
+        if mark in value:
+            for member in value.split(","):
+                cdn, _, params = member.partition(";")
+                if (cdn.strip().lower() == cdn_id
+                        and mark in (p.strip() for p in params.split(";"))):
+                    return True
+    return False
+
+
+def _cdn_loop_count(items: list[tuple[str, str]], cdn_id: str) -> int:
+    """Count the CDN-Loop members (RFC 8586 ``cdn-info``) whose cdn-id is ``cdn_id``."""
+    count = 0
+    for k, v in items:
+        if k == "cdn-loop" and cdn_id in v.lower():
+            for member in v.split(","):
+                if member.split(";", 1)[0].strip().lower() == cdn_id:
+                    count += 1
+    return count
 
 
 def _replace(items: list[tuple[str, str]], name: str, value: str) -> list[tuple[str, str]]:
