@@ -70,9 +70,8 @@ Snapshot figures (added, the figures above unchanged)
     controls; ``*_snapshot_request_cpu_ms`` is its CPU time). Under Node the restore also instantiates the WebAssembly
     module and loads the standard library archive: the same work for every
     worker (only the copied memory grows with what the top level imported),
-    and not necessarily what workerd pays. The repository's ``wrangler.toml`` (compatibility
-    date 2025-10-01) does not turn the flag on by itself: docs/deploy.md says
-    how. A first round of snapshots is run and not counted (Node warming up).
+    and not necessarily what workerd pays. The repository's ``wrangler.toml`` names the flag
+    (its compatibility date, 2025-10-01, would not imply it): docs/deploy.md. A first round of snapshots is run and not counted (Node warming up).
 
 Usage: ``edgeline bench startup [--quick]`` or ``python bench/startup.py [--quick]``.
 """
