@@ -334,12 +334,14 @@ def _origin_client(max_connections: int = 100) -> Any:
 
 def _kv_store(config: ProxyConfig, policy: Any, memory: Any) -> Any:
     """Return the KV (or memory-then-KV) store the config asks for, on the emulator's KV."""
+    import sqlite3
+
     from .cache import KVStore, TieredStore
     from .emulator.kv import KVStorage
 
     try:
         storage = KVStorage(config.kv_path)
-    except (OSError, Exception) as exc:  # sqlite3.Error and OSError: name the file
+    except (sqlite3.Error, OSError) as exc:  # name the file
         raise ConfigError(f"cannot open the KV file: {exc}", key="kv_path") from None
     kv = KVStore(storage.namespace(config.kv_namespace), facts=policy.facts,
                  max_ttl=policy.max_ttl)
