@@ -13,6 +13,9 @@ exceptions are translated here, at the boundary, into ``OriginFailure``::
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -55,15 +58,91 @@ def translate(exc: Exception, url: str) -> OriginFailure:
     return OriginBadResponse(text, url=url)
 
 
+def _client(connections: int, verify: Any = True) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        trust_env=False, follow_redirects=False, verify=verify,
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
+
+
+class _Lanes:
+    """Clients of one connection each, lent to one exchange at a time, last returned first.
+
+    httpx's pool, shared by concurrent requests, scans every connection (a
+    poll() per idle one) on each step and may hand one idle connection to
+    several queued requests at once, the losers queueing again; a client
+    that serves one exchange at a time never queues and scans one
+    connection. At most ``size`` clients (so connections) exist; a request
+    that finds none free waits up to the pool timeout.
+    """
+
+    __slots__ = ("_size", "_made", "_idle", "_waiters", "_tls")
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"max_connections must be at least 1, got {size}")
+        self._size = size
+        self._made: list[httpx.AsyncClient] = []
+        self._idle: list[httpx.AsyncClient] = []
+        self._waiters: deque[asyncio.Future[httpx.AsyncClient]] = deque()
+        self._tls: Any = None  # one TLS context for all clients: loading CAs costs ~15 ms
+
+    @property
+    def made(self) -> int:
+        """How many clients (so connections at most) exist."""
+        return len(self._made)
+
+    async def acquire(self, timeout: float | None) -> httpx.AsyncClient:
+        if self._idle:
+            return self._idle.pop()
+        if len(self._made) < self._size:
+            if self._tls is None:
+                self._tls = httpx.create_ssl_context(trust_env=False)
+            client = _client(1, self._tls)
+            self._made.append(client)
+            return client
+        waiter: asyncio.Future[httpx.AsyncClient] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release(waiter.result())  # handed over just as the wait ended
+            else:
+                waiter.cancel()
+            raise
+
+    def release(self, client: httpx.AsyncClient) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(client)
+                return
+        self._idle.append(client)
+
+    async def aclose(self) -> None:
+        made, self._made, self._idle = self._made, [], []
+        for client in made:
+            await client.aclose()
+
+
 class _Body:
     """The response body as raw chunks (no decoding: Content-Encoding passes through)."""
 
-    __slots__ = ("_response", "_iter", "_url")
+    __slots__ = ("_response", "_iter", "_url", "_release")
 
-    def __init__(self, response: httpx.Response, url: str) -> None:
+    def __init__(self, response: httpx.Response, url: str, release: Callable[[], None]) -> None:
         self._response = response
         self._iter = response.aiter_raw()
         self._url = url
+        self._release = release
+
+    async def _close(self) -> None:
+        try:
+            await self._response.aclose()
+        finally:
+            release, self._release = self._release, _noop
+            release()
 
     def __aiter__(self) -> _Body:
         return self
@@ -72,58 +151,65 @@ class _Body:
         try:
             return await self._iter.__anext__()
         except StopAsyncIteration:
-            await self._response.aclose()
+            await self._close()
             raise
         except httpx.HTTPError as exc:
-            await self._response.aclose()
+            await self._close()
             failure = translate(exc, self._url)
             raise OriginStreamError(f"{type(failure).__name__}: {failure}", url=self._url) from exc
 
     async def aclose(self) -> None:
-        await self._response.aclose()
+        await self._close()
+
+
+def _noop() -> None:
+    pass
 
 
 class HttpxTransport:
-    """Send requests with an ``httpx.AsyncClient``; bodies stream both ways.
+    """Send requests with httpx; bodies stream both ways.
 
     Responses with a Content-Length of at most ``buffer_below`` bytes are
     read whole (like a proxy's response buffer: cheaper, and cacheable as
     bytes); anything longer or of unknown length (SSE) streams. Redirects
     are passed on, not followed. ``with_timeouts`` returns a sibling sharing
-    the connection pool.
+    the connections.
+
+    Given a ``client``, every request goes through it (its pool, its
+    transport). Otherwise the transport owns up to ``max_connections``
+    single-connection clients and lends each to one exchange at a time,
+    until its response is read or closed (see ``_Lanes``).
     """
 
-    __slots__ = ("_client", "_owned", "_timeout", "buffer_below")
+    __slots__ = ("_client", "_lanes", "_timeout", "_pool_timeout", "buffer_below")
 
     def __init__(
         self, client: httpx.AsyncClient | None = None, *, connect_timeout: float = 5.0,
         read_timeout: float | None = None, buffer_below: int = 64 * 1024,
         max_connections: int = 100,
     ) -> None:
-        self._owned = client is None
-        if client is None:
-            client = httpx.AsyncClient(
-                trust_env=False, follow_redirects=False,
-                limits=httpx.Limits(max_connections=max_connections,
-                                    max_keepalive_connections=max_connections),
-            )
         self._client = client
-        self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout).as_dict()
+        self._lanes = _Lanes(max_connections) if client is None else None
+        self._set_timeouts(connect_timeout, read_timeout)
         self.buffer_below = buffer_below
 
+    def _set_timeouts(self, connect: float | None, read: float | None) -> None:
+        self._timeout = httpx.Timeout(read, connect=connect).as_dict()
+        self._pool_timeout: float | None = self._timeout["pool"]
+
     def with_timeouts(self, *, connect: float | None, read: float | None) -> HttpxTransport:
-        """Return a transport over the same pool with these connect and read timeouts."""
+        """Return a transport over the same connections with these connect and read timeouts."""
         sibling = HttpxTransport.__new__(HttpxTransport)
         sibling._client = self._client
-        sibling._owned = False
-        sibling._timeout = httpx.Timeout(read, connect=connect).as_dict()
+        sibling._lanes = self._lanes
+        sibling._set_timeouts(connect, read)
         sibling.buffer_below = self.buffer_below
         return sibling
 
     async def aclose(self) -> None:
-        """Close the connection pool if this transport created it."""
-        if self._owned:
-            await self._client.aclose()
+        """Close the connections this transport created (not a client it was given)."""
+        if self._lanes is not None:
+            await self._lanes.aclose()
 
     async def handle(self, request: Request) -> Response:
         url = str(request.url)
@@ -133,17 +219,40 @@ class HttpxTransport:
             content = None
         upstream = httpx.Request(request.method, url, headers=request.headers.raw,
                                  content=content, extensions={"timeout": self._timeout})
+        lanes = self._lanes
+        if lanes is None:
+            assert self._client is not None
+            client = self._client
+            release = _noop
+        else:
+            try:
+                client = await lanes.acquire(self._pool_timeout)
+            except TimeoutError:
+                raise OriginTimeout("no free connection: every connection is busy", url=url,
+                                    sent=False) from None
+
+            def release() -> None:
+                lanes.release(client)
+
         try:
-            response = await self._client.send(upstream, stream=True)
+            response = await client.send(upstream, stream=True)
         except EdgelineError:
+            release()
             raise  # e.g. the request body hit its size limit while streaming
         except httpx.HTTPError as exc:
+            release()
             raise translate(exc, url) from exc
+        except BaseException:
+            release()
+            raise
         headers = Headers.from_trusted(
             [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers.raw])
         status = response.status_code
         if request.method == "HEAD" or status in _NO_BODY:
-            await response.aclose()
+            try:
+                await response.aclose()
+            finally:
+                release()
             return Response(b"", status, headers)
         length = response.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) <= self.buffer_below:
@@ -152,6 +261,9 @@ class HttpxTransport:
             except httpx.HTTPError as exc:
                 raise translate(exc, url) from exc
             finally:
-                await response.aclose()
+                try:
+                    await response.aclose()
+                finally:
+                    release()
             return Response(data, status, headers)
-        return Response(_Body(response, url), status, headers)
+        return Response(_Body(response, url, release), status, headers)
