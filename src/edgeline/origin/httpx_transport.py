@@ -58,21 +58,17 @@ def translate(exc: Exception, url: str) -> OriginFailure:
     return OriginBadResponse(text, url=url)
 
 
-def _client(connections: int, verify: Any = True) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        trust_env=False, follow_redirects=False, verify=verify,
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
-
-
 class _Lanes:
-    """Clients of one connection each, lent to one exchange at a time, last returned first.
+    """Transports of one connection each, lent to one exchange at a time, last returned first.
 
     httpx's pool, shared by concurrent requests, scans every connection (a
     poll() per idle one) on each step and may hand one idle connection to
-    several queued requests at once, the losers queueing again; a client
-    that serves one exchange at a time never queues and scans one
-    connection. At most ``size`` clients (so connections) exist; a request
-    that finds none free waits up to the pool timeout.
+    several queued requests at once, the losers queueing again; a pool that
+    serves one exchange at a time never queues and scans one connection.
+    At most ``size`` transports (so connections) exist; a request that finds
+    none free waits up to the pool timeout. The lanes are httpx transports,
+    not clients: a client's per-request work (auth, redirects, and a cookie
+    jar that would store origins' cookies) has no use here.
     """
 
     __slots__ = ("_size", "_made", "_idle", "_waiters", "_tls")
@@ -81,26 +77,24 @@ class _Lanes:
         if size < 1:
             raise ValueError(f"max_connections must be at least 1, got {size}")
         self._size = size
-        self._made: list[httpx.AsyncClient] = []
-        self._idle: list[httpx.AsyncClient] = []
-        self._waiters: deque[asyncio.Future[httpx.AsyncClient]] = deque()
-        self._tls: Any = None  # one TLS context for all clients: loading CAs costs ~15 ms
+        self._made: list[httpx.AsyncHTTPTransport] = []
+        self._idle: list[httpx.AsyncHTTPTransport] = []
+        self._waiters: deque[asyncio.Future[httpx.AsyncHTTPTransport]] = deque()
+        self._tls: Any = None  # one TLS context for all lanes: loading CAs costs ~15 ms
 
-    @property
-    def made(self) -> int:
-        """How many clients (so connections at most) exist."""
-        return len(self._made)
-
-    async def acquire(self, timeout: float | None) -> httpx.AsyncClient:
+    async def acquire(self, timeout: float | None) -> httpx.AsyncHTTPTransport:
         if self._idle:
             return self._idle.pop()
         if len(self._made) < self._size:
             if self._tls is None:
                 self._tls = httpx.create_ssl_context(trust_env=False)
-            client = _client(1, self._tls)
-            self._made.append(client)
-            return client
-        waiter: asyncio.Future[httpx.AsyncClient] = asyncio.get_running_loop().create_future()
+            lane = httpx.AsyncHTTPTransport(
+                verify=self._tls, trust_env=False,
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+            self._made.append(lane)
+            return lane
+        waiter: asyncio.Future[httpx.AsyncHTTPTransport] = (
+            asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
         try:
             async with asyncio.timeout(timeout):
@@ -112,18 +106,18 @@ class _Lanes:
                 waiter.cancel()
             raise
 
-    def release(self, client: httpx.AsyncClient) -> None:
+    def release(self, lane: httpx.AsyncHTTPTransport) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(client)
+                waiter.set_result(lane)
                 return
-        self._idle.append(client)
+        self._idle.append(lane)
 
     async def aclose(self) -> None:
         made, self._made, self._idle = self._made, [], []
-        for client in made:
-            await client.aclose()
+        for lane in made:
+            await lane.aclose()
 
 
 class _Body:
@@ -177,8 +171,8 @@ class HttpxTransport:
 
     Given a ``client``, every request goes through it (its pool, its
     transport). Otherwise the transport owns up to ``max_connections``
-    single-connection clients and lends each to one exchange at a time,
-    until its response is read or closed (see ``_Lanes``).
+    single-connection httpx transports and lends each to one exchange at a
+    time, until its response is read or closed (see ``_Lanes``).
     """
 
     __slots__ = ("_client", "_lanes", "_timeout", "_pool_timeout", "buffer_below")
@@ -222,20 +216,21 @@ class HttpxTransport:
         lanes = self._lanes
         if lanes is None:
             assert self._client is not None
-            client = self._client
+            sending = self._client.send(upstream, stream=True)
             release = _noop
         else:
             try:
-                client = await lanes.acquire(self._pool_timeout)
+                lane = await lanes.acquire(self._pool_timeout)
             except TimeoutError:
                 raise OriginTimeout("no free connection: every connection is busy", url=url,
                                     sent=False) from None
+            sending = lane.handle_async_request(upstream)
 
             def release() -> None:
-                lanes.release(client)
+                lanes.release(lane)
 
         try:
-            response = await client.send(upstream, stream=True)
+            response = await sending
         except EdgelineError:
             release()
             raise  # e.g. the request body hit its size limit while streaming
