@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from edgeline import Request
@@ -243,3 +244,33 @@ async def test_siblings_share_the_connections(origin: Origin) -> None:
 def test_max_connections_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_connections"):
         HttpxTransport(max_connections=0)
+
+
+async def test_lanes_come_from_the_factory(origin: Origin) -> None:
+    made: list[Counting] = []
+
+    class Counting(httpx.AsyncHTTPTransport):
+        def __init__(self) -> None:
+            super().__init__(limits=httpx.Limits(max_connections=1))
+            self.requests = 0
+            made.append(self)
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            self.requests += 1
+            return await super().handle_async_request(request)
+
+    transport = HttpxTransport(max_connections=2, lane_factory=Counting)
+    try:
+        answers = await asyncio.gather(*[
+            transport.handle(Request("GET", origin.url + "/slow")) for _ in range(5)])
+        assert [a.body for a in answers] == [b"hello"] * 5
+    finally:
+        await transport.aclose()
+    assert len(made) == 2
+    assert sum(lane.requests for lane in made) == 5
+
+
+async def test_a_client_and_a_lane_factory_exclude_each_other() -> None:
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(ValueError, match="not both"):
+            HttpxTransport(client, lane_factory=httpx.AsyncHTTPTransport)

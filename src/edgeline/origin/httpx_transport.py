@@ -71,29 +71,33 @@ class _Lanes:
     jar that would store origins' cookies) has no use here.
     """
 
-    __slots__ = ("_size", "_made", "_idle", "_waiters", "_tls")
+    __slots__ = ("_size", "_made", "_idle", "_waiters", "_tls", "_factory")
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, factory: Callable[[], httpx.AsyncBaseTransport] | None) -> None:
         if size < 1:
             raise ValueError(f"max_connections must be at least 1, got {size}")
         self._size = size
-        self._made: list[httpx.AsyncHTTPTransport] = []
-        self._idle: list[httpx.AsyncHTTPTransport] = []
-        self._waiters: deque[asyncio.Future[httpx.AsyncHTTPTransport]] = deque()
+        self._factory = factory or self._lane
+        self._made: list[httpx.AsyncBaseTransport] = []
+        self._idle: list[httpx.AsyncBaseTransport] = []
+        self._waiters: deque[asyncio.Future[httpx.AsyncBaseTransport]] = deque()
         self._tls: Any = None  # one TLS context for all lanes: loading CAs costs ~15 ms
 
-    async def acquire(self, timeout: float | None) -> httpx.AsyncHTTPTransport:
+    def _lane(self) -> httpx.AsyncBaseTransport:
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context(trust_env=False)
+        return httpx.AsyncHTTPTransport(
+            verify=self._tls, trust_env=False,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+
+    async def acquire(self, timeout: float | None) -> httpx.AsyncBaseTransport:
         if self._idle:
             return self._idle.pop()
         if len(self._made) < self._size:
-            if self._tls is None:
-                self._tls = httpx.create_ssl_context(trust_env=False)
-            lane = httpx.AsyncHTTPTransport(
-                verify=self._tls, trust_env=False,
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+            lane = self._factory()
             self._made.append(lane)
             return lane
-        waiter: asyncio.Future[httpx.AsyncHTTPTransport] = (
+        waiter: asyncio.Future[httpx.AsyncBaseTransport] = (
             asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
         try:
@@ -106,7 +110,7 @@ class _Lanes:
                 waiter.cancel()
             raise
 
-    def release(self, lane: httpx.AsyncHTTPTransport) -> None:
+    def release(self, lane: httpx.AsyncBaseTransport) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -173,6 +177,8 @@ class HttpxTransport:
     transport). Otherwise the transport owns up to ``max_connections``
     single-connection httpx transports and lends each to one exchange at a
     time, until its response is read or closed (see ``_Lanes``).
+    ``lane_factory`` makes those transports (an ``httpx.AsyncHTTPTransport``
+    limited to one connection, or a subclass of it, by default).
     """
 
     __slots__ = ("_client", "_lanes", "_timeout", "_pool_timeout", "buffer_below")
@@ -181,9 +187,12 @@ class HttpxTransport:
         self, client: httpx.AsyncClient | None = None, *, connect_timeout: float = 5.0,
         read_timeout: float | None = None, buffer_below: int = 64 * 1024,
         max_connections: int = 100,
+        lane_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
     ) -> None:
+        if client is not None and lane_factory is not None:
+            raise ValueError("give HttpxTransport a client or a lane_factory, not both")
         self._client = client
-        self._lanes = _Lanes(max_connections) if client is None else None
+        self._lanes = None if client is not None else _Lanes(max_connections, lane_factory)
         self._set_timeouts(connect_timeout, read_timeout)
         self.buffer_below = buffer_below
 
