@@ -1,4 +1,4 @@
-"""The local origin transport: httpx over a pooled connection (CPython only).
+"""The local origin transport: httpx requests over pooled HTTP/1.1 connections (CPython only).
 
 Not imported by ``edgeline.origin`` itself: Pyodide has no httpx. httpx's
 exceptions are translated here, at the boundary, into ``OriginFailure``::
@@ -31,6 +31,7 @@ from ._errors import (
     OriginTimeout,
     OriginUnreachable,
 )
+from ._h1 import H1Lane, SharedTLS
 
 __all__ = ["HttpxTransport"]
 
@@ -81,14 +82,10 @@ class _Lanes:
         self._made: list[httpx.AsyncBaseTransport] = []
         self._idle: list[httpx.AsyncBaseTransport] = []
         self._waiters: deque[asyncio.Future[httpx.AsyncBaseTransport]] = deque()
-        self._tls: Any = None  # one TLS context for all lanes: loading CAs costs ~15 ms
+        self._tls = SharedTLS()
 
     def _lane(self) -> httpx.AsyncBaseTransport:
-        if self._tls is None:
-            self._tls = httpx.create_ssl_context(trust_env=False)
-        return httpx.AsyncHTTPTransport(
-            verify=self._tls, trust_env=False,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+        return H1Lane(self._tls)
 
     async def acquire(self, timeout: float | None) -> httpx.AsyncBaseTransport:
         if self._idle:
@@ -177,8 +174,10 @@ class HttpxTransport:
     transport). Otherwise the transport owns up to ``max_connections``
     single-connection httpx transports and lends each to one exchange at a
     time, until its response is read or closed (see ``_Lanes``).
-    ``lane_factory`` makes those transports (an ``httpx.AsyncHTTPTransport``
-    limited to one connection, or a subclass of it, by default).
+    ``lane_factory`` makes those transports: by default ``H1Lane``, one
+    HTTP/1.1 connection on asyncio streams parsed by httptools (less work
+    per exchange than httpx's own transport; ``bench/origin.py``); an
+    ``httpx.AsyncHTTPTransport`` limited to one connection works as well.
     """
 
     __slots__ = ("_client", "_lanes", "_timeout", "_pool_timeout", "buffer_below")
