@@ -18,8 +18,7 @@ import pytest
 
 from edgeline import Request
 from edgeline.origin import OriginBadResponse, OriginStreamError
-from edgeline.origin._h1 import H1Lane, SharedTLS
-from edgeline.origin.httpx_transport import HttpxTransport
+from edgeline.origin.httpx_transport import H1Lane, HttpxTransport, SharedTLS
 
 pytestmark = pytest.mark.anyio
 
