@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from edgeline import Request
-from edgeline.origin import OriginBadResponse, OriginStreamError
+from edgeline.origin import OriginBadResponse, OriginStreamError, OriginTimeout
 from edgeline.origin.httpx_transport import H1Lane, HttpxTransport, SharedTLS
 
 pytestmark = pytest.mark.anyio
@@ -211,3 +211,23 @@ async def test_https_with_the_given_trust(start: Start, tmp_path: Path) -> None:
             await untrusting.handle(Request("GET", url + "/"))
     finally:
         await untrusting.aclose()
+
+
+async def test_an_origin_that_does_not_answer_in_time_is_a_timeout(start: Start) -> None:
+    stall = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n"
+    _, url = await start([stall, stall])  # waits for a second request: the body never ends
+    silent = await asyncio.start_server(lambda r, w: asyncio.sleep(5), "127.0.0.1", 0)
+    silent_url = f"http://127.0.0.1:{silent.sockets[0].getsockname()[1]}"
+    transport = HttpxTransport(read_timeout=0.1)
+    try:
+        with pytest.raises(OriginTimeout) as caught:
+            await transport.handle(Request("GET", silent_url + "/"))
+        assert caught.value.sent is True
+        stalled = await transport.handle(Request("GET", url + "/"))
+        stream = stalled.stream()
+        assert await stream.__anext__() == b"ok"
+        with pytest.raises(OriginStreamError, match="OriginTimeout"):
+            await stream.__anext__()
+    finally:
+        await transport.aclose()
+        silent.close()
