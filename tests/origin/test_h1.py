@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from edgeline import Request
-from edgeline.origin import OriginBadResponse, OriginStreamError, OriginTimeout
+from edgeline.origin import OriginBadResponse, OriginStreamError, OriginTimeout, httpx_transport
 from edgeline.origin.httpx_transport import H1Lane, HttpxTransport, SharedTLS
 
 pytestmark = pytest.mark.anyio
@@ -216,7 +216,13 @@ async def test_https_with_the_given_trust(start: Start, tmp_path: Path) -> None:
 async def test_an_origin_that_does_not_answer_in_time_is_a_timeout(start: Start) -> None:
     stall = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n"
     _, url = await start([stall, stall])  # waits for a second request: the body never ends
-    silent = await asyncio.start_server(lambda r, w: asyncio.sleep(5), "127.0.0.1", 0)
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(1024):  # until the client gives up and closes
+            pass
+        writer.close()
+
+    silent = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     silent_url = f"http://127.0.0.1:{silent.sockets[0].getsockname()[1]}"
     transport = HttpxTransport(read_timeout=0.1)
     try:
@@ -231,3 +237,18 @@ async def test_an_origin_that_does_not_answer_in_time_is_a_timeout(start: Start)
     finally:
         await transport.aclose()
         silent.close()
+
+
+async def test_a_connection_idle_too_long_is_not_used_again(
+    start: Start, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(httpx_transport, "_KEEP_IDLE", 0.1)
+    script, url = await start([OK] * 3)
+    transport = HttpxTransport(max_connections=1)
+    try:
+        for pause in (0.0, 0.3):
+            await asyncio.sleep(pause)
+            assert (await transport.handle(Request("GET", url + "/"))).body == b"ok"
+        assert script.connections == 2
+    finally:
+        await transport.aclose()

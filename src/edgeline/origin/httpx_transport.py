@@ -71,6 +71,9 @@ def translate(exc: Exception, url: str) -> OriginFailure:
 
 
 _READ = 64 * 1024
+# An idle connection older than this is not used again (httpx's keep-alive expiry): origins
+# close idle connections after a few seconds, and one closing as a request is sent loses it.
+_KEEP_IDLE = 5.0
 
 
 class _Parse:
@@ -131,13 +134,14 @@ class SharedTLS:
 
 
 class _Conn:
-    __slots__ = ("key", "reader", "writer")
+    __slots__ = ("key", "reader", "writer", "idle_since")
 
     def __init__(self, key: tuple[bytes, bytes, int], reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
         self.key = key
         self.reader = reader
         self.writer = writer
+        self.idle_since = 0.0
 
     def close(self) -> None:
         self.writer.close()
@@ -167,7 +171,8 @@ class H1Lane(httpx.AsyncBaseTransport):
         key = (url.raw_scheme, url.raw_host, _port(url))
         conn = self._conn
         if conn is not None:
-            if conn.key == key and not conn.reader.at_eof() and not conn.writer.is_closing():
+            if (conn.key == key and not conn.reader.at_eof() and not conn.writer.is_closing()
+                    and asyncio.get_running_loop().time() - conn.idle_since < _KEEP_IDLE):
                 return conn
             self._conn = None
             conn.close()
@@ -291,6 +296,7 @@ class H1Lane(httpx.AsyncBaseTransport):
         if self._active is conn:
             self._active = None
         if reusable and self._conn is None:
+            conn.idle_since = asyncio.get_running_loop().time()
             self._conn = conn
         else:
             conn.close()
