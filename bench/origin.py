@@ -9,6 +9,9 @@ with one keep-alive connection each, sequential requests go:
   ``Origin`` with default settings (hygiene, retry, failover, breaker,
   timeout) over ``HttpxTransport``, body read;
 * ``bare``: ``HttpxTransport`` alone (no layers), to split the cost;
+* ``bare_httpcore``: the same with httpx's own transport (httpcore) as the
+  connection instead of the default ``H1Lane``; ``lane_ratio`` = bare /
+  bare_httpcore;
 * ``app``: an ``App`` route ``forward(transport)`` called through
   ``TestClient`` (routing and the handler included).
 
@@ -94,6 +97,8 @@ async def _measure(url: str, rounds: int, n: int) -> dict[str, float]:
 
     client = httpx.AsyncClient(trust_env=False)
     bare = HttpxTransport()
+    bare_httpcore = HttpxTransport(lane_factory=lambda: httpx.AsyncHTTPTransport(
+        trust_env=False, limits=httpx.Limits(max_connections=1, max_keepalive_connections=1)))
     origin = Origin(name="bench", urls=[url])
     stack_base = HttpxTransport()
     stack = build_origin_transport(origin, stack_base, health=HealthRegistry())
@@ -122,6 +127,10 @@ async def _measure(url: str, rounds: int, n: int) -> dict[str, float]:
         r = await bare.handle(Request("GET", url + "/ok", client_headers))
         assert await r.read() == BODY
 
+    async def via_bare_httpcore() -> None:
+        r = await bare_httpcore.handle(Request("GET", url + "/ok", client_headers))
+        assert await r.read() == BODY
+
     async def via_stack() -> None:
         r = await stack.handle(Request("GET", "https://shop.example/ok", client_headers))
         assert r.status == 200 and await r.read() == BODY
@@ -134,7 +143,8 @@ async def _measure(url: str, rounds: int, n: int) -> dict[str, float]:
         r = await layers.handle(Request("GET", "https://shop.example/ok", client_headers))
         assert await r.read() == BODY
 
-    variants = {"direct": direct, "bare": via_bare, "transport": via_stack, "app": via_app}
+    variants = {"direct": direct, "bare": via_bare, "bare_httpcore": via_bare_httpcore,
+                "transport": via_stack, "app": via_app}
     samples: dict[str, list[float]] = {name: [] for name in [*variants, "layers"]}
     for call in variants.values():  # warm up connections and code paths
         await _per_request_us(call, 50)
@@ -144,6 +154,7 @@ async def _measure(url: str, rounds: int, n: int) -> dict[str, float]:
         samples["layers"].append(await _per_request_us(via_layers, n))
     await client.aclose()
     await bare.aclose()
+    await bare_httpcore.aclose()
     await stack_base.aclose()
     out: dict[str, float] = {}
     for name, values in samples.items():
@@ -156,6 +167,8 @@ async def _measure(url: str, rounds: int, n: int) -> dict[str, float]:
     out["overhead_ratio_max"] = round(max(ratios), 3)
     out["bare_ratio"] = round(statistics.median(
         [b / d for b, d in zip(samples["bare"], samples["direct"], strict=True)]), 3)
+    out["lane_ratio"] = round(statistics.median(
+        [b / h for b, h in zip(samples["bare"], samples["bare_httpcore"], strict=True)]), 3)
     out["app_ratio"] = round(statistics.median(
         [a / d for a, d in zip(samples["app"], samples["direct"], strict=True)]), 3)
     out["overhead_us"] = round(out["transport_us"] - out["direct_us"], 1)
