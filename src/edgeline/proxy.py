@@ -51,7 +51,6 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -227,12 +226,13 @@ def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any 
     from .cache import DEFAULT_IGNORED_PARAMS, CachePolicy, CachingTransport, MemoryStore
 
     config = config or ProxyConfig()
-    client = None
     if transport is None:
         from .origin.httpx_transport import HttpxTransport
 
-        client = _origin_client()
-        transport = HttpxTransport(client, connect_timeout=config.connect_timeout,
+        # NOTE: its own connections, each lent to one exchange at a time and
+        # reused only after a cleanly framed response (a misframed origin's
+        # connection is closed, never handed to the next request).
+        transport = HttpxTransport(connect_timeout=config.connect_timeout,
                                    read_timeout=config.read_timeout or None)
     hop = OriginHop(origin, transport, surrogate="edgeline" if config.surrogate_control else None)
     try:
@@ -289,47 +289,7 @@ def build_app(origin: str, config: ProxyConfig | None = None, *, transport: Any 
     adapter = AsgiAdapter(app)
     adapter.cache = cache
     adapter.transport = transport
-    adapter.origin_client = client  # the pool HttpxTransport does not own; closed by _serve
     return adapter
-
-
-def _origin_client(max_connections: int = 100) -> Any:
-    """Return the httpx client for the origin, its pool guarded against misframed responses.
-
-    An origin that sends more bytes than its Content-Length leaves the excess
-    in the pooled connection's buffer; the next exchange on that connection
-    would read it as its own response (a 502 for an unrelated request). Each
-    finished exchange therefore closes idle connections holding such bytes.
-    """
-    import httpx
-
-    class GuardedStream(httpx.AsyncByteStream):
-        def __init__(self, stream: httpx.AsyncByteStream, pool: Any) -> None:
-            self._stream = stream
-            self._pool = pool
-
-        async def __aiter__(self) -> AsyncIterator[bytes]:
-            async for chunk in self._stream:
-                yield chunk
-
-        async def aclose(self) -> None:
-            await self._stream.aclose()
-            for connection in list(getattr(self._pool, "connections", ())):
-                # NOTE: httpcore keeps the h11 state privately; without it nothing is swept.
-                h11_state = getattr(getattr(connection, "_connection", None), "_h11_state", None)
-                if h11_state is not None and connection.is_idle() and h11_state.trailing_data[0]:
-                    await connection.aclose()
-
-    class Guarded(httpx.AsyncHTTPTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            response = await super().handle_async_request(request)
-            response.stream = GuardedStream(response.stream, self._pool)  # type: ignore[arg-type]
-            return response
-
-    return httpx.AsyncClient(
-        transport=Guarded(limits=httpx.Limits(max_connections=max_connections,
-                                              max_keepalive_connections=max_connections)),
-        trust_env=False, follow_redirects=False)
 
 
 def _kv_store(config: ProxyConfig, policy: Any, memory: Any) -> Any:
@@ -408,9 +368,6 @@ async def _serve(args: argparse.Namespace) -> int:
     aclose = getattr(app.transport, "aclose", None)
     if aclose is not None:
         await aclose()
-    client = getattr(app, "origin_client", None)
-    if client is not None:
-        await client.aclose()
     print("edgeline proxy: stopped", file=sys.stderr)
     return 0
 
