@@ -51,9 +51,9 @@ _URL = r"\b(?:https?|gopher|dict|ftp|ldap|tftp)://(?:[^/@\s]*@)?"
 _WRITTEN: Final[dict[str, list[Signature]]] = {
     # ---- SQL injection (variant: sql) ------------------------------------------------
     "sqli": [
-        ("EL-SQLI-100", 1, "achpx", r"\bunion(?:[\s+]+(?:all|distinct))?[\s+]*\(*\s*select\b",
+        ("EL-SQLI-100", 1, "achpx", r"\bunion(?:[\s+]+(?:all|distinct))?(?:[\s+]+\(*|\(+)\s*select\b",
          "UNION SELECT"),
-        ("EL-SQLI-101", 1, "b", r"(?:['\")]|\d|^)\s*union(?:\s+(?:all|distinct))?\s*\(*\s*select\b",
+        ("EL-SQLI-101", 1, "b", r"(?:['\")]|\d|^)\s*union(?:\s+(?:all|distinct))?(?:\s+\(*|\(+)\s*select\b",
          "UNION SELECT after a closed value"),
         ("EL-SQLI-110", 1, "abchx", r";\s*(?:drop\s+(?:table|database|user|schema)|delete\s+from|"
          r"insert\s+into|update\s+[\w.\[\]`\"]+\s+set|truncate\s+table|shutdown\b|"
