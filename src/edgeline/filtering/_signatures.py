@@ -72,6 +72,8 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          "time-based blind SQL"),
         ("EL-SQLI-122", 2, "b", r"\b(?:sleep|pg_sleep)\s*\(\s*\d+(?:\.\d+)?\s*\)", "sleep call"),
         ("EL-SQLI-130", 1, "achpx", r"\binformation_schema\b|\bmysql\.user\b|\bsysobjects\b|"
+         r"\bcopy\s+[\w.(),'\" ]{1,80}\b(?:from|to)\s+program\b|\bctxsys\.drithsx\b|"
+         r"\bdbms_(?:pipe|lock|xmlgen|java|scheduler|utility|output)\.|"
          r"\bsyscolumns\b|\bpg_(?:catalog|shadow|user)\b|\bsqlite_master\b|\bmsysobjects\b|"
          r"\bxp_cmdshell\b|\bsp_(?:executesql|oacreate|makewebtask)\b|\bload_file\s*\(|"
          r"\binto\s+(?:out|dump)file\b|\butl_(?:http|inaddr)\b|\b(?:extractvalue|updatexml)\s*\(|"
@@ -106,6 +108,9 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          r"[a-z_][\w.]{0,30}\s+)?(?:not\s+)?(?:regexp|rlike)\s+(?:binary\s+)?(?:['\"]|0x[0-9a-f]|"
          r"\(\s*select\b|char\s*\()|^\d+\s*(?:and|or|xor)\s+\d+\s+(?:regexp|rlike|like)\s+\d",
          "REGEXP / RLIKE test after a closed value"),
+        # a quote closed and compared with another: 1'='1, '='
+        ("EL-SQLI-162", 1, "abchx", r"^[\w-]{0,20}['\"]\s*(?:=|<>|!=|<=>)\s*['\"][\w-]{0,20}$",
+         "quoted comparison as the whole value"),
         ("EL-SQLI-158", 1, "abchx", r"^[\w@.\-]*['\"]\s*\)*\s*(?:or|and)\s+[a-z_][\w.]{0,30}\s+is\s+"
          r"(?:not\s+)?null"
          r"\s*(?:--|#|;|\)|$)", "IS NULL test after a closed value"),
@@ -142,8 +147,8 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          r"\bwindow\s*\.\s*location\s*=|\.innerhtml\s*=|\bstring\s*\.\s*fromcharcode\s*\(|"
          r"\b(?:alert|prompt|confirm)\s*(?:\(\s*(?:\d|document|window|['\"`/])|`)|"
          r"\beval\s*\(\s*(?:atob|unescape|decodeuri|string|location|name)|"
-         r"\btop\s*\[\s*['\"](?:al|ev|pr|co)|\bconstructor\s*\.\s*constructor\s*\(",
-         "JavaScript sink"),
+         r"\btop\s*\[\s*['\"](?:al|ev|pr|co)|\bconstructor\s*\.\s*constructor\s*\(|"
+         r"!\+\[\]|\(\s*!\[\]\s*\+\s*\[\]\s*\)", "JavaScript sink or JSFuck"),
         ("EL-XSS-106", 1, "acphx", r"(?:^|[\s+])adw-\s*/?\s*(?:script|img|svg|iframe|body|a)\b|"
          r"\$on\s*\.\s*constructor\b|\$eval\s*\(\s*['\"`]|"
          r"['\"`]\s*/?\s*on[a-z]{3,}\s*=\s*['\"`]?\s*[a-z_$][\w$.]{0,40}\s*[(`]",
@@ -209,7 +214,10 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
         ("EL-RCE-100", 1, "abchpx", _SEP + r"(?:cat|head|tail|more|less|nl|tac|type|strings|dir)\s+"
          r"[\"']?(?:/|\.|~|\$|[a-z]:\\)", "command reading a file"),
         ("EL-RCE-101", 1, "achpx", _SEP + r"(?:id|whoami|uname|ifconfig|ipconfig|netstat|pwd|hostname|"
-         r"systeminfo|printenv|ls|dir|ps)\s*(?:$|[;&|`)#]|\s-\w|\s/\w)", "reconnaissance command"),
+         r"systeminfo|printenv|ls|dir|ps|w|env|tasklist)\s*(?:$|[;&|`)#]|\s-\w|\s/\w)|"
+         + _SEP + r"(?:find\s+/|tar\s+-?[cxz]\w*\s|kill\s+-\d|mkfifo\s|crontab\s+-[lre]\b|"
+         r"sudo\s+-[lsiu]\b|ps\s+(?:aux|-ef)\b|reg\s+(?:query|add|delete)\s|wmic\s+\w)",
+         "reconnaissance command"),
         # Paths spelled with shell wildcards (/???/c?t /???/p?ss??, /bin/ca*)
         ("EL-RCE-111", 1, "abchpx", r"(?:^|[\s;|&`(])/[a-z?]{0,3}\?[a-z?]{0,3}/[a-z?]{0,5}\?",
          "path spelled with wildcards"),
@@ -231,11 +239,12 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          r"curl|nc|ncat|perl|python\d?|php|ruby|busybox|echo|ping|chmod|rm)\b)",
          "command path or Windows net command"),
         ("EL-RCE-108", 1, "acxh", r"\brequire\s*\(\s*['\"`]child_process|\bprocess\s*\.\s*mainmodule\b|"
-         r"\bprocess\s*\.\s*binding\s*\(|\bchild_process\s*['\"`]?\s*\)\s*\.\s*(?:exec|spawn)",
+         r"\bprocess\s*\.\s*binding\s*\(|\bchild_process\s*['\"`]?\s*\)\s*\.\s*(?:exec|spawn)|"
+         r"_\$\$nd_func\$\$_|\bnew\s+function\s*\(\s*['\"`]\s*return\b",
          "Node.js code execution"),
         ("EL-RCE-109", 1, "abcxh", r"\bcertutil(?:\.exe)?\s+-urlcache\b|\bbitsadmin(?:\.exe)?\s+/transfer\b|"
          r"\bmshta(?:\.exe)?\s+(?:https?|javascript|vbscript):|\brundll32(?:\.exe)?\s+[\w.\\:]+,|"
-         r"\bregsvr32(?:\.exe)?\s+/s\b|%comspec%|\bpowershell(?:\.exe)?\s+(?:-\w+\s+)*?"
+         r"\bregsvr32(?:\.exe)?\s+/s\b|%comspec%|\bpowershell(?:\.exe)?\s+(?:-\w+\s+(?:[a-z]+\s+)?)*?"
          r"(?:-(?:e|ec|enc|encodedcommand)\s+[a-z0-9+/=]{8}|-c(?:ommand)?\s+[\"'&]?\s*(?:iex|invoke-|"
          r"start-process|new-object|iwr|\$|\(|&))|\biex\s*\(\s*(?:new-object|iwr|invoke-webrequest)|"
          r"\binvoke-expression\b", "Windows command execution"),
@@ -264,7 +273,9 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
         ("EL-JAVA-102", 1, "abcpxh", r"\(\s*#_?memberaccess|#context\s*\[|@java\.lang\.(?:runtime|"
          r"processbuilder|system)@|\bjava\.lang\.(?:runtime|processbuilder)\b|"
          r"getruntime\s*\(\s*\)\s*\.\s*exec|\bclass\.module\.classloader\b|"
-         r"%\{\s*\(#|\bnew\s+java\.", "Java expression / OGNL injection"),
+         r"%\{\s*\(#|\bnew\s+java\.|\bjavax\.(?:script|naming)\.|\bscriptenginemanager\b|"
+         r"\binvokertransformer\b|\bcommons\.collections\d?\.functors\b|\bjava\.beans\.xmldecoder\b|"
+         r"\bclass\.classloader\b", "Java expression / OGNL injection"),
         # deserialization: serialized objects and gadget type names where data is expected
         ("EL-JAVA-103", 1, "abcxh", r"(?:^|[^a-z0-9+/])ro0ab[a-z0-9+/]{4}|(?:^|[^0-9a-f])aced0005[0-9a-f]{4}|"
          r"[\"']@type[\"']\s*:\s*[\"'](?:com\.sun\.|java\.|javax\.|org\.apache\.|com\.alibaba\.|"
@@ -277,7 +288,9 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
         # PHP code injection
         ("EL-PHP-100", 1, "achx", r"<\?(?:php\b|=)|\b(?:system|passthru|shell_exec|proc_open|popen|"
          r"pcntl_exec|phpinfo|base64_decode|file_put_contents|create_function|call_user_func"
-         r"(?:_array)?|str_rot13|gzinflate|assert)\s*\(", "PHP code injection"),
+         r"(?:_array)?|str_rot13|gzinflate|assert)\s*\(|\(\s*['\"]?(?:system|exec|passthru|shell_exec|"
+         r"assert)['\"]?\s*\)\s*\(|\b__halt_compiler\b|\b(?:include|require)(?:_once)?\s*\(?\s*['\"]"
+         r"(?:https?|ftp|php|data|expect|zip|phar)://", "PHP code injection"),
         ("EL-PHP-103", 1, "achx", r"\$_(?:get|post|cookie|request|server|files|env|session)\s*\[|"
          r"\$globals\s*\[|\b(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|"
          r"disable_functions|open_basedir|safe_mode)\s*=", "PHP variables or configuration"),
@@ -340,6 +353,9 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
         ("EL-CRLF-101", 1, "achpx", _NL + r"\s*(?:bcc|cc|to|from|reply-to)\s*:\s*[^\s@,;]{0,64}@|"
          r"[\r\n]\s*(?:rcpt\s+to|mail\s+from)\s*:|[\r\n]\s*[a-z]{0,3}\d{1,4}\s+(?:capability|login|"
          r"logout|select|examine|fetch|store|uid|noop)\b", "mail header or command injection"),
+        # request smuggling or response splitting: a request or status line after a line break
+        ("EL-CRLF-102", 1, "achpx", _NL + r"\s*(?:(?:get|post|put|delete|head|options|patch|connect|trace|"
+         r"propfind)\s+\S+\s+http/\d|http/\d(?:\.\d)?\s+\d{3}\b)", "request or status line injection"),
         # NoSQL operator injection (in names: user[$ne]=)
         ("EL-NOSQL-100", 1, "achpx", r"\[\s*\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|"
          r"not|nor|expr|elemmatch|function)\s*\]|\$where\s*[\"']?\s*:|"
@@ -352,7 +368,7 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          r"expr|or|and|not|nor|elemmatch|function)[\"']?\s*:|^[\"']\$(?:ne|gt|gte|lt|lte|nin|regex|where|"
          r"exists|expr|elemmatch)[\"']\s*:$|\bdb\s*\.\s*(?:[a-z_]\w{0,40}\s*\.\s*)?(?:find|findone|"
          r"insert|insertone|remove|drop|update|updateone|deletemany|deleteone|aggregate|count|"
-         r"getcollection|getcollectionnames|dropdatabase|eval|mapreduce)\s*\(|"
+         r"getcollection|getcollectionnames|dropdatabase|eval|mapreduce)\s*\(\s*(?:[{'\"]|\)\s*(?:$|[;.)]|//))|"
          r"\$where\s*[\"']?\s*:|\bsleep\s*\(\s*\d+\s*\)\s*\|\|", "NoSQL operator injection"),
         ("EL-NOSQL-201", 2, "ac", r"\{\s*[\"']?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|"
          r"expr|or|and|not|nor)[\"']?\s*:", "NoSQL operator in a value"),
