@@ -299,6 +299,42 @@ ADDED_LATER_BENIGN = [
 ]
 
 
+# One line of code, SQL or HTML, as posted in a body field of a forum, a CMS or an editor.
+# Level 1 matches body fields with the argument signatures that such lines do not set off
+# (see _CODE_PRONE in _signatures.py); the ones flagged here are flagged by the body
+# signatures too (CODE_SNIPPETS_FLAGGED), as they were before body fields were matched so.
+CODE_SNIPPETS = [
+    '<script src="https://cdn.example.com/app.js"></script>', "SELECT id FROM a UNION SELECT id FROM b",
+    '<iframe width="560" height="315" src="https://www.youtube.com/embed/dQw4w9WgXcQ" allowfullscreen></iframe>',
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path d="M12 2L2 7l10 5z"/></svg>',
+    "if (ok) { alert('Saved!'); }", "document.getElementById('x').innerHTML = html;", "os.system('clear')",
+    "eval(input())", "cd app; rm -rf build", "SELECT name FROM users WHERE id = 1 OR 1 = 1",
+    "SELECT * FROM information_schema.tables", "import os; os.system('ls')", "window.location = '/home';",
+    "<a href=\"javascript:void(0)\" onclick=\"toggle()\">Menu</a>", "<img src=\"a.png\" onerror=\"this.src='b.png'\">",
+    "$(document).ready(function() { $('#x').hide(); });", "echo $HOME; ls -la", "exec('print(1)')",
+    "Runtime.getRuntime().exec(cmd);", "<?php echo $title; ?>", "{{ user.name }} - {{ 7 * 7 }}",
+    "for f in *.txt; do cat $f; done", "<math><mi>x</mi></math>", "const fn = new Function('a', 'return a');",
+    "<embed src=\"doc.pdf\" type=\"application/pdf\">", "<base href=\"/\">", "<meta charset=\"utf-8\">",
+    "<object data=\"movie.swf\"></object>", "SELECT SLEEP(1);", "WAITFOR DELAY '00:00:01'", "x = `ls`",
+    "print(f'{x!r}')", "phpinfo();", "find . -name '*.py' | xargs wc -l", "ping -c 4 example.com",
+    "git log --oneline | head", "<style>@import url('https://fonts.googleapis.com/css?family=Roboto');</style>",
+    "<link rel=\"stylesheet\" href=\"style.css\">", "<form action=\"/search\"><input name=q></form>",
+    "ORDER BY 2 DESC", "DROP TABLE IF EXISTS tmp;", "; DROP TABLE tmp;", "$_GET['page'] ?? 'home'",
+    "db.users.find({ age: { $gt: 18 } })", "this.items.length > 0", "require('fs').readFileSync(p)",
+]
+CODE_SNIPPETS_FLAGGED = {
+    "SELECT name FROM users WHERE id = 1 OR 1 = 1", "<a href=\"javascript:void(0)\" onclick=\"toggle()\">Menu</a>",
+    "<img src=\"a.png\" onerror=\"this.src='b.png'\">", "$(document).ready(function() { $('#x').hide(); });",
+    "Runtime.getRuntime().exec(cmd);", "{{ user.name }} - {{ 7 * 7 }}", "WAITFOR DELAY '00:00:01'",
+    "; DROP TABLE tmp;", "db.users.find({ age: { $gt: 18 } })",
+}
+
+
+def code_snippets() -> list[Entry]:
+    """Return CODE_SNIPPETS as a JSON field and as a form field."""
+    return [_located("snippet", value, where) for value in CODE_SNIPPETS for where in ("json", "form")]
+
+
 def attacks() -> list[Entry]:
     """Return the attack requests."""
     out: list[Entry] = [_arg("holdout", payload, "q", "/s") for payload in HOLDOUT_ATTACKS]

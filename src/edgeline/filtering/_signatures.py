@@ -16,8 +16,9 @@ Each signature is ``(id, paranoia, targets, pattern, message)``:
               ``h`` the User-Agent and Referer headers, ``x`` every other
               header value, ``p`` the path, ``f`` an uploaded file's name;
               ``v`` (a body field: a form, JSON or XML value of one or two
-              lines) and ``s`` (a path segment) are derived, see
-              ``_with_fields``
+              lines: the body signatures and the level 1 argument ones that
+              code does not set off) and ``s`` (a path segment) are derived,
+              see ``_with_fields``
 ``pattern``   a regex over the *transformed* value: decoded until stable
               (at most 3 times), HTML entities decoded, NUL removed, lower
               case, whitespace runs collapsed; SQL signatures also see
@@ -60,7 +61,7 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          r"exec(?:ute)?\s+(?:xp_|sp_|master\.)|declare\s+@|create\s+(?:table|user|procedure|function)|"
          r"alter\s+(?:table|user))|^[\w'\"]{0,20}\s*;\s*select\s+[\w*,()@\s]{1,80}\bfrom\b",
          "stacked query"),
-        ("EL-SQLI-161", 1, "abchx", r"\bselect\b[^;]{0,60}\bfrom\s+dual\b|\bselect\s+case\s+when\b|"
+        ("EL-SQLI-161", 1, "achx", r"\bselect\b[^;]{0,60}\bfrom\s+dual\b|\bselect\s+case\s+when\b|"
          r"\bcase\s+when\s*\(*\s*\d+\s*=\s*\d+\s*\)*\s*then\b", "SQL probing expression"),
         ("EL-SQLI-120", 1, "achpx", r"(?<!\.)\b(?:sleep|pg_sleep)\s*\(\s*\d+(?:\.\d+)?\s*\)" + _NO_PROSE + "|"
          r"\bbenchmark\s*\(\s*\d+\s*,|\bwaitfor\s+(?:delay|time)\s+['\"]|"
@@ -72,8 +73,7 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          "time-based blind SQL"),
         ("EL-SQLI-122", 2, "b", r"\b(?:sleep|pg_sleep)\s*\(\s*\d+(?:\.\d+)?\s*\)", "sleep call"),
         ("EL-SQLI-130", 1, "achpx", r"\binformation_schema\b|\bmysql\.user\b|\bsysobjects\b|"
-         r"\bcopy\s+[\w.(),'\" ]{1,80}\b(?:from|to)\s+program\b|\bctxsys\.drithsx\b|"
-         r"\bdbms_(?:pipe|lock|xmlgen|java|scheduler|utility|output)\.|"
+
          r"\bsyscolumns\b|\bpg_(?:catalog|shadow|user)\b|\bsqlite_master\b|\bmsysobjects\b|"
          r"\bxp_cmdshell\b|\bsp_(?:executesql|oacreate|makewebtask)\b|\bload_file\s*\(|"
          r"\binto\s+(?:out|dump)file\b|\butl_(?:http|inaddr)\b|\b(?:extractvalue|updatexml)\s*\(|"
@@ -83,8 +83,12 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
         ("EL-SQLI-131", 2, "b", r"\binformation_schema\b|\bxp_cmdshell\b|\bload_file\s*\(|"
          r"\binto\s+(?:out|dump)file\b|@@version\b|\b(?:extractvalue|updatexml)\s*\(",
          "database internals in a body"),
+        ("EL-SQLI-164", 1, "achpx", r"\bcopy\s+[\w.(),'\" ]{1,80}\b(?:from|to)\s+program\b|"
+         r"\bctxsys\.drithsx\b|\bdbms_(?:pipe|lock|xmlgen|java|scheduler)\.",
+         "database functions used to run commands or wait"),
         ("EL-SQLI-141", 1, "achx", r"['\")]\s*(?:order|group)\s+by\s+\d+\b|"
-         r"\border\s+by\s+\d+\s*(?:--|#|;|$)|(?:['\")]|^\d+)\s*having\s+\d", "ORDER BY / HAVING probing"),
+         r"(?:['\")]|^\d+)\s*having\s+\d", "ORDER BY / HAVING probing"),
+        ("EL-SQLI-142", 1, "achx", r"\border\s+by\s+\d+\s*(?:--|#|;|$)", "ORDER BY probing"),
         ("EL-SQLI-150", 1, "abchpx", r"['\")]\s*(?:and|or|xor|\|\||&&|[-+=<>,])\s*\(*\s*select\b",
          "subquery after a closed value"),
         ("EL-SQLI-151", 1, "achx", r"\b(?:ascii|ord|substr(?:ing)?|mid|length|hex|unhex|if|iif|"
@@ -111,6 +115,14 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
         # a quote closed and compared with another: 1'='1, '='
         ("EL-SQLI-162", 1, "abchx", r"^[\w-]{0,20}['\"]\s*(?:=|<>|!=|<=>)\s*['\"][\w-]{0,20}$",
          "quoted comparison as the whole value"),
+        # A short value closed (by a quote or a digit), then SQL: 1' AND extractvalue(...,
+# 1 into outfile, 1'+union+select, 1; drop table
+        ("EL-SQLI-163", 1, "v", r"^[\w@.\-]{0,30}(?:['\"`)]|(?<=\d))[\s+)]*(?:(?:and|or|xor|&&|\|\|)[\s+]+[^;]{0,60}?"
+         r"(?:\(\s*select\b|\b(?:sleep|benchmark|extractvalue|updatexml|exists|ascii|substr(?:ing)?|"
+         r"concat|char|version|user|database|pg_sleep)\s*\(|@@\w+)|(?:union(?:[\s+]+(?:all|distinct))?"
+         r"[\s+]+\(*\s*select|into\s+(?:out|dump)file|procedure\s+analyse|(?:order|group)\s+by\s+\d)\b|"
+         r";\s*(?:drop|delete|insert|update|truncate|shutdown|exec|declare|select)\b)",
+         "SQL after a short value"),
         ("EL-SQLI-158", 1, "abchx", r"^[\w@.\-]*['\"]\s*\)*\s*(?:or|and)\s+[a-z_][\w.]{0,30}\s+is\s+"
          r"(?:not\s+)?null"
          r"\s*(?:--|#|;|\)|$)", "IS NULL test after a closed value"),
@@ -147,23 +159,28 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          r"\bwindow\s*\.\s*location\s*=|\.innerhtml\s*=|\bstring\s*\.\s*fromcharcode\s*\(|"
          r"\b(?:alert|prompt|confirm)\s*(?:\(\s*(?:\d|document|window|['\"`/])|`)|"
          r"\beval\s*\(\s*(?:atob|unescape|decodeuri|string|location|name)|"
-         r"\btop\s*\[\s*['\"](?:al|ev|pr|co)|\bconstructor\s*\.\s*constructor\s*\(|"
-         r"!\+\[\]|\(\s*!\[\]\s*\+\s*\[\]\s*\)", "JavaScript sink or JSFuck"),
+         r"\btop\s*\[\s*['\"](?:al|ev|pr|co)", "JavaScript sink"),
         ("EL-XSS-106", 1, "acphx", r"(?:^|[\s+])adw-\s*/?\s*(?:script|img|svg|iframe|body|a)\b|"
-         r"\$on\s*\.\s*constructor\b|\$eval\s*\(\s*['\"`]|"
-         r"['\"`]\s*/?\s*on[a-z]{3,}\s*=\s*['\"`]?\s*[a-z_$][\w$.]{0,40}\s*[(`]",
-         "UTF-7 markup, template sandbox escape or injected event handler"),
+         r"\$on\s*\.\s*constructor\b|\$eval\s*\(\s*['\"`]|\bconstructor\s*\.\s*constructor\s*\(|"
+         r"!\+\[\]|\(\s*!\[\]\s*\+\s*\[\]\s*\)", "UTF-7 markup, template sandbox escape or JSFuck"),
+        ("EL-XSS-107", 1, "acphx", r"['\"`]\s*/?\s*on[a-z]{3,}\s*=\s*['\"`]?\s*[a-z_$][\w$.]{0,40}\s*[(`]",
+         "injected event handler"),
+        # A value closed, then script: "><svg onload=..., '-alert(1)-', " onfocus=alert(1) x="
+        ("EL-XSS-115", 1, "v", r"^[\w\s.,:-]{0,30}['\"`]\s*(?:>\s*<[a-z]|/?\s*on[a-z]{3,}\s*=|"
+         r"[-+*/;,|&)]+\s*[\w.$\[\]'\"]{0,30}?\s*(?:alert|prompt|confirm|eval|print)\s*[(`])",
+         "script after a closed value"),
         ("EL-XSS-110", 1, "b", r"<script[^>]*>[^<]{0,200}?(?:alert|prompt|confirm|document\.|"
          r"window\.|eval|fetch|xmlhttprequest|atob|fromcharcode|location)",
          "script tag running a sink"),
         ("EL-XSS-111", 1, "b", r"\bon[a-z]{3,}\s*=\s*['\"]?\s*(?:alert|prompt|confirm|eval|document\.|"
-         r"window\.|location|fetch|top\[|this\.src|string\.from)", "event handler running a sink"),
+         r"window\s*[.\[]|location|fetch|top\[|this\.src|string\.from)", "event handler running a sink"),
         ("EL-XSS-112", 1, "b", r"(?:href|src|action)\s*=\s*['\"]?\s*(?:javascript|vbscript)\s*:",
          "script URI in an attribute"),
         ("EL-XSS-114", 1, "b", r"(?:^|[\s\"'=(])(?:javascript|vbscript)\s*:\s*(?:alert|prompt|confirm|"
          r"eval|document|window|location|fetch|top|parent|this|self|void|\w+\s*\()", "script URI running a sink"),
         ("EL-XSS-113", 1, "b", r"<(?:iframe|object|embed|applet|svg|math)\b[^>]*\bon[a-z]{3,}\s*=|"
-         r"\bsrcdoc\s*=|\bdata:text/html", "active content in a body"),
+         r"\bsrcdoc\s*=|\bdata:text/html|<base\s+href\s*=\s*['\"]?\s*(?:https?:)?//|"
+         r"\bexpression\s*\(\s*(?:alert|prompt|confirm|eval|document|window)", "active content in a body"),
         ("EL-XSS-200", 2, "acph", r"<[a-z][a-z0-9]*[\s/>]|</[a-z][a-z0-9]*\s*>|"
          r"\bon[a-z]{3,}\s*=|\b(?:alert|prompt|confirm|eval)\s*\(", "HTML tag or handler"),
         ("EL-XSS-201", 2, "b", r"<script[\s>/]|<(?:iframe|object|embed|applet)\b|"
@@ -218,6 +235,8 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          + _SEP + r"(?:find\s+/|tar\s+-?[cxz]\w*\s|kill\s+-\d|mkfifo\s|crontab\s+-[lre]\b|"
          r"sudo\s+-[lsiu]\b|ps\s+(?:aux|-ef)\b|reg\s+(?:query|add|delete)\s|wmic\s+\w)",
          "reconnaissance command"),
+        ("EL-RCE-112", 1, "achpx", r"_\$\$nd_func\$\$_|\bnew\s+function\s*\(\s*['\"`]\s*return\b",
+         "Node.js serialized function or code constructor"),
         # Paths spelled with shell wildcards (/???/c?t /???/p?ss??, /bin/ca*)
         ("EL-RCE-111", 1, "abchpx", r"(?:^|[\s;|&`(])/[a-z?]{0,3}\?[a-z?]{0,3}/[a-z?]{0,5}\?",
          "path spelled with wildcards"),
@@ -239,8 +258,7 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          r"curl|nc|ncat|perl|python\d?|php|ruby|busybox|echo|ping|chmod|rm)\b)",
          "command path or Windows net command"),
         ("EL-RCE-108", 1, "acxh", r"\brequire\s*\(\s*['\"`]child_process|\bprocess\s*\.\s*mainmodule\b|"
-         r"\bprocess\s*\.\s*binding\s*\(|\bchild_process\s*['\"`]?\s*\)\s*\.\s*(?:exec|spawn)|"
-         r"_\$\$nd_func\$\$_|\bnew\s+function\s*\(\s*['\"`]\s*return\b",
+         r"\bprocess\s*\.\s*binding\s*\(|\bchild_process\s*['\"`]?\s*\)\s*\.\s*(?:exec|spawn)",
          "Node.js code execution"),
         ("EL-RCE-109", 1, "abcxh", r"\bcertutil(?:\.exe)?\s+-urlcache\b|\bbitsadmin(?:\.exe)?\s+/transfer\b|"
          r"\bmshta(?:\.exe)?\s+(?:https?|javascript|vbscript):|\brundll32(?:\.exe)?\s+[\w.\\:]+,|"
@@ -254,8 +272,11 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
         ("EL-RCE-104", 1, "acphx", r"\$\(\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b|"
          r"`\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b[^`]{0,60}`",
          "command substitution"),
-        ("EL-RCE-105", 1, "b", r"^[\w.:/-]{0,100}\s*(?:[;&|`\n]|\$\(|\|\||&&)\s*(?:id|whoami|uname|cat|"
-         r"ls|wget|curl|nc|bash|sh|ping|sleep|echo|nslookup|ifconfig|powershell)\b",
+        ("EL-RCE-105", 1, "b", r"^[\w.:/=-]{0,100}\s*(?:[;&|`\n]|\$\(|\|\||&&)\s*(?:id|whoami|uname|cat|"
+         r"ls|wget|curl|nc|ncat|bash|sh|ping|sleep|echo|nslookup|ifconfig|ipconfig|powershell|"
+         r"/(?:usr/)?s?bin/|net\s+(?:user|localgroup|view)|rm\s+-|busybox|python\d?|perl|ruby|"
+         r"chmod|env|ps|kill|wmic|tasklist|systeminfo|type|dir|certutil|bitsadmin|socat|telnet|find|"
+         r"tar|mkfifo|crontab|sudo|reg)\b",
          "command appended to a value"),
         ("EL-RCE-200", 2, "acx", r"\$\([^)]{1,80}\)|`[^`]{1,80}`|" + _SEP +
          r"(?:cat|ls|id|echo|sleep|curl|wget|nc|bash|sh|ping|uname|whoami)\b", "shell syntax"),
@@ -288,12 +309,15 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
         # PHP code injection
         ("EL-PHP-100", 1, "achx", r"<\?(?:php\b|=)|\b(?:system|passthru|shell_exec|proc_open|popen|"
          r"pcntl_exec|phpinfo|base64_decode|file_put_contents|create_function|call_user_func"
-         r"(?:_array)?|str_rot13|gzinflate|assert)\s*\(|\(\s*['\"]?(?:system|exec|passthru|shell_exec|"
-         r"assert)['\"]?\s*\)\s*\(|\b__halt_compiler\b|\b(?:include|require)(?:_once)?\s*\(?\s*['\"]"
-         r"(?:https?|ftp|php|data|expect|zip|phar)://", "PHP code injection"),
+         r"(?:_array)?|str_rot13|gzinflate|assert)\s*\(", "PHP code injection"),
         ("EL-PHP-103", 1, "achx", r"\$_(?:get|post|cookie|request|server|files|env|session)\s*\[|"
-         r"\$globals\s*\[|\b(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|"
-         r"disable_functions|open_basedir|safe_mode)\s*=", "PHP variables or configuration"),
+         r"\$globals\s*\[", "PHP variables"),
+        ("EL-PHP-105", 1, "achx", r"\b(?:allow_url_include|allow_url_fopen|auto_prepend_file|"
+         r"auto_append_file|disable_functions|open_basedir|safe_mode)\s*=", "PHP configuration"),
+        ("EL-PHP-106", 1, "abchx", r"\$\{\s*@?\s*(?:system|phpinfo|exec|passthru|shell_exec|eval|assert|"
+         r"popen|proc_open)\s*\(|\(\s*['\"]?(?:system|exec|passthru|shell_exec|assert)['\"]?\s*\)\s*\(|"
+         r"\b__halt_compiler\b|\b(?:include|require)(?:_once)?\s*\(?\s*['\"](?:https?|ftp|php|data|expect|"
+         r"zip|phar)://|<\?(?:php\b|=)[^?]{0,40}`", "PHP call in interpolation, by name or remote include"),
         ("EL-PHP-101", 1, "b", r"<\?php\b[^?]{0,200}?\b(?:system|passthru|shell_exec|eval|exec|assert|"
          r"base64_decode)\s*\(", "PHP code in a body"),
         ("EL-PHP-200", 2, "acx", r"\b(?:eval|exec|include|require(?:_once)?|fopen|file_get_contents|"
@@ -304,8 +328,10 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          r"\{\{\s*\d+\s*[*+]\s*\d+\s*\}\}|\$\{\s*\d+\s*[*+]\s*\d+\s*\}|<%=\s*\d+\s*[*+]\s*\d+\s*%>|"
          r"[#*@]\{\s*\d+\s*[*+]\s*\d+\s*\}|\{\{\s*['\"]?\s*[a-z]+\s*['\"]?\s*\|\s*attr\s*\(",
          "server-side template injection"),
-        ("EL-SSTI-101", 1, "achpx", r"\b__(?:class|mro|subclasses|globals|builtins|base|bases)__\b|"
-         r"\{\{\s*\d+\s*[*+]\s*['\"]\d+['\"]\s*\}\}", "template or Python object traversal"),
+        ("EL-SSTI-101", 1, "achpx", r"\b__(?:class|mro|subclasses|globals|builtins|base|bases)__\b",
+         "Python object traversal"),
+        ("EL-SSTI-103", 1, "achpx", r"\{\{\s*\d+\s*[*+]\s*['\"]\d+['\"]\s*\}\}|"
+         r"\b__import__\s*\(\s*['\"]os['\"]\s*\)\s*\.\s*(?:system|popen)\b", "template or Python injection"),
         ("EL-SSTI-102", 1, "abchx", r"\{[{%][^}]{0,80}?__(?:class|mro|subclasses|globals|builtins)__|"
          r"<#assign\b|freemarker\.template\.utility|\?new\s*\(\s*\)\s*\(|"
          r"\{php\}|\$\{\s*t\s*\(\s*java\.|<%=?\s*(?:system|exec|spawn|io\.popen|%x)\s*[(\s'\"{]|"
@@ -357,16 +383,18 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
         ("EL-CRLF-102", 1, "achpx", _NL + r"\s*(?:(?:get|post|put|delete|head|options|patch|connect|trace|"
          r"propfind)\s+\S+\s+http/\d|http/\d(?:\.\d)?\s+\d{3}\b)", "request or status line injection"),
         # NoSQL operator injection (in names: user[$ne]=)
-        ("EL-NOSQL-100", 1, "achpx", r"\[\s*\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|"
-         r"not|nor|expr|elemmatch|function)\s*\]|\$where\s*[\"']?\s*:|"
+        ("EL-NOSQL-103", 1, "achpx", r"\[\s*\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|"
+         r"not|nor|expr|elemmatch|function)\s*\]", "NoSQL operator in a name"),
+        ("EL-NOSQL-100", 1, "achpx", r"\$where\s*[\"']?\s*:|"
          r"['\"]\s*;\s*return\s+(?:true|1)\b|\bthis\.\w+\s*(?:==|\.match\s*\(|\.length\s*[<>=])",
          "NoSQL operator injection"),
         ("EL-NOSQL-101", 1, "b", r"[\"']\$(?:where|function|accumulator)[\"']\s*:", "NoSQL code operator"),
         # An operator object where a string is expected ({"$gt": ""} in a value or a JSON
         # key), or a shell-style collection call.
-        ("EL-NOSQL-102", 1, "abchx", r"\{\s*[\"']?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|"
-         r"expr|or|and|not|nor|elemmatch|function)[\"']?\s*:|^[\"']\$(?:ne|gt|gte|lt|lte|nin|regex|where|"
-         r"exists|expr|elemmatch)[\"']\s*:$|\bdb\s*\.\s*(?:[a-z_]\w{0,40}\s*\.\s*)?(?:find|findone|"
+        ("EL-NOSQL-104", 1, "b", r"^[\"']\$(?:ne|gt|gte|lt|lte|nin|regex|where|exists|expr|elemmatch)"
+         r"[\"']\s*:$", "NoSQL operator as a JSON key"),
+        ("EL-NOSQL-102", 1, "achx", r"\{\s*[\"']?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|"
+         r"expr|or|and|not|nor|elemmatch|function)[\"']?\s*:|\bdb\s*\.\s*(?:[a-z_]\w{0,40}\s*\.\s*)?(?:find|findone|"
          r"insert|insertone|remove|drop|update|updateone|deletemany|deleteone|aggregate|count|"
          r"getcollection|getcollectionnames|dropdatabase|eval|mapreduce)\s*\(\s*(?:[{'\"]|\)\s*(?:$|[;.)]|//))|"
          r"\$where\s*[\"']?\s*:|\bsleep\s*\(\s*\d+\s*\)\s*\|\|", "NoSQL operator injection"),
@@ -382,10 +410,21 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
 
 
 
+# Level 1 argument signatures that one line of code, SQL or HTML posted in a body field
+# matches (<script src=...>, os.system('ls'), SELECT ... UNION SELECT ..., onclick="go()",
+# echo $HOME; ls): a body field is matched with the narrower body ones instead.
+_CODE_PRONE: Final = frozenset({
+    "EL-SQLI-100", "EL-SQLI-120", "EL-SQLI-130", "EL-SQLI-142", "EL-SQLI-156",
+    "EL-SQLI-160", "EL-SQLI-161", "EL-XSS-100", "EL-XSS-101", "EL-XSS-102", "EL-XSS-103",
+    "EL-XSS-104", "EL-XSS-105", "EL-XSS-107", "EL-PHP-100", "EL-PHP-103", "EL-RCE-101",
+    "EL-RCE-102", "EL-RCE-104", "EL-RCE-107", "EL-RCE-108", "EL-SSTI-101", "EL-NOSQL-100",
+})
+
+
 def _with_fields(signature: Signature) -> Signature:
-    """Add the derived targets: ``v`` (level 1 of ``a``, and ``b``), ``f`` and ``s`` (level 1 of ``a``)."""
+    """Add the derived targets: ``v`` (body fields), ``f`` and ``s`` (level 1 of ``a``)."""
     rule_id, level, targets, pattern, message = signature
-    if "b" in targets or (level == 1 and "a" in targets):
+    if "b" in targets or (level == 1 and "a" in targets and rule_id not in _CODE_PRONE):
         targets += "v"
     if level == 1 and "a" in targets:
         targets += "fs"
