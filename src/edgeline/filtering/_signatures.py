@@ -166,8 +166,8 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
         ("EL-XSS-107", 1, "acphx", r"['\"`]\s*/?\s*on[a-z]{3,}\s*=\s*['\"`]?\s*[a-z_$][\w$.]{0,40}\s*[(`]",
          "injected event handler"),
         # A value closed, then script: "><svg onload=..., '-alert(1)-', " onfocus=alert(1) x="
-        ("EL-XSS-115", 1, "v", r"^[\w\s.,:-]{0,30}['\"`]\s*(?:>\s*<[a-z]|/?\s*on[a-z]{3,}\s*=|"
-         r"[-+*/;,|&)]+\s*[\w.$\[\]'\"]{0,30}?\s*(?:alert|prompt|confirm|eval|print)\s*[(`])",
+        ("EL-XSS-115", 1, "v", r"^[\w\s.,:-]{0,30}['\"`]\s*(?:>\s*<[a-z]|/?\s*on(?:[a-z]{3,}\s*=)|"
+         r"\)?\s*[-+*/;,|&]\s*(?:alert|prompt|confirm|eval|print)\s*[(`])",
          "script after a closed value"),
         ("EL-XSS-110", 1, "b", r"<script[^>]*>[^<]{0,200}?(?:alert|prompt|confirm|document\.|"
          r"window\.|eval|fetch|xmlhttprequest|atob|fromcharcode|location)",
@@ -231,14 +231,14 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
         ("EL-RCE-100", 1, "abchpx", _SEP + r"(?:cat|head|tail|more|less|nl|tac|type|strings|dir)\s+"
          r"[\"']?(?:/|\.|~|\$|[a-z]:\\)", "command reading a file"),
         ("EL-RCE-101", 1, "achpx", _SEP + r"(?:id|whoami|uname|ifconfig|ipconfig|netstat|pwd|hostname|"
-         r"systeminfo|printenv|ls|dir|ps|w|env|tasklist)\s*(?:$|[;&|`)#]|\s-\w|\s/\w)|"
+         r"systeminfo|printenv|ls|dir|ps|env|tasklist)\s*(?:$|[;&|`)#]|\s-\w|\s/\w)|"
          + _SEP + r"(?:find\s+/|tar\s+-?[cxz]\w*\s|kill\s+-\d|mkfifo\s|crontab\s+-[lre]\b|"
          r"sudo\s+-[lsiu]\b|ps\s+(?:aux|-ef)\b|reg\s+(?:query|add|delete)\s|wmic\s+\w)",
          "reconnaissance command"),
         ("EL-RCE-112", 1, "achpx", r"_\$\$nd_func\$\$_|\bnew\s+function\s*\(\s*['\"`]\s*return\b",
          "Node.js serialized function or code constructor"),
         # Paths spelled with shell wildcards (/???/c?t /???/p?ss??, /bin/ca*)
-        ("EL-RCE-111", 1, "abchpx", r"(?:^|[\s;|&`(])/[a-z?]{0,3}\?[a-z?]{0,3}/[a-z?]{0,5}\?",
+        ("EL-RCE-111", 1, "abchpx", r"(?:^|[\s;|&`(])/\?\?[a-z?]{0,2}/[a-z?]{0,5}\?",
          "path spelled with wildcards"),
         ("EL-RCE-102", 1, "achpx", _SEP + r"(?:wget|curl|fetch|tftp)\s+(?:-\S+\s+)*(?:(?:https?|ftp)://|"
          r"[\w-]+(?:\.[\w-]+)+[:/])|\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\s*(?:$|[;&|#)`])|"
@@ -273,10 +273,15 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          r"`\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b[^`]{0,60}`",
          "command substitution"),
         ("EL-RCE-105", 1, "b", r"^[\w.:/=-]{0,100}\s*(?:[;&|`\n]|\$\(|\|\||&&)\s*(?:id|whoami|uname|cat|"
-         r"ls|wget|curl|nc|ncat|bash|sh|ping|sleep|echo|nslookup|ifconfig|ipconfig|powershell|"
+         r"ls|wget|curl|nc|bash|sh|ping|sleep|echo|nslookup|ifconfig|powershell)\b",
+         "command appended to a value"),
+        # (in three signatures: each screens on its separators and commands together)
+        ("EL-RCE-113", 1, "b", r"^[\w.:/=-]{0,100}\s*(?:[;&|`\n]|\$\(|\|\||&&)\s*(?:ncat|ipconfig|"
          r"/(?:usr/)?s?bin/|net\s+(?:user|localgroup|view)|rm\s+-|busybox|python\d?|perl|ruby|"
-         r"chmod|env|ps|kill|wmic|tasklist|systeminfo|type|dir|certutil|bitsadmin|socat|telnet|find|"
-         r"tar|mkfifo|crontab|sudo|reg)\b",
+         r"chmod|kill|wmic)\b",
+         "command appended to a value"),
+        ("EL-RCE-114", 1, "b", r"^[\w.:/=-]{0,100}\s*(?:[;&|`\n]|\$\(|\|\||&&)\s*(?:env|ps|tasklist|"
+         r"systeminfo|type|dir|certutil|bitsadmin|socat|telnet|find|tar|mkfifo|crontab|sudo|reg)\b",
          "command appended to a value"),
         ("EL-RCE-200", 2, "acx", r"\$\([^)]{1,80}\)|`[^`]{1,80}`|" + _SEP +
          r"(?:cat|ls|id|echo|sleep|curl|wget|nc|bash|sh|ping|uname|whoami)\b", "shell syntax"),
