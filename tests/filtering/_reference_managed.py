@@ -4,7 +4,10 @@ A frozen copy of ``edgeline.filtering._managed`` from before screening,
 memoization and the single-pass protocol checks. The tests require the
 current matcher to return the same hit (id, message, where) as this one for
 every corpus entry and for generated requests, and ``bench/rules.py`` times
-it as the baseline. Not imported by edgeline itself.
+it as the baseline. Not imported by edgeline itself. What it inspects (body
+fields, path segments, referer arguments, cookie names, suspect standard
+headers, the plain tokens ``token_hint`` lets through) is kept in step with
+the current matcher by hand: only screening and memoization are left out.
 """
 
 # ruff: noqa

@@ -341,3 +341,23 @@ def test_the_table_serves_the_builtin_rule_sets_and_derivation_the_rest() -> Non
             assert screen_key(patterns, single) in _screens_data.SCREENS
     excluded = ManagedRules(1, exclude=["EL-XSS-101"]).screen_requests()
     assert any(screen_key(p, s) not in _screens_data.SCREENS for p, s in excluded)
+
+
+@pytest.mark.parametrize("value", [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "https://www.google.com/", "https://shop.example.com/category/shoes?page=2",
+    "text/plain;charset=UTF-8", "XMLHttpRequest", "running shoes", "GA1.2.1234567.1700000000",
+])
+def test_the_level_1_screen_passes_everyday_values(value: str) -> None:
+    # PERF: a screen that finds something in every user agent or referer sends each fresh one
+    # through every signature (a one-letter command or a two-letter clause is enough).
+    from edgeline.filtering._managed import _decode
+
+    screens = ManagedRules(1).prepare()._compiled.screens["h"]
+    assert screens.any is not None and not screens.any.search(_decode(value)), value
