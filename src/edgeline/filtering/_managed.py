@@ -149,8 +149,10 @@ class Hit:
         return f"Hit({self.id!r}, {self.message!r}, where={self.where!r})"
 
 
+# Slash look-alikes NFKC keeps, and the character an undecodable byte became: a space, as
+# MySQL reads %a0 between keywords.
 _SLASHES = str.maketrans({"\u2215": "/", "\u2044": "/", "\u29f8": "/", "\u2216": "\\",
-                          "\u29f5": "\\", "\u29f9": "\\"})
+                          "\u29f5": "\\", "\u29f9": "\\", "\ufffd": " "})
 
 
 def _decode(value: str) -> str:
@@ -866,8 +868,8 @@ def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str, 
 # ' or 1=1, " or "a"="a, 1 or 2>1, ') or ('x'='x, ' or true--, admin' or ''='
 _TAUTOLOGY = re.compile(
     r"(?:(?P<ctx>['\")]|\d|^)\s*(?:or|and|xor)|(?:['\")]|^)\s*(?:\|\||&&))(?:\s+|(?=['\"(]))\s*\(*\s*"
-    r"(?:(?P<l>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|[a-z_]\w{0,30})\s*"
-    r"(?P<op>=|==|<=>|like|is|<>|!=|<=|>=|<|>)\s*(?P<r>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|"
+    r"(?:(?P<l>'[^']{0,30}'|\"[^\"]{0,30}\"|0x[0-9a-f]{1,16}\b|-?\d{1,10}|[a-z_]\w{0,30})\s*"
+    r"(?P<op>=|==|<=>|like|is\s+not|is|<>|!=|<=|>=|<|>)\s*(?P<r>'[^']{0,30}'|\"[^\"]{0,30}\"|0x[0-9a-f]{1,16}\b|-?\d{1,10}|"
     r"'[^']{0,30}$|\"[^\"]{0,30}$|[a-z_]\w{0,30}|null)|(?P<bare>true|false|not\s+false|-?\d{1,10})\s*(?P<end>--|#|;|\)|$|'|\"))")
 
 
@@ -885,6 +887,11 @@ def _tautology(sql: str) -> str | None:
             return match.group().strip()
         left, op, right = match.group("l"), match.group("op"), match.group("r")
         if left is None or right is None:
+            continue
+        if op.startswith("is") and op != "is":
+            # "1 is not null", "'a' is not null": a constant is never null.
+            if right == "null" and (left[0] in "'\"" or left.lstrip("-").isdigit()):
+                return match.group().strip()
             continue
         lq, rq = left.strip("'\""), right.strip("'\"")
         if right[0] in "'\"" and (len(right) == 1 or right[-1] != right[0]):

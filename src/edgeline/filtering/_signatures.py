@@ -212,7 +212,7 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          r"threaddump|configprops|mappings|beans)|(?:wp-content[/\\])?debug\.log|"
          r"(?:database|secrets)\.ya?ml|(?:storage[/\\]logs[/\\])?laravel\.log)$",
          "sensitive file name"),
-        ("EL-LFI-101", 1, "abcphx", r"(?:^|[/\\])etc[/\\](?:passwd|shadow|group|hosts|issue|sudoers|"
+        ("EL-LFI-101", 1, "abcphx", r"(?:^|[/\\])etc[/\\]+(?:\.[/\\]+)*(?:passwd|shadow|group|hosts|issue|sudoers|"
          r"crontab|master\.passwd|security/passwd|my\.cnf|mysql[/\\]my\.cnf|resolv\.conf|fstab|"
          r"ssh[/\\]sshd_config|(?:nginx|apache2|httpd)[/\\][\w./-]*\.conf)\b|"
          r"(?:^|[/\\])proc[/\\](?:self[/\\]|version\b|cpuinfo\b|meminfo\b|mounts\b|net[/\\])|"
@@ -269,7 +269,7 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
         ("EL-RCE-103", 1, "abchx", r"/bin/(?:ba|z|k|da|c|tc)?sh\b|/dev/(?:tcp|udp)/|"
          r"/usr/bin/(?:id|whoami|wget|curl|nc|perl|python\d?|env)\b|\bcmd\.exe\b|"
          r"\$\{ifs\}|\$ifs\b|\{\s*(?:cat|ls|id|wget|curl|nc)\s*,", "shell path or shell syntax"),
-        ("EL-RCE-104", 1, "acphx", r"\$\(\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b|"
+        ("EL-RCE-104", 1, "acphx", r"\$\(\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|printf|bash|sh)\b|"
          r"`\s*(?:id|whoami|uname|cat|ls|sleep|curl|wget|nc|ping|echo|bash|sh)\b[^`]{0,60}`",
          "command substitution"),
         ("EL-RCE-105", 1, "b", r"^[\w.:/=-]{0,100}\s*(?:[;&|`\n]|\$\(|\|\||&&)\s*(?:id|whoami|uname|cat|"
