@@ -321,8 +321,8 @@ _WRITTEN: Final[dict[str, list[Signature]]] = {
          r"auto_append_file|disable_functions|open_basedir|safe_mode)\s*=", "PHP configuration"),
         ("EL-PHP-106", 1, "abchx", r"\$\{\s*@?\s*(?:system|phpinfo|exec|passthru|shell_exec|eval|assert|"
          r"popen|proc_open)\s*\(|\(\s*['\"]?(?:system|exec|passthru|shell_exec|assert)['\"]?\s*\)\s*\(|"
-         r"\b__halt_compiler\b|\b(?:include|require)(?:_once)?\s*\(?\s*['\"](?:https?|ftp|php|data|expect|"
-         r"zip|phar)://|<\?(?:php\b|=)[^?]{0,40}`", "PHP call in interpolation, by name or remote include"),
+         r"\b__halt_compiler\b|\b(?:include|require)(?:_once)?\s*\(?\s*['\"][a-z][a-z0-9.]{1,9}://|"
+         r"<\?(?:php\b|=)[^?]{0,40}`", "PHP call in interpolation, by name or remote include"),
         ("EL-PHP-101", 1, "b", r"<\?php\b[^?]{0,200}?\b(?:system|passthru|shell_exec|eval|exec|assert|"
          r"base64_decode)\s*\(", "PHP code in a body"),
         ("EL-PHP-200", 2, "acx", r"\b(?:eval|exec|include|require(?:_once)?|fopen|file_get_contents|"
