@@ -4,7 +4,10 @@ A frozen copy of ``edgeline.filtering._managed`` from before screening,
 memoization and the single-pass protocol checks. The tests require the
 current matcher to return the same hit (id, message, where) as this one for
 every corpus entry and for generated requests, and ``bench/rules.py`` times
-it as the baseline. Not imported by edgeline itself.
+it as the baseline. Not imported by edgeline itself. What it inspects (body
+fields, path segments, referer arguments, cookie names, suspect standard
+headers, the plain tokens ``token_hint`` lets through) is kept in step with
+the current matcher by hand: only screening and memoization are left out.
 """
 
 # ruff: noqa
@@ -45,6 +48,10 @@ MAX_VALUES: Final = 512
 STANDARD_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BORING = re.compile(r"^[A-Za-z0-9_.\-]*$")
+# See ``token_hint``: every match starts at a dot.
+_HINT_DOT = re.compile(r"\.(?:(?<=[=&;\s]\.)|(?<=web\.)config|(?<=wp-config\.)php|(?<=debug\.)log|"
+                       r"(?<=laravel\.)log|(?<=database\.)y|(?<=secrets\.)y|"
+                       r"(?:php|config|conf|ini|ya?ml|json|sql|xml|inc|aspx?|jsp)\.\w)")
 _ESCAPED = re.compile(r"%[0-9a-fA-F]{2}|%u[0-9a-fA-F]{4}")
 _U_ESCAPE = re.compile(r"%u([0-9a-fA-F]{4})")
 _SPACES = re.compile(r"\s+")
@@ -63,7 +70,23 @@ _SKIP_HEADERS: Final = frozenset({
     "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "upgrade",
     "content-encoding", "transfer-encoding", "keep-alive", "x-real-ip", "x-forwarded-for",
     "forwarded", "via", "true-client-ip", "cdn-loop", "expect",
+    # client hints: structured lists of quoted brands and versions
+    "sec-ch-ua-full-version-list", "sec-ch-ua-full-version", "sec-ch-ua-arch", "sec-ch-ua-bitness",
+    "sec-ch-ua-model", "sec-ch-ua-platform-version", "sec-ch-ua-wow64", "sec-ch-ua-form-factors",
+    "sec-ch-prefers-color-scheme", "sec-ch-prefers-reduced-motion", "sec-ch-viewport-width",
+    "sec-ch-dpr", "sec-ch-device-memory", "device-memory", "dpr", "viewport-width", "rtt",
+    "downlink", "ect", "sec-gpc", "sec-purpose", "purpose",
 })
+# Of those, the ones set by the platform or the browser itself, or inspected elsewhere (the
+# Cookie header, cookie by cookie): never inspected.
+_NEVER_HEADERS: Final = frozenset(
+    {"cookie", "accept-encoding", "connection", "content-length", "transfer-encoding",
+     "content-encoding", "keep-alive", "te", "priority", "dnt", "upgrade-insecure-requests",
+     "cf-connecting-ip", "cf-ray", "cf-ipcountry", "cf-visitor", "cdn-loop", "sec-fetch-site",
+     "sec-fetch-mode", "sec-fetch-dest", "sec-fetch-user", "sec-websocket-key",
+     "sec-websocket-version", "sec-websocket-extensions"} | {
+        h for h in _SKIP_HEADERS if h.startswith("sec-ch-")})
+_SUSPECT = ("$", "%", "()")
 
 
 class Hit:
@@ -82,8 +105,10 @@ class Hit:
         return f"Hit({self.id!r}, {self.message!r}, where={self.where!r})"
 
 
+# Slash look-alikes NFKC keeps, and the character an undecodable byte became: a space, as
+# MySQL reads %a0 between keywords.
 _SLASHES = str.maketrans({"\u2215": "/", "\u2044": "/", "\u29f8": "/", "\u2216": "\\",
-                          "\u29f5": "\\", "\u29f9": "\\"})
+                          "\u29f5": "\\", "\u29f9": "\\", "\ufffd": " "})
 
 
 def _decode(value: str) -> str:
@@ -228,6 +253,8 @@ class ManagedRules:
         raw_path = view.raw_path
         if not _BORING.match(raw_path.replace("/", "")):
             yield "p", "path", raw_path
+            for segment in raw_path.split("/"):
+                yield "s", "path", segment
         count = 0
         for name, value in view.args_list:
             count += 1
@@ -236,54 +263,33 @@ class ManagedRules:
             yield "a", f"args:{name[:40]}", name
             yield "a", f"args:{name[:40]}", value
         for name, value in view.cookies.items():
+            yield "c", f"cookie:{name[:40]}", name
             yield "c", f"cookie:{name[:40]}", value
         headers = view.headers
         for name in ("user-agent", "referer"):
             value = headers.get(name)
             if value:
                 yield "h", f"header:{name}", value
+                if name == "referer" and "?" in value:
+                    for arg_name, arg in referer_args(value):
+                        yield "a", "header:referer", arg_name
+                        yield "a", "header:referer", arg
         for name, value in headers.items():
-            if name not in _SKIP_HEADERS and name not in ("user-agent", "referer"):
+            if (name not in _SKIP_HEADERS or (name not in _NEVER_HEADERS and any(
+                    s in value for s in _SUSPECT))) and name not in ("user-agent", "referer"):
                 yield "x", f"header:{name}", value
         if self.inspect_body and view.body_bytes:
-            for where, value in self._body_values(view):
+            for target, where, value in self._body_values(view):
                 count += 1
                 if count > MAX_VALUES:
                     break
-                yield "b", where, value
+                yield target, where, value
 
-    def _body_values(self, view: Any) -> Iterator[tuple[str, str]]:
-        text = view.body[: self.max_body]
-        content_type = view.headers.get("content-type", "").lower()
-        if "application/x-www-form-urlencoded" in content_type:
-            pairs, _ = parse_query(text)
-            for name, value in pairs:
-                yield f"body:{name[:40]}", name
-                yield f"body:{name[:40]}", value
-            return
-        if "json" in content_type:
-            try:
-                document = json.loads(text)
-            except ValueError:
-                yield "body", text
-                return
-            yield from _json_values(document, "body", 0)
-            return
-        if "multipart/form-data" in content_type:
-            match = re.search(r'boundary="?([^";]+)"?', content_type)
-            if match:
-                for part in text.split("--" + match.group(1))[:64]:
-                    head, _, content = part.partition("\r\n\r\n")
-                    filename = re.search(r'filename="([^"]*)"', head)
-                    if filename:
-                        yield "body:filename", filename.group(1)
-                    if content:
-                        yield "body:part", content
-                return
-        yield "body", text
+    def _body_values(self, view: Any) -> Iterator[tuple[str, str, str]]:
+        return body_values(view.body[: self.max_body], view.headers.get("content-type", ""))
 
     def _match(self, target: str, where: str, value: str) -> Hit | None:
-        if not value or _BORING.match(value):
+        if not value or (target != "f" and _BORING.match(value) and not token_hint(value)):
             return None
         value = value[:MAX_VALUE]
         compiled = self._compiled
@@ -431,6 +437,103 @@ class ManagedRules:
         return f"ManagedRules(paranoia={self.paranoia}, mode={self.mode!r})"
 
 
+# A body sent without a Content-Type that reads as a form: name=value pairs joined by "&".
+_FORM_SHAPE = re.compile(r"[^=&\r\n]+=[^&\r\n]*(?:&[^=&\r\n]+=[^&\r\n]*)*")
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.I)
+_PART_NAME = re.compile(r'\bname="([^"]*)"')
+_FILENAME = re.compile(r'filename="([^"]*)"')
+# Text between XML tags and quoted attribute values: the fields of an XML document.
+_XML_FIELDS = re.compile(r">([^<]+)<|=\s*\"([^\"]*)\"|=\s*'([^']*)'")
+
+
+def _field(value: str) -> str:
+    """Return the target of a body field: ``b`` for a document, ``v`` for a value."""
+    return "b" if len(value) > 2048 or value.count("\n") >= 2 else "v"
+
+
+def body_values(text: str, content_type: str) -> Iterator[tuple[str, str, str]]:
+    """Split a body into (target, where, value) for the signatures.
+
+    A field (of a form, a multipart part that is not a file, a JSON string,
+    the text and attributes of an XML document) and the name of a form field
+    or part is matched as ``v``: with the level 1 signatures of query
+    arguments and the body signatures. A field of more than two lines or
+    over 2 KiB (prose, markdown, code) and what is posted whole (a file,
+    text, XML as a document, JSON keys as ``"key":``, a body that does not
+    parse) are matched as ``b``; uploaded file names as ``f``. A body without
+    a Content-Type that has the shape of a form is read as one.
+    """
+    raw_type, content_type = content_type, content_type.lower()
+    if "application/x-www-form-urlencoded" in content_type or (
+            not content_type.strip() and _FORM_SHAPE.fullmatch(text)):
+        pairs, _ = parse_query(text)
+        for name, value in pairs:
+            where = f"body:{name[:40]}"
+            yield "v", where, name
+            yield _field(value), where, value
+        return
+    if "json" in content_type:
+        try:
+            document = json.loads(text)
+        except ValueError:
+            yield "b", "body", text
+            return
+        yield from _json_values(document, "body", 0)
+        return
+    if "multipart/form-data" in content_type:
+        match = _BOUNDARY.search(raw_type)  # a boundary is case-sensitive
+        if match:
+            for part in text.split("--" + match.group(1))[:64]:
+                head, _, content = part.partition("\r\n\r\n")
+                if content.endswith("\r\n"):
+                    content = content[:-2]
+                part_name = _PART_NAME.search(head)
+                where = f"body:{part_name.group(1)[:40]}" if part_name else "body:part"
+                if part_name:
+                    yield "v", where, part_name.group(1)
+                filename = _FILENAME.search(head)
+                if filename:
+                    yield "f", "body:filename", filename.group(1)
+                    if content:
+                        yield "b", where, content
+                elif content:
+                    yield _field(content), where, content
+            return
+    yield "b", "body", text
+    if "xml" in content_type or text[:1] == "<":
+        for match in _XML_FIELDS.finditer(text[:MAX_VALUE * 4]):
+            value = match.group(1) or match.group(2) or match.group(3)
+            if value and not value.isspace():
+                yield _field(value), "body:xml", value
+
+
+def referer_args(referer: str) -> list[tuple[str, str]]:
+    """Return the first MAX_VALUES query arguments of a Referer URL."""
+    query = referer.partition("?")[2].partition("#")[0]
+    return parse_query(query)[0][:MAX_VALUES]
+
+
+def token_hint(text: str) -> bool:
+    """Return whether a _BORING token (or a plain query or Cookie header) needs inspecting.
+
+    Below level 3, such a token matches a signature by naming a sensitive
+    file (EL-LFI-104: ".env", "id_rsa", "config.php.bak"), holding a
+    serialized Java object (EL-JAVA-103) or the metadata address
+    (EL-SSRF-101), and this is necessary for each (tests/filtering/
+    test_managed_screen.py checks it on generated tokens); or by naming, by
+    itself, a Java class or a database's internal table
+    ("java.lang.Runtime", "information_schema"), which is left uninspected:
+    no attack by itself, and a word every query and Cookie header would be
+    searched for. PERF: substring tests and one regex whose every match
+    starts at a dot.
+    """
+    if "." in text or "_" in text or "-" in text:
+        text = text.lower()
+        return ("id_" in text or "server-" in text or "aced0005" in text or "ro0ab" in text
+                or "169.254.169.254" in text or _HINT_DOT.search("&" + text) is not None)
+    return "0" in text and ("aced0005" in text.lower() or "ro0ab" in text.lower())
+
+
 def _has_dotdot(raw_path: str) -> bool:
     decoded = _decode(raw_path).replace("\\", "/")
     return "/../" in decoded + "/" or decoded.startswith("../")
@@ -440,14 +543,15 @@ def _host_is_ip(host: str) -> bool:
     return bool(re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\]", host))
 
 
-def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str]]:
+def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str, str]]:
     if depth > 32:
         return
     if isinstance(node, str):
-        yield where, node
+        yield _field(node), where, node
     elif isinstance(node, dict):
         for key, value in list(node.items())[:MAX_VALUES]:
-            yield f"body:{str(key)[:40]}", f'"{key}":'
+            yield "b", f"body:{str(key)[:40]}", f'"{key}":'
+            yield "v", f"body:{str(key)[:40]}", str(key)
             yield from _json_values(value, f"body:{str(key)[:40]}", depth + 1)
     elif isinstance(node, list):
         for item in node[:MAX_VALUES]:
@@ -458,8 +562,8 @@ def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str]]
 # ' or 1=1, " or "a"="a, 1 or 2>1, ') or ('x'='x, ' or true--, admin' or ''='
 _TAUTOLOGY = re.compile(
     r"(?:(?P<ctx>['\")]|\d|^)\s*(?:or|and|xor)|(?:['\")]|^)\s*(?:\|\||&&))(?:\s+|(?=['\"(]))\s*\(*\s*"
-    r"(?:(?P<l>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|[a-z_]\w{0,30})\s*"
-    r"(?P<op>=|==|<=>|like|is|<>|!=|<=|>=|<|>)\s*(?P<r>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|"
+    r"(?:(?P<l>'[^']{0,30}'|\"[^\"]{0,30}\"|0x[0-9a-f]{1,16}\b|-?\d{1,10}|[a-z_]\w{0,30})\s*"
+    r"(?P<op>=|==|<=>|like|is\s+not|is|<>|!=|<=|>=|<|>)\s*(?P<r>'[^']{0,30}'|\"[^\"]{0,30}\"|0x[0-9a-f]{1,16}\b|-?\d{1,10}|"
     r"'[^']{0,30}$|\"[^\"]{0,30}$|[a-z_]\w{0,30}|null)|(?P<bare>true|false|not\s+false|-?\d{1,10})\s*(?P<end>--|#|;|\)|$|'|\"))")
 
 
@@ -478,6 +582,11 @@ def _tautology(sql: str) -> str | None:
         left, op, right = match.group("l"), match.group("op"), match.group("r")
         if left is None or right is None:
             continue
+        if op.startswith("is") and op != "is":
+            # "1 is not null", "'a' is not null": a constant is never null.
+            if right == "null" and (left[0] in "'\"" or left.lstrip("-").isdigit()):
+                return match.group().strip()
+            continue
         lq, rq = left.strip("'\""), right.strip("'\"")
         if right[0] in "'\"" and (len(right) == 1 or right[-1] != right[0]):
             # An unterminated right operand: the application's own closing quote ends it.
@@ -492,6 +601,11 @@ def _tautology(sql: str) -> str | None:
             return match.group().strip()
         if op in ("<>", "!=") and lq != rq:
             return match.group().strip()
+        if left[0] in "'\"" and right[0] in "'\"" and op in ("<", ">", "<=", ">="):
+            # Two strings compared: as constant as two numbers ("' or 'a'<'b").
+            if (op == "<" and lq < rq) or (op == ">" and lq > rq) or (op == "<=" and lq <= rq) or \
+                    (op == ">=" and lq >= rq):
+                return match.group().strip()
         if lq.lstrip("-").isdigit() and rq.lstrip("-").isdigit():
             a, b = int(lq), int(rq)
             if (op == "<" and a < b) or (op == ">" and a > b) or (op == "<=" and a <= b) or \

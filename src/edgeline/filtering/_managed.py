@@ -69,6 +69,10 @@ MAX_VALUES: Final = 512
 STANDARD_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BORING = re.compile(r"^[A-Za-z0-9_.\-]*$")
+# See ``token_hint``: every match starts at a dot.
+_HINT_DOT = re.compile(r"\.(?:(?<=[=&;\s]\.)|(?<=web\.)config|(?<=wp-config\.)php|(?<=debug\.)log|"
+                       r"(?<=laravel\.)log|(?<=database\.)y|(?<=secrets\.)y|"
+                       r"(?:php|config|conf|ini|ya?ml|json|sql|xml|inc|aspx?|jsp)\.\w)")
 _ESCAPED = re.compile(r"%[0-9a-fA-F]{2}|%u[0-9a-fA-F]{4}")
 _U_ESCAPE = re.compile(r"%u([0-9a-fA-F]{4})")
 _SPACES = re.compile(r"\s+")
@@ -91,9 +95,11 @@ _MISS: Final[Any] = object()
 # control character): it raises no flag and no argument can match a signature.
 _PLAIN_QUERY = re.compile(
     r"[A-Za-z0-9_.\-]*(?:=[A-Za-z0-9_.\-]*)?(?:&[A-Za-z0-9_.\-]*(?:=[A-Za-z0-9_.\-]*)?)*")
-# A Cookie header in which every value is empty or _BORING once split as ``cookies`` splits
-# it (on ";", then at the first "=", then stripped): no cookie can match a signature.
-_PLAIN_COOKIES = re.compile(r"(?:[^;=]*=[ \t]*[A-Za-z0-9_.\-]*[ \t]*(?:;|$))*")
+# A Cookie header in which every name and value is empty or _BORING once split as ``cookies``
+# splits it (on ";", then at the first "=", then stripped): with no ``token_hint`` either, no
+# cookie can match a signature.
+_PLAIN_COOKIES = re.compile(
+    r"(?:[ \t]*[A-Za-z0-9_.\-]*[ \t]*=[ \t]*[A-Za-z0-9_.\-]*[ \t]*(?:;|$))*")
 # Header fields whose values have fixed, harmless grammars; not inspected by "x" signatures.
 _SKIP_HEADERS: Final = frozenset({
     "accept", "accept-encoding", "accept-language", "accept-charset", "authorization",
@@ -106,7 +112,25 @@ _SKIP_HEADERS: Final = frozenset({
     "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "upgrade",
     "content-encoding", "transfer-encoding", "keep-alive", "x-real-ip", "x-forwarded-for",
     "forwarded", "via", "true-client-ip", "cdn-loop", "expect",
+    # client hints: structured lists of quoted brands and versions
+    "sec-ch-ua-full-version-list", "sec-ch-ua-full-version", "sec-ch-ua-arch", "sec-ch-ua-bitness",
+    "sec-ch-ua-model", "sec-ch-ua-platform-version", "sec-ch-ua-wow64", "sec-ch-ua-form-factors",
+    "sec-ch-prefers-color-scheme", "sec-ch-prefers-reduced-motion", "sec-ch-viewport-width",
+    "sec-ch-dpr", "sec-ch-device-memory", "device-memory", "dpr", "viewport-width", "rtt",
+    "downlink", "ect", "sec-gpc", "sec-purpose", "purpose",
 })
+# Of those, the ones set by the platform or the browser itself, or inspected elsewhere (the
+# Cookie header, cookie by cookie): never inspected.
+_NEVER_HEADERS: Final = frozenset(
+    {"cookie", "accept-encoding", "connection", "content-length", "transfer-encoding",
+     "content-encoding", "keep-alive", "te", "priority", "dnt", "upgrade-insecure-requests",
+     "cf-connecting-ip", "cf-ray", "cf-ipcountry", "cf-visitor", "cdn-loop", "sec-fetch-site",
+     "sec-fetch-mode", "sec-fetch-dest", "sec-fetch-user", "sec-websocket-key",
+     "sec-websocket-version", "sec-websocket-extensions"} | {
+        h for h in _SKIP_HEADERS if h.startswith("sec-ch-")})
+# What makes one of the others worth inspecting after all: a lookup (${jndi:...}), a shell
+# function definition (() { :; };) or an escape, as in attacks sprayed over every header
+# (tested inline in ``inspect_uncached``).
 
 
 class Hit:
@@ -125,8 +149,10 @@ class Hit:
         return f"Hit({self.id!r}, {self.message!r}, where={self.where!r})"
 
 
+# Slash look-alikes NFKC keeps, and the character an undecodable byte became: a space, as
+# MySQL reads %a0 between keywords.
 _SLASHES = str.maketrans({"\u2215": "/", "\u2044": "/", "\u29f8": "/", "\u2216": "\\",
-                          "\u29f5": "\\", "\u29f9": "\\"})
+                          "\u29f5": "\\", "\u29f9": "\\", "\ufffd": " "})
 
 
 def _decode(value: str) -> str:
@@ -413,7 +439,8 @@ class ManagedRules:
         the caller has counted it already.
         """
         query = view.raw_query
-        plain_query = not query or _PLAIN_QUERY.fullmatch(query) is not None
+        plain_query = not query or (_PLAIN_QUERY.fullmatch(query) is not None
+                                    and not token_hint(query))
         hit = self._protocol(view, plain_query, header_bytes)
         if hit is not None:
             return hit
@@ -440,6 +467,11 @@ class ManagedRules:
         raw_path = view.raw_path
         if not _BORING.match(raw_path.replace("/", "")):
             found = verdict("p", raw_path)
+            if found is None:
+                for segment in raw_path.split("/"):
+                    found = verdict("s", segment)
+                    if found is not None:
+                        break
             if found is not None:
                 return Hit(found[0], found[1], found[2], found[3], "path")
         count = 0
@@ -452,32 +484,47 @@ class ManagedRules:
                 if found is not None:
                     return Hit(found[0], found[1], found[2], found[3], "args:" + name[:40])
         cookie = headers.get("cookie")
-        if cookie and not _PLAIN_COOKIES.fullmatch(cookie):
+        if cookie and (not _PLAIN_COOKIES.fullmatch(cookie) or token_hint(cookie)):
             for name, value in view.cookies.items():
-                found = verdict("c", value)
+                found = verdict("c", name) or verdict("c", value)
                 if found is not None:
                     return Hit(found[0], found[1], found[2], found[3], "cookie:" + name[:40])
         for name in ("user-agent", "referer"):
             value = headers.get(name)
             if value:
                 found = verdict("h", value)
+                if found is None and name == "referer" and "?" in value:
+                    found = self._cached("R", value, self._referer_verdict)
                 if found is not None:
                     return Hit(found[0], found[1], found[2], found[3], "header:" + name)
         for name, value in headers.items():
-            if name not in _SKIP_HEADERS and name != "user-agent" and name != "referer":
+            if (name not in _SKIP_HEADERS or (name not in _NEVER_HEADERS and (
+                    "$" in value or "%" in value or "()" in value))) \
+                    and name != "user-agent" and name != "referer":
                 found = verdict("x", value)
                 if found is not None:
                     return Hit(found[0], found[1], found[2], found[3], "header:" + name)
         if self.inspect_body and view.body_bytes:
             if query and not count:
                 count = min(len(view.args_list), MAX_VALUES + 1)
-            for where, value in self._body_values(view):
+            for target, where, value in self._body_values(view):
                 count += 1
                 if count > MAX_VALUES:
                     break
-                found = verdict("b", value)
+                # An upload's name is inspected even when plain ("shell.php").
+                found = (verdict(target, value) if target != "f" else
+                         self._cached(target, value, self._verdict))
                 if found is not None:
                     return Hit(found[0], found[1], found[2], found[3], where)
+        return None
+
+    def _referer_verdict(self, _target: str, referer: str) -> tuple[str, str, str, int] | None:
+        """Return the verdict of the query arguments of a Referer (a link followed to here)."""
+        verdict = self._cached_verdict
+        for name, value in referer_args(referer):
+            found = verdict("a", name) or verdict("a", value)
+            if found is not None:
+                return found
         return None
 
     def _agent_verdict(self, _target: str, agent: str) -> tuple[str, str, str, int] | None:
@@ -491,38 +538,11 @@ class ManagedRules:
                 return (rule_id, "scanner", f"scanner user agent ({found.group()})", level)
         return None
 
-    def _body_values(self, view: Any) -> Iterator[tuple[str, str]]:
-        text = view.body[: self.max_body]
-        content_type = view.headers.get("content-type", "").lower()
-        if "application/x-www-form-urlencoded" in content_type:
-            pairs, _ = parse_query(text)
-            for name, value in pairs:
-                yield f"body:{name[:40]}", name
-                yield f"body:{name[:40]}", value
-            return
-        if "json" in content_type:
-            try:
-                document = json.loads(text)
-            except ValueError:
-                yield "body", text
-                return
-            yield from _json_values(document, "body", 0)
-            return
-        if "multipart/form-data" in content_type:
-            match = re.search(r'boundary="?([^";]+)"?', content_type)
-            if match:
-                for part in text.split("--" + match.group(1))[:64]:
-                    head, _, content = part.partition("\r\n\r\n")
-                    filename = re.search(r'filename="([^"]*)"', head)
-                    if filename:
-                        yield "body:filename", filename.group(1)
-                    if content:
-                        yield "body:part", content
-                return
-        yield "body", text
+    def _body_values(self, view: Any) -> Iterator[tuple[str, str, str]]:
+        return body_values(view.body[: self.max_body], view.headers.get("content-type", ""))
 
     def _cached_verdict(self, target: str, value: str) -> tuple[str, str, str, int] | None:
-        if not value or _BORING.match(value):
+        if not value or (_BORING.match(value) and not token_hint(value)):
             return None
         return self._cached(target, value, self._verdict)
 
@@ -723,6 +743,103 @@ def request_key(request: Any) -> tuple[Any, ...]:
     return (request.method, str(request.url), *request.headers.raw)
 
 
+# A body sent without a Content-Type that reads as a form: name=value pairs joined by "&".
+_FORM_SHAPE = re.compile(r"[^=&\r\n]+=[^&\r\n]*(?:&[^=&\r\n]+=[^&\r\n]*)*")
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.I)
+_PART_NAME = re.compile(r'\bname="([^"]*)"')
+_FILENAME = re.compile(r'filename="([^"]*)"')
+# Text between XML tags and quoted attribute values: the fields of an XML document.
+_XML_FIELDS = re.compile(r">([^<]+)<|=\s*\"([^\"]*)\"|=\s*'([^']*)'")
+
+
+def _field(value: str) -> str:
+    """Return the target of a body field: ``b`` for a document, ``v`` for a value."""
+    return "b" if len(value) > 2048 or value.count("\n") >= 2 else "v"
+
+
+def body_values(text: str, content_type: str) -> Iterator[tuple[str, str, str]]:
+    """Split a body into (target, where, value) for the signatures.
+
+    A field (of a form, a multipart part that is not a file, a JSON string,
+    the text and attributes of an XML document) and the name of a form field
+    or part is matched as ``v``: with the level 1 signatures of query
+    arguments and the body signatures. A field of more than two lines or
+    over 2 KiB (prose, markdown, code) and what is posted whole (a file,
+    text, XML as a document, JSON keys as ``"key":``, a body that does not
+    parse) are matched as ``b``; uploaded file names as ``f``. A body without
+    a Content-Type that has the shape of a form is read as one.
+    """
+    raw_type, content_type = content_type, content_type.lower()
+    if "application/x-www-form-urlencoded" in content_type or (
+            not content_type.strip() and _FORM_SHAPE.fullmatch(text)):
+        pairs, _ = parse_query(text)
+        for name, value in pairs:
+            where = f"body:{name[:40]}"
+            yield "v", where, name
+            yield _field(value), where, value
+        return
+    if "json" in content_type:
+        try:
+            document = json.loads(text)
+        except ValueError:
+            yield "b", "body", text
+            return
+        yield from _json_values(document, "body", 0)
+        return
+    if "multipart/form-data" in content_type:
+        match = _BOUNDARY.search(raw_type)  # a boundary is case-sensitive
+        if match:
+            for part in text.split("--" + match.group(1))[:64]:
+                head, _, content = part.partition("\r\n\r\n")
+                if content.endswith("\r\n"):
+                    content = content[:-2]
+                part_name = _PART_NAME.search(head)
+                where = f"body:{part_name.group(1)[:40]}" if part_name else "body:part"
+                if part_name:
+                    yield "v", where, part_name.group(1)
+                filename = _FILENAME.search(head)
+                if filename:
+                    yield "f", "body:filename", filename.group(1)
+                    if content:
+                        yield "b", where, content
+                elif content:
+                    yield _field(content), where, content
+            return
+    yield "b", "body", text
+    if "xml" in content_type or text[:1] == "<":
+        for match in _XML_FIELDS.finditer(text[:MAX_VALUE * 4]):
+            value = match.group(1) or match.group(2) or match.group(3)
+            if value and not value.isspace():
+                yield _field(value), "body:xml", value
+
+
+def referer_args(referer: str) -> list[tuple[str, str]]:
+    """Return the first MAX_VALUES query arguments of a Referer URL."""
+    query = referer.partition("?")[2].partition("#")[0]
+    return parse_query(query)[0][:MAX_VALUES]
+
+
+def token_hint(text: str) -> bool:
+    """Return whether a _BORING token (or a plain query or Cookie header) needs inspecting.
+
+    Below level 3, such a token matches a signature by naming a sensitive
+    file (EL-LFI-104: ".env", "id_rsa", "config.php.bak"), holding a
+    serialized Java object (EL-JAVA-103) or the metadata address
+    (EL-SSRF-101), and this is necessary for each (tests/filtering/
+    test_managed_screen.py checks it on generated tokens); or by naming, by
+    itself, a Java class or a database's internal table
+    ("java.lang.Runtime", "information_schema"), which is left uninspected:
+    no attack by itself, and a word every query and Cookie header would be
+    searched for. PERF: substring tests and one regex whose every match
+    starts at a dot.
+    """
+    if "." in text or "_" in text or "-" in text:
+        text = text.lower()
+        return ("id_" in text or "server-" in text or "aced0005" in text or "ro0ab" in text
+                or "169.254.169.254" in text or _HINT_DOT.search("&" + text) is not None)
+    return "0" in text and ("aced0005" in text.lower() or "ro0ab" in text.lower())
+
+
 def _has_dotdot(raw_path: str) -> bool:
     decoded = _decode(raw_path).replace("\\", "/")
     return "/../" in decoded + "/" or decoded.startswith("../")
@@ -732,14 +849,15 @@ def _host_is_ip(host: str) -> bool:
     return bool(re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\]", host))
 
 
-def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str]]:
+def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str, str]]:
     if depth > 32:
         return
     if isinstance(node, str):
-        yield where, node
+        yield _field(node), where, node
     elif isinstance(node, dict):
         for key, value in list(node.items())[:MAX_VALUES]:
-            yield f"body:{str(key)[:40]}", f'"{key}":'
+            yield "b", f"body:{str(key)[:40]}", f'"{key}":'
+            yield "v", f"body:{str(key)[:40]}", str(key)
             yield from _json_values(value, f"body:{str(key)[:40]}", depth + 1)
     elif isinstance(node, list):
         for item in node[:MAX_VALUES]:
@@ -750,8 +868,8 @@ def _json_values(node: Any, where: str, depth: int) -> Iterator[tuple[str, str]]
 # ' or 1=1, " or "a"="a, 1 or 2>1, ') or ('x'='x, ' or true--, admin' or ''='
 _TAUTOLOGY = re.compile(
     r"(?:(?P<ctx>['\")]|\d|^)\s*(?:or|and|xor)|(?:['\")]|^)\s*(?:\|\||&&))(?:\s+|(?=['\"(]))\s*\(*\s*"
-    r"(?:(?P<l>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|[a-z_]\w{0,30})\s*"
-    r"(?P<op>=|==|<=>|like|is|<>|!=|<=|>=|<|>)\s*(?P<r>'[^']{0,30}'|\"[^\"]{0,30}\"|-?\d{1,10}|"
+    r"(?:(?P<l>'[^']{0,30}'|\"[^\"]{0,30}\"|0x[0-9a-f]{1,16}\b|-?\d{1,10}|[a-z_]\w{0,30})\s*"
+    r"(?P<op>=|==|<=>|like|is\s+not|is|<>|!=|<=|>=|<|>)\s*(?P<r>'[^']{0,30}'|\"[^\"]{0,30}\"|0x[0-9a-f]{1,16}\b|-?\d{1,10}|"
     r"'[^']{0,30}$|\"[^\"]{0,30}$|[a-z_]\w{0,30}|null)|(?P<bare>true|false|not\s+false|-?\d{1,10})\s*(?P<end>--|#|;|\)|$|'|\"))")
 
 
@@ -770,6 +888,11 @@ def _tautology(sql: str) -> str | None:
         left, op, right = match.group("l"), match.group("op"), match.group("r")
         if left is None or right is None:
             continue
+        if op.startswith("is") and op != "is":
+            # "1 is not null", "'a' is not null": a constant is never null.
+            if right == "null" and (left[0] in "'\"" or left.lstrip("-").isdigit()):
+                return match.group().strip()
+            continue
         lq, rq = left.strip("'\""), right.strip("'\"")
         if right[0] in "'\"" and (len(right) == 1 or right[-1] != right[0]):
             # An unterminated right operand: the application's own closing quote ends it.
@@ -784,6 +907,11 @@ def _tautology(sql: str) -> str | None:
             return match.group().strip()
         if op in ("<>", "!=") and lq != rq:
             return match.group().strip()
+        if left[0] in "'\"" and right[0] in "'\"" and op in ("<", ">", "<=", ">="):
+            # Two strings compared: as constant as two numbers ("' or 'a'<'b").
+            if (op == "<" and lq < rq) or (op == ">" and lq > rq) or (op == "<=" and lq <= rq) or \
+                    (op == ">=" and lq >= rq):
+                return match.group().strip()
         if lq.lstrip("-").isdigit() and rq.lstrip("-").isdigit():
             a, b = int(lq), int(rq)
             if (op == "<" and a < b) or (op == ">" and a > b) or (op == "<=" and a <= b) or \
