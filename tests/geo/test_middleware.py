@@ -276,3 +276,33 @@ async def test_opt_out_parameter_is_ignored_where_nothing_redirects_and_when_dis
                          cf={"country": "FR", "continent": "EU"})
     assert (await renamed.get("/shop/x?stay=off")).status == 200
     assert (await renamed.get("/shop/x?edge_geo=off")).status == 302
+
+
+@pytest.mark.parametrize("personalize_first", [False, True])
+async def test_a_failed_first_load_is_tried_once_whichever_stage_asks_first(
+        personalize_first: bool) -> None:
+    from edgeline.config import ConfigPlane
+
+    plane = ConfigPlane("EDGE_CONFIG", "edge-config")
+    refreshes = 0
+    refresh = plane.refresh
+
+    async def counted(env: object, base: object = None) -> bool:
+        nonlocal refreshes
+        refreshes += 1
+        return await refresh(env, base)  # type: ignore[arg-type]
+
+    plane.refresh = counted  # type: ignore[method-assign]
+    app = App()
+    stages = [plane.loader, personalize(plane)]
+    app.use(*(reversed(stages) if personalize_first else stages))
+
+    @app.get("/")
+    async def index(request: Request, ctx: Context) -> Response:
+        return Response.from_text("ok")
+
+    client = TestClient(app, env={}, cf={"country": "FR"})  # no EDGE_CONFIG binding
+    assert (await client.get("/")).status == 200
+    assert refreshes == 1 and plane.current is None
+    assert (await client.get("/")).status == 200
+    assert refreshes == 1  # later requests wait for no load

@@ -221,8 +221,12 @@ class ConfigPlane:
         finally:
             self._refreshing = False
 
-    async def _ensure_loaded(self, ctx: Context) -> None:
-        # The first requests of an isolate share one load; later ones never wait.
+    async def ensure_loaded(self, ctx: Context) -> None:
+        """Wait for the isolate's first load (started now if nothing started it yet).
+
+        The first requests of an isolate share one load, whoever asks for it (the
+        loader middleware, or a stage placed before it); later ones never wait.
+        """
         first = self._first
         if first is None:
             first = self._first = asyncio.ensure_future(self.refresh(ctx.env, ctx.origin))
@@ -252,7 +256,7 @@ class ConfigPlane:
             if request.path == admin_path:
                 return await self._admin(request, ctx)
             if not self._started:
-                await self._ensure_loaded(ctx)
+                await self.ensure_loaded(ctx)
             else:
                 self._maybe_refresh(ctx)
             ctx.state[STATE_KEY] = self._current

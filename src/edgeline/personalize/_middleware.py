@@ -117,7 +117,11 @@ class PlanSource:
             return self._plan
         loading = self._loading
         if plane.current is None and loading is None:
-            loading = self._loading = asyncio.ensure_future(plane.refresh(ctx.env, ctx.origin))
+            # A ConfigPlane shares its first load (one KV read, one error logged)
+            # with its own loader; a bare source is refreshed.
+            ensure = getattr(plane, "ensure_loaded", None)
+            first = ensure(ctx) if ensure is not None else plane.refresh(ctx.env, ctx.origin)
+            loading = self._loading = asyncio.ensure_future(first)
         if loading is not None and not loading.done():
             try:
                 await asyncio.shield(loading)
