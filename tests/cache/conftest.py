@@ -42,6 +42,7 @@ class Proxy:
                 return
             except httpx.TransportError:
                 time.sleep(0.05)
+        self.close()  # never leave a started process behind
         raise RuntimeError("edgeline proxy did not start")
 
     def close(self) -> None:
