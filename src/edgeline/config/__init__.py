@@ -20,9 +20,9 @@ problems name the field path, the expected type and the line. See
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_names
 from ._errors import ConfigInvalid, Problem
 from ._limits import MAX_KEY_BYTES, MAX_VALUE_BYTES, check_key, check_value_size
 from ._plane import STATE_KEY, ConfigPlane
@@ -44,22 +44,13 @@ if TYPE_CHECKING:
 # PERF: these need msgspec and the schemas (and the IP sets are only built by a
 # configuration that has IP lists); they are imported on first use so that a
 # worker's start-up (and Pyodide without msgspec) does not pay for them.
-_LAZY = {
-    "IPListError": "._ipset", "IPSet": "._ipset", "sort_entries": "._ipset",
-    "Build": "._compile", "CompiledConfig": "._compile", "Compiler": "._compile",
-    "GeoPolicies": "._compile", "compile_config": "._compile", "compiler": "._compile",
-    "compilers": "._compile", "convert_config": "._decode", "decode_config": "._decode",
-    "load_file": "._decode", "load_config": "._load", "validate_file": "._load",
+_SUBMODULES = {
+    "._ipset": ("IPListError", "IPSet", "sort_entries"),
+    "._compile": ("Build", "CompiledConfig", "Compiler", "GeoPolicies", "compile_config",
+                  "compiler", "compilers"),
+    "._decode": ("convert_config", "decode_config", "load_file"),
+    "._load": ("load_config", "validate_file"),
 }
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
 
 
 __all__ = [
@@ -87,3 +78,5 @@ __all__ = [
     "sort_entries",
     "validate_file",
 ]
+
+__getattr__, __dir__ = lazy_names(__name__, globals(), _SUBMODULES)

@@ -27,9 +27,9 @@ signatures see the normal form. See ``docs/rules.md`` for the language.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_names
 from ..types import Middleware
 from ._engine import RULE_HEADER, STATE_KEY, firewall
 from ._view import MAX_BODY, RequestView
@@ -102,7 +102,6 @@ _SUBMODULES = {
         "RequireAuth", "Rule", "Ruleset", "RulesetInvalid", "SetHeader", "compile_ruleset",
     ),
 }
-_LAZY = {name: module for module, names in _SUBMODULES.items() for name in names}
 
 __all__ = [
     "ALGORITHMS",
@@ -193,15 +192,4 @@ def managed_rules(paranoia: int = 1, *, mode: str = "block", exclude: Iterable[s
     middleware.__qualname__ = f"managed_rules(paranoia={paranoia})"
     return middleware
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _SUBMODULES)

@@ -18,9 +18,9 @@ pass ``on_error`` to ``forward()``.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_names
 from ._errors import (
     OriginBadResponse,
     OriginFailure,
@@ -62,7 +62,6 @@ _SUBMODULES = {
         "HealthRegistry", "RetryBudget", "RetryTransport", "TimeoutTransport", "backoff_delay",
     ),
 }
-_LAZY = {name: module for module, names in _SUBMODULES.items() for name in names}
 
 __all__ = [
     "HEALTH", "HOP_BY_HOP", "IDEMPOTENT", "AsgiTransport", "BreakerTransport", "CircuitBreaker",
@@ -74,15 +73,4 @@ __all__ = [
     "upstream_request", "verify_origin_signature",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _SUBMODULES)

@@ -51,9 +51,9 @@ Trailing slash (``trailing_slash=`` on either router)
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_names
 from ._compiled import Router
 from ._converters import INT, MISSING, UUID, Converter
 from ._group import RouteGroup
@@ -68,7 +68,6 @@ if TYPE_CHECKING:
 _SUBMODULES = {
     "._reference": ("ReferenceRouter",),
 }
-_LAZY = {name: module for module, names in _SUBMODULES.items() for name in names}
 
 __all__ = [
     "INT",
@@ -86,15 +85,4 @@ __all__ = [
     "normalize_path",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _SUBMODULES)
