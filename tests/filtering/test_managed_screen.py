@@ -19,13 +19,12 @@ from hypothesis import strategies as st
 
 from edgeline.filtering import ManagedRules, RequestView
 from edgeline.filtering._managed import (
-    _BLOCK_COMMENT,
-    _LINE_COMMENT,
     _RESHAPED,
     _SPACES,
     _TAB_NL,
     _TAUTOLOGY,
     _decode,
+    sql_form,
 )
 from edgeline.filtering._prefilter import WS0, WS1, best_clause, clauses_of, screen_for
 from edgeline.filtering._signatures import PROBE_PATHS, SIGNATURES
@@ -49,14 +48,7 @@ ALL_PATTERNS = sorted({s[3] for group in SIGNATURES.values() for s in group}
 def _forms(value: str) -> list[str]:
     """Return the texts signatures see for ``value``: plain, SQL and XSS forms."""
     plain = _decode(value)
-    sql = plain
-    if "/*" in sql or "*/" in sql:
-        sql = _BLOCK_COMMENT.sub(" ", sql.replace("*/", " */"))
-        sql = re.sub(r"/\*.*?\*/", " ", sql)
-    if "--" in sql or "#" in sql:
-        sql = _LINE_COMMENT.sub(" ", sql)
-    sql = _SPACES.sub(" ", sql)
-    return [plain, sql, _SPACES.sub(" ", plain), _TAB_NL.sub("", plain)]
+    return [plain, sql_form(plain), _SPACES.sub(" ", plain), _TAB_NL.sub("", plain)]
 
 
 def _corpus_texts() -> list[str]:

@@ -580,13 +580,7 @@ class ManagedRules:
                     return (rule_id, category, message, level)
         sql_rules = compiled.sql.get(target)
         if sql_rules:
-            sql = plain
-            if "/*" in sql or "*/" in sql:
-                sql = _BLOCK_COMMENT.sub(" ", sql.replace("*/", " */"))
-                sql = re.sub(r"/\*.*?\*/", " ", sql)
-            if "--" in sql or "#" in sql:
-                sql = _LINE_COMMENT.sub(" ", sql)
-            sql = _SPACES.sub(" ", sql)
+            sql = sql_form(plain)
             if screen_sql is None or screen_sql.search(sql):
                 for rule_id, level, regex, message, category in sql_rules:
                     if regex.search(sql):
@@ -731,6 +725,17 @@ class ManagedRules:
 
     def __repr__(self) -> str:
         return f"ManagedRules(paranoia={self.paranoia}, mode={self.mode!r})"
+
+
+def sql_form(plain: str) -> str:
+    """Return the text SQL signatures see: comments become spaces, runs of space one space."""
+    sql = plain
+    if "/*" in sql or "*/" in sql:
+        sql = _BLOCK_COMMENT.sub(" ", sql.replace("*/", " */"))
+        sql = re.sub(r"/\*.*?\*/", " ", sql)
+    if "--" in sql or "#" in sql:
+        sql = _LINE_COMMENT.sub(" ", sql)
+    return _SPACES.sub(" ", sql)
 
 
 def request_key(request: Any) -> tuple[Any, ...]:
