@@ -36,9 +36,9 @@ class DemoOrigin:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            from .adapters.asgi import answer_lifespan
+
+            await answer_lifespan(receive, send)
             return
         method, path = scope["method"], scope["path"]
         query = parse_qs(scope.get("query_string", b"").decode())

@@ -109,3 +109,38 @@ def test_head_gets_the_length_but_no_body(method: str) -> None:
             connection.close()
     assert response.getheader("content-length") == "5"
     assert body == (b"hello" if method == "GET" else b"")
+
+
+async def _run_lifespan(app: Any) -> list[str]:
+    """Drive ``app`` through startup and shutdown; return what it sent."""
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    await app({"type": "lifespan"}, receive, send)
+    return sent
+
+
+@pytest.mark.anyio
+async def test_lifespan_is_answered_and_shutdown_waits_for_background_work() -> None:
+    from edgeline.demo import DemoOrigin
+
+    done: list[str] = []
+    adapter = AsgiAdapter(App())
+
+    async def background() -> None:
+        done.append("background")
+
+    adapter.wait_until(background())
+    assert await _run_lifespan(adapter) == ["lifespan.startup.complete",
+                                            "lifespan.shutdown.complete"]
+    assert done == ["background"]
+    assert await _run_lifespan(DemoOrigin()) == ["lifespan.startup.complete",
+                                                 "lifespan.shutdown.complete"]
+    with pytest.raises(RuntimeError, match="HTTP only"):
+        await adapter({"type": "websocket"}, None, None)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from ..headers import Headers
 from ..messages import Request
 from ..url import URL
 
-__all__ = ["AsgiAdapter"]
+__all__ = ["AsgiAdapter", "answer_lifespan", "receive_body"]
 
 log = logging.getLogger("edgeline")
 
@@ -75,6 +75,20 @@ async def receive_body(receive: Receive) -> AsyncIterator[bytes]:
         if chunk:
             yield chunk
         if not message.get("more_body", False):
+            return
+
+
+async def answer_lifespan(receive: Receive, send: Send,
+                          on_shutdown: Callable[[], Awaitable[Any]] | None = None) -> None:
+    """Answer the ASGI lifespan protocol until shutdown, awaiting ``on_shutdown`` first."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if on_shutdown is not None:
+                await on_shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
             return
 
 
@@ -155,14 +169,7 @@ class AsgiAdapter:
         """Answer the lifespan protocol; refuse anything else that is not HTTP."""
         if kind != "lifespan":
             raise RuntimeError(f"edgeline serves HTTP only, not {kind}")
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.aclose()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await answer_lifespan(receive, send, on_shutdown=self.aclose)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..adapters.asgi import receive_body
+from ..adapters.asgi import answer_lifespan, receive_body
 from ..context import Bindings
 from . import install_workers_module
 from .cf import GEO_HEADER, GeoOverrideError, build_cf
@@ -185,7 +185,7 @@ class Emulator:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         if scope["type"] != "http":
             raise RuntimeError(f"the emulator serves HTTP only, not {scope['type']}")
@@ -390,11 +390,3 @@ async def _error_page(send: Send, title: str, detail: str) -> int:
     return 500
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
