@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from ..headers import Headers
 from ..messages import Request
@@ -226,25 +226,25 @@ def loops_through_here(headers: Headers, cdn_id: str = "edgeline") -> bool:
     wait on itself wherever concurrent misses are collapsed.
     """
     mark = f"node={node_id()}"
-    for value in headers.get_all("cdn-loop"):
-        if mark in value:
-            for member in value.split(","):
-                cdn, _, params = member.partition(";")
-                if (cdn.strip().lower() == cdn_id
-                        and mark in (p.strip() for p in params.split(";"))):
-                    return True
-    return False
+    return any(mark in params for params in _cdn_loop_params(headers.raw, cdn_id, mark))
 
 
 def _cdn_loop_count(items: list[tuple[str, str]], cdn_id: str) -> int:
     """Count the CDN-Loop members (RFC 8586 ``cdn-info``) whose cdn-id is ``cdn_id``."""
-    count = 0
+    return sum(1 for _ in _cdn_loop_params(items, cdn_id, cdn_id))
+
+
+def _cdn_loop_params(items: list[tuple[str, str]], cdn_id: str, hint: str) -> Iterator[list[str]]:
+    """Yield the parameters of each CDN-Loop member whose cdn-id is ``cdn_id``.
+
+    PERF: field values that do not contain ``hint`` (case-insensitively) are skipped unparsed.
+    """
     for k, v in items:
-        if k == "cdn-loop" and cdn_id in v.lower():
+        if k == "cdn-loop" and hint in v.lower():
             for member in v.split(","):
-                if member.split(";", 1)[0].strip().lower() == cdn_id:
-                    count += 1
-    return count
+                cdn, *params = member.split(";")
+                if cdn.strip().lower() == cdn_id:
+                    yield [p.strip() for p in params]
 
 
 def _replace(items: list[tuple[str, str]], name: str, value: str) -> list[tuple[str, str]]:
