@@ -51,6 +51,15 @@ moves much less, so these read what the throughput ratio would be with a
 core to spare. They are reported beside the targets, not instead of them.
 ``load_1min_start``/``_end`` give the machine's load around the run.
 
+NOTE: edgeline's uvicorn setup (``edgeline.cli._server``) settles the heap
+(``gc.freeze`` after a collection) once the app is built; the floor and the
+origin run on the same setup, so it applies to them too. In a closed loop
+of 32 connections a request waits behind the others, so the p99 ratio
+follows the inverse of the throughput ratio; the open-loop figures at a
+fixed rate are the latency a server adds when it is not saturated.
+``bench/_profile.py`` breaks a hit down layer by layer, in process or, with
+``--http``, as server CPU time per request over HTTP.
+
 It also writes ``bench/results/REPORT.md`` with PNG plots (``_report.py``)
 and ``bench/results/e2e_samples.json`` (the distributions behind them).
 """
