@@ -10,7 +10,13 @@ it less than wall time), in batches interleaved across rows and scenarios
 so that drift is shared; each figure is the median batch, with the fastest
 beside it.
 
-Run: ``PYTHONPATH=src python bench/_profile.py [--rounds N] [--profile hit]``.
+``--http`` serves each row on edgeline's uvicorn setup (one process per
+row, the way ``bench/e2e.py`` serves the worker) and loads it with wrk on
+127.0.0.1 instead: the figure is the server's CPU time (user + system) per
+request, rounds interleaved, so the step between rows is what that layer
+costs over HTTP, uvicorn's share of its extra response fields included.
+
+Run: ``PYTHONPATH=src python bench/_profile.py [--rounds N] [--profile hit] [--http]``.
 """
 
 from __future__ import annotations
@@ -134,9 +140,75 @@ def _find_cache(app: Any) -> Any:
     return None
 
 
+def serve_row(index: int, port: int) -> None:
+    """Serve ladder row ``index`` (its cache primed) on 127.0.0.1:``port`` until terminated."""
+    from e2e import US
+
+    from edgeline.cli import _bind, _server
+
+    label, app, path = layers()[index]
+
+    async def serve() -> None:
+        if hasattr(app, "app"):
+            scope = scope_for(path, US)
+            # The cache key holds the Host the load generator will send.
+            scope["headers"] = [(b"host", f"127.0.0.1:{port}".encode())] + scope["headers"][1:]
+            await _prime(app, scope)
+        await _server(app).serve(sockets=[_bind("127.0.0.1", port)])
+
+    asyncio.run(serve())
+
+
+def http_ladder(rounds: int, seconds: float = 2.0) -> None:
+    """Print each row's server CPU time per request over HTTP (wrk, interleaved rounds)."""
+    import os
+    import subprocess
+
+    from _load import wrk
+    from cache import _free_port, _stop, _wait_port
+    from e2e import US, _cpu_seconds
+
+    rows = layers()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent / "src"))
+    servers: list[tuple[subprocess.Popen[bytes], int]] = []
+    try:
+        for index in range(len(rows)):
+            port = _free_port()
+            servers.append((subprocess.Popen(
+                [sys.executable, __file__, "--serve", str(index), str(port)], env=env), port))
+        for _, port in servers:
+            _wait_port(port, timeout=20)
+            wrk(f"http://127.0.0.1:{port}/obj", 1, headers=US)  # warm
+        cpu: list[list[float]] = [[] for _ in rows]
+        for _ in range(rounds):
+            for i, (process, port) in enumerate(servers):
+                before = _cpu_seconds(process.pid)
+                result = wrk(f"http://127.0.0.1:{port}/obj", seconds, headers=US)
+                cpu[i].append((_cpu_seconds(process.pid) - before) * 1e6
+                              / max(1, result["requests"]))
+    finally:
+        for process, _ in servers:
+            _stop(process)
+    previous = previous_min = 0.0
+    for (label, _, _), values in zip(rows, cpu, strict=True):
+        us, fastest = statistics.median(values), min(values)
+        print(f"{label:60s} {us:6.1f} us CPU (+{us - previous:5.1f})"
+              f"  min {fastest:6.1f} (+{fastest - previous_min:5.1f})")
+        previous, previous_min = us, fastest
+
+
 def main() -> None:
     from _e2e_worker import build
     from e2e import SCENARIOS, US
+
+    if "--serve" in sys.argv:
+        at = sys.argv.index("--serve")
+        serve_row(int(sys.argv[at + 1]), int(sys.argv[at + 2]))
+        return
+    if "--http" in sys.argv:
+        rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
+        http_ladder(rounds)
+        return
 
     if "--profile" in sys.argv:
         scenario = sys.argv[sys.argv.index("--profile") + 1]

@@ -53,7 +53,10 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _server(app: Any) -> Any:
+    """Return the uvicorn server edgeline runs ``app`` on (built: its heap is settled)."""
     import uvicorn
+
+    from ._heap import settle
 
     class EmbeddedServer(uvicorn.Server):
         @contextlib.contextmanager
@@ -67,7 +70,10 @@ def _server(app: Any) -> Any:
                             # uvicorn's would duplicate an origin's (RFC 9110 §6.6.1).
                             date_header=False,
                             timeout_graceful_shutdown=2)
-    return EmbeddedServer(config)
+    server = EmbeddedServer(config)
+    # PERF: the app and uvicorn are loaded: no full collection walks them again.
+    settle()
+    return server
 
 
 async def _dev(args: argparse.Namespace) -> int:

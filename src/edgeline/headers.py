@@ -188,8 +188,11 @@ class Headers(MutableMapping[str, str]):
         """Replace all values of ``name`` with ``value``, keeping its first position."""
         key, value = _check(name, value)
         items = self._items
-        for i, (k, _) in enumerate(items):
-            if k == key:
+        # PERF: a field set on the way out (Server-Timing, Cache-Status) is
+        # usually new: one plain scan, then an append that keeps the wire.
+        for pair in items:
+            if pair[0] == key:
+                i = items.index(pair)  # the first pair of this name
                 items[i] = (key, value)
                 self._items = items[: i + 1] + [p for p in items[i + 1 :] if p[0] != key]
                 self._wire = self._seen = None

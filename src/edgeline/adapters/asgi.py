@@ -16,6 +16,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from .._heap import settle
 from ..app import App
 from ..context import Context
 from ..headers import Headers
@@ -79,11 +80,15 @@ async def receive_body(receive: Receive) -> AsyncIterator[bytes]:
 
 
 async def answer_lifespan(receive: Receive, send: Send,
-                          on_shutdown: Callable[[], Awaitable[Any]] | None = None) -> None:
-    """Answer the ASGI lifespan protocol until shutdown, awaiting ``on_shutdown`` first."""
+                          on_shutdown: Callable[[], Awaitable[Any]] | None = None,
+                          on_startup: Callable[[], Any] | None = None) -> None:
+    """Answer the ASGI lifespan protocol until shutdown, calling ``on_startup`` and
+    awaiting ``on_shutdown`` first."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            if on_startup is not None:
+                on_startup()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if on_shutdown is not None:
@@ -169,7 +174,8 @@ class AsgiAdapter:
         """Answer the lifespan protocol; refuse anything else that is not HTTP."""
         if kind != "lifespan":
             raise RuntimeError(f"edgeline serves HTTP only, not {kind}")
-        await answer_lifespan(receive, send, on_shutdown=self.aclose)
+        # PERF: the app is built when the server starts: its heap is settled then.
+        await answer_lifespan(receive, send, on_shutdown=self.aclose, on_startup=settle)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

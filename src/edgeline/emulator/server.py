@@ -28,6 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .._heap import settle
 from ..adapters.asgi import answer_lifespan, receive_body
 from ..context import Bindings
 from . import install_workers_module
@@ -104,6 +105,8 @@ class WorkerLoader:
         self.module = module
         self.error = None
         self.generation += 1
+        # PERF: the replaced worker's cycles are collected, the new one is kept out of sight.
+        settle()
         return True
 
     def changed(self) -> bool:
