@@ -180,7 +180,8 @@ def personalize(
         except Exception:  # NOTE: analytics must never fail a request
             log.exception("on_exposure failed for %s", event.get("experiment"))
 
-    apply: ApplyPlan | None = None  # the plan's part of the stage, imported with the first plan
+    # The plan's part of the stage: imported now for a plan given in code, else with the first plan.
+    apply: ApplyPlan | None = _load_stage() if fixed is not None else None
 
     async def personalize(request: Request, ctx: Context, call_next: CallNext) -> Response:
         nonlocal apply
