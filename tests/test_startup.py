@@ -129,10 +129,14 @@ def test_the_check_catches_a_clock_read_and_a_random_draw(tmp_path: Path) -> Non
 # importing them at start-up would add their compile and run time to every
 # cold start that has no dedicated snapshot.
 ON_DEMAND = ["edgeline.config._compile", "edgeline.config._ipset", "edgeline.config._load",
-             "edgeline.filtering._auth", "edgeline.filtering._compile",
+             "edgeline.filtering._apply", "edgeline.filtering._auth",
+             "edgeline.filtering._compile", "edgeline.filtering._lists",
              "edgeline.filtering._managed", "edgeline.filtering._parse",
-             "edgeline.filtering._ratelimit", "edgeline.origin._origin",
-             "edgeline.origin._resilience", "edgeline.routing._reference", "http.cookies"]
+             "edgeline.filtering._ratelimit", "edgeline.filtering._ruleset",
+             "edgeline.filtering._view", "edgeline.origin._origin",
+             "edgeline.origin._resilience", "edgeline.personalize._plan",
+             "edgeline.personalize._slots", "edgeline.personalize._stage",
+             "edgeline.routing._reference", "http.cookies"]
 
 
 def test_example_worker_import_leaves_on_demand_modules_out() -> None:
@@ -149,11 +153,14 @@ def test_on_demand_modules_load_when_used() -> None:
         "from edgeline.origin import RetryTransport, build_origin_transport\n"
         "from edgeline.routing import ReferenceRouter\n"
         "from edgeline.config import IPSet\n"
+        "from edgeline.filtering import RequestView\n"
+        "from edgeline.personalize import GeoPlan\n"
         "print(json.dumps(sorted(sys.modules)))\n")], cwd=ROOT, capture_output=True,
         text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout)
     for name in ["edgeline.filtering._managed", "edgeline.filtering._auth",
                  "edgeline.origin._resilience", "edgeline.origin._origin",
-                 "edgeline.routing._reference", "edgeline.config._ipset"]:
+                 "edgeline.routing._reference", "edgeline.config._ipset",
+                 "edgeline.filtering._view", "edgeline.personalize._plan"]:
         assert name in loaded

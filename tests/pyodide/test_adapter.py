@@ -247,6 +247,14 @@ def test_example_worker_serves_from_a_memory_snapshot(snapshot_files: dict[str, 
         reply = harness.fetch("GET", "https://edge.example/hello/ada",
                               headers=[("cf-ipcountry", "DE")], cf={"country": "DE"})
         assert (reply.status, reply.body) == (200, b"Hallo, ada! (from the edge)\n")
+        # Nor did that first request (no configuration in KV) need what a configuration,
+        # a uuid route or the admin route brings in.
+        loaded = harness.run(
+            "import sys; [name for name in ('edgeline.filtering._apply', "
+            "'edgeline.filtering._ruleset', 'edgeline.filtering._view', "
+            "'edgeline.personalize._plan', 'edgeline.personalize._stage', "
+            "'edgeline.config._compile', 'uuid', 'hmac', 'secrets') if name in sys.modules]")
+        assert loaded == []
         assert harness.run("import edgeline.filtering._auth as auth; auth.__name__") \
             == "edgeline.filtering._auth"
     finally:

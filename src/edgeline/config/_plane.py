@@ -44,7 +44,6 @@ Admin route
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
 import sys
@@ -320,6 +319,9 @@ class ConfigPlane:
             return Response.problem(404, "Not Found", f"no route for {request.method} {request.path}")
         given = request.headers.get("authorization") or ""
         scheme, _, token = given.partition(" ")
+        # PERF: hmac is imported by the admin route, not at start-up.
+        import hmac
+
         # APPSEC: constant-time comparison, so timing does not reveal the secret.
         ok = hmac.compare_digest(token.strip().encode(), str(secret).encode())
         if scheme.lower() != "bearer" or not ok:

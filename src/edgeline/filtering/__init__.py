@@ -31,8 +31,7 @@ from typing import TYPE_CHECKING
 
 from .._lazy import lazy_names
 from ..types import Middleware
-from ._engine import RULE_HEADER, STATE_KEY, firewall
-from ._view import MAX_BODY, RequestView
+from ._engine import MAX_BODY, RULE_HEADER, STATE_KEY, firewall
 
 if TYPE_CHECKING:
     from ._ast import Binary, Call, Field, Index, ListRef, Literal, Logical, Node, Not, SetLit
@@ -72,6 +71,7 @@ if TYPE_CHECKING:
         SetHeader,
         compile_ruleset,
     )
+    from ._view import RequestView
 
 # PERF: submodules are imported on first use (PEP 562), so that a worker pays at
 # start-up only for what its code touches.
@@ -97,6 +97,7 @@ _SUBMODULES = {
     "._parse": ("parse", "unparse"),
     "._ratelimit": ("Decision", "MemoryStore", "PenaltyBox", "RateLimiter"),
     "._regex": ("RegexRejected", "compile_safe"),
+    "._view": ("RequestView",),
     "._ruleset": (
         "PHASES", "Action", "Allow", "Block", "Log", "RateLimit", "Redirect", "RemoveHeader",
         "RequireAuth", "Rule", "Ruleset", "RulesetInvalid", "SetHeader", "compile_ruleset",

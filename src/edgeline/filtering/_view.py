@@ -18,14 +18,11 @@ from struct import Struct
 from typing import Any
 
 from ..messages import Request
+from ._engine import MAX_BODY
 from ._lists import ip_key
 from ._normalize import decode_component, normalize_host, normalize_path, parse_query
 
 __all__ = ["MAX_BODY", "RequestView"]
-
-MAX_BODY = 65_536
-"""Bytes of a request body rules and signatures inspect (the rest is not read)."""
-
 
 _U32_BE: Any = Struct("!I").unpack
 try:

@@ -18,8 +18,11 @@ Modules: ``_language`` (Accept-Language, RFC 4647 lookup), ``_redirect``
 origin), ``_plan`` (the compiled plan), ``_middleware`` (the stage).
 """
 
-from ._experiments import CompiledExperiment, bucket, new_client_id, valid_client_id
-from ._language import Negotiator, lookup, parse_accept_language
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 from ._middleware import (
     STATE_KEY,
     VARIANT_HEADER,
@@ -28,10 +31,14 @@ from ._middleware import (
     nearest_origin,
     personalize,
 )
-from ._nearest import NearestMember, NearestOrigin, PlannedNearest
-from ._plan import NO_POLICY, Block, Decision, GeoPlan, PolicyView, Redirect
-from ._redirect import SEARCH_BOT, is_search_bot, quote_path, safe_location
-from ._slots import MARKER, SlotFiller, encode_values, fill_stream
+
+if TYPE_CHECKING:
+    from ._experiments import CompiledExperiment, bucket, new_client_id, valid_client_id
+    from ._language import Negotiator, lookup, parse_accept_language
+    from ._nearest import NearestMember, NearestOrigin, PlannedNearest
+    from ._plan import NO_POLICY, Block, Decision, GeoPlan, PolicyView, Redirect
+    from ._redirect import SEARCH_BOT, is_search_bot, quote_path, safe_location
+    from ._slots import MARKER, SlotFiller, encode_values, fill_stream
 
 __all__ = [
     "MARKER", "NO_POLICY", "SEARCH_BOT", "STATE_KEY", "VARIANT_HEADER", "Block",
@@ -41,3 +48,16 @@ __all__ = [
     "new_client_id", "parse_accept_language", "personalize", "quote_path", "safe_location",
     "valid_client_id",
 ]
+
+# PERF: the stage is imported with the package (the example worker uses it); the
+# plan and its parts only when a configuration or the code uses them.
+_SUBMODULES = {
+    "._experiments": ("CompiledExperiment", "bucket", "new_client_id", "valid_client_id"),
+    "._language": ("Negotiator", "lookup", "parse_accept_language"),
+    "._nearest": ("NearestMember", "NearestOrigin", "PlannedNearest"),
+    "._plan": ("NO_POLICY", "Block", "Decision", "GeoPlan", "PolicyView", "Redirect"),
+    "._redirect": ("SEARCH_BOT", "is_search_bot", "quote_path", "safe_location"),
+    "._slots": ("MARKER", "SlotFiller", "encode_values", "fill_stream"),
+}
+
+__getattr__, __dir__ = lazy_names(__name__, globals(), _SUBMODULES)

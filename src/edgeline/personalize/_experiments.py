@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 import struct
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
@@ -30,6 +29,8 @@ _words = struct.Struct(">II").unpack_from
 
 def new_client_id() -> str:
     """Return a fresh random client id (128 bits, URL- and cookie-safe)."""
+    import secrets  # PERF: imported with the first new client, not at start-up
+
     return secrets.token_urlsafe(16)
 
 

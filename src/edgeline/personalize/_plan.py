@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..geo import GeoContext
 from ._experiments import CompiledExperiment, _id_match, new_client_id
+from ._fields import VARIANT_HEADER
 from ._language import Negotiator
 from ._nearest import NearestOrigin
 from ._redirect import quote_path, quote_query, safe_location
@@ -22,7 +23,6 @@ from ._redirect import quote_path, quote_query, safe_location
 __all__ = ["Block", "Decision", "GeoPlan", "PolicyView", "Redirect", "Visit", "NO_POLICY"]
 
 NO_POLICY = "-"  # the region bucket of clients no policy covers
-VARIANT_HEADER = "x-edgeline-variant"
 Fields = tuple[tuple[str, str], ...]
 # (locale, variant, fields with the variant's own first, the same fields without it,
 #  the Content-Language field or None)

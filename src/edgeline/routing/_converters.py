@@ -23,7 +23,6 @@ at the same position, converters are tried in registration order (``int``,
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -96,10 +95,19 @@ def _to_int(segment: str) -> int:
     raise ValueError(segment)
 
 
+def _to_uuid(segment: str) -> Any:
+    """Convert the canonical hex form to a ``uuid.UUID``."""
+    # PERF: uuid is imported by the first route that converts one, not at start-up
+    # (under Pyodide its import alone costs about as much as the whole router).
+    from uuid import UUID
+
+    return UUID(segment)
+
+
 INT: Final = Converter("int", _to_int)
 UUID: Final = Converter(
     "uuid",
-    uuid.UUID,
+    _to_uuid,
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
 )
 
