@@ -10,8 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# NOTE: no per-example deadline: tests assert behaviour, never speed, and a
+# loaded CI machine would otherwise fail a correct example for being slow.
+settings.register_profile("edgeline", deadline=None)
+settings.load_profile("edgeline")
 
 
 @pytest.fixture
