@@ -13,7 +13,10 @@ configuration plane (``$.ip_lists``) and the rules language.
 
 Lists are built when configuration loads; a bad entry raises
 :class:`ListError` naming the list, the entry (``index``, 0-based, and
-``line``, 1-based) and the column.
+``line``, 1-based) and the column. PERF: entries in canonical form are
+parsed in bulk (:func:`_batch`), and a list already in address order (as
+``edgeline config push`` stores it) is neither sorted nor copied: one pass
+confirms the order and finds the few overlapping ranges (:func:`_sorted`).
 """
 
 from __future__ import annotations
