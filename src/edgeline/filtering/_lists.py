@@ -354,7 +354,7 @@ def _sorted(starts: list[int], ends: list[int]) -> tuple[list[int], list[int]]:
     Sorted by start, each end replaced by the running maximum of the ends so
     far: one bisect then answers "does any range starting at or before x
     reach past x". A sentinel range ``[-1, 0)`` goes first. The lists given
-    may be reused.
+    may be changed in place and returned.
     """
     # PERF: when no range reaches past the start of the next one, the ranges are
     # sorted and disjoint (start < end <= next start) and the ends are their own
