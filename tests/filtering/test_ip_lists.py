@@ -111,6 +111,28 @@ def test_membership_agrees_with_ipaddress(entries: list[str], probes: list[Addre
         assert (probe.exploded in careful) is expected, (probe, entries)
 
 
+# Networks in one small block, so that they nest and overlap often.
+_CROWDED = st.lists(st.builds(
+    lambda a, p: ipaddress.IPv4Network((0x0A000000 | a, p), strict=False),
+    st.integers(0, 2**12 - 1), st.integers(20, 32)), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_CROWDED, st.randoms(use_true_random=False))
+def test_nested_and_overlapping_networks_in_any_order(networks: list[Network],
+                                                      rng: Any) -> None:
+    entries = [str(n) for n in networks]
+    shuffled = entries[:]
+    rng.shuffle(shuffled)
+    # As pushed (address order: the overlaps are walked in place) and in any order.
+    for listed in (sort_entries(entries), shuffled):
+        ips = IPRangeSet(listed)
+        starts, ends = ips.arrays()
+        assert starts == sorted(starts) and ends == sorted(ends)
+        for probe in _probes(entries):
+            assert (probe in ips) is _reference(entries, probe), (probe, listed)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(alphabet="0123456789./:abcdefx #\n", max_size=20), min_size=1,
                 max_size=5))

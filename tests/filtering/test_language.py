@@ -28,6 +28,7 @@ from edgeline.filtering import (
     parse,
     unparse,
 )
+from edgeline.filtering._parse import _quote
 
 from .helpers import make_view
 
@@ -194,6 +195,15 @@ def test_compiled_and_interpreted_agree(tree, path, ip, agent, country) -> None:
                      headers={"cf-connecting-ip": ip, "user-agent": agent.strip()},
                      cf={"country": country, "asn": "64512"})
     assert expression.evaluate(view) == interpret(expression.tree, view, LISTS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=30), _text))
+def test_quoted_text_reads_back_as_itself(text: str) -> None:
+    # Both ways of quoting: as it is (printable, no quote or backslash) and escaped.
+    quoted = _quote(text)
+    assert parse(quoted) == Literal(text, "str")
+    assert quoted.startswith('"') and quoted.endswith('"') and "\n" not in quoted
 
 
 @settings(max_examples=300, deadline=None)

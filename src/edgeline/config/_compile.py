@@ -453,9 +453,9 @@ def _redirect(action: Redirect, route: Route, path: str, build: Build) -> Handle
     return redirect
 
 
-def _forward(action: Forward, path: str, build: Build, config: EdgeConfig) -> Handler | None:
+def _forward(action: Forward, path: str, build: Build, origins: set[str]) -> Handler | None:
     transports = build.parts.get("origins", {})
-    if action.origin not in {o.name for o in config.origins}:
+    if action.origin not in origins:
         build.problem(f"{path}.action.origin", f"no origin named {action.origin!r} in $.origins")
         return None
     transport = transports.get(action.origin)
@@ -473,12 +473,13 @@ async def _not_built(request: Request, ctx: Context) -> Response:
 @compiler("router")
 def _compile_router(config: EdgeConfig, build: Build) -> Router:
     router = Router()
+    origins = {o.name for o in config.origins}
     for index, route in enumerate(config.routes):
         path = f"$.routes[{index}]"
         action = route.action
         handler: Handler | None
         if isinstance(action, Forward):
-            handler = _forward(action, path, build, config)
+            handler = _forward(action, path, build, origins)
         elif isinstance(action, Respond):
             try:
                 handler = _respond(action)

@@ -13,7 +13,10 @@ configuration plane (``$.ip_lists``) and the rules language.
 
 Lists are built when configuration loads; a bad entry raises
 :class:`ListError` naming the list, the entry (``index``, 0-based, and
-``line``, 1-based) and the column.
+``line``, 1-based) and the column. PERF: entries in canonical form are
+parsed in bulk (:func:`_batch`), and a list already in address order (as
+``edgeline config push`` stores it) is neither sorted nor copied: one pass
+confirms the order and finds the few overlapping ranges (:func:`_sorted`).
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ import re
 import sys
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
-from itertools import accumulate, islice, repeat
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate, chain, compress, count, islice, repeat
 from operator import add, gt, itemgetter, mod
 from struct import Struct
 from typing import Final
@@ -346,18 +349,61 @@ def _careful(entries: Sequence[str], name: str) -> tuple[list[int], list[int], i
 
 
 def _sorted(starts: list[int], ends: list[int]) -> tuple[list[int], list[int]]:
-    # Sort by start (lists pushed by `edgeline config push` already are), then keep
-    # the running maximum of the ends: one bisect then answers "does any range
-    # starting at or before x reach past x". A sentinel range [-1, 0) goes first.
-    if any(map(gt, starts, islice(starts, 1, None))):
+    """Return the lookup arrays of the ranges ``[starts[i], ends[i])``, given in any order.
+
+    Sorted by start, each end replaced by the running maximum of the ends so
+    far: one bisect then answers "does any range starting at or before x
+    reach past x". A sentinel range ``[-1, 0)`` goes first. The lists given
+    may be changed in place and returned.
+    """
+    # PERF: when no range reaches past the start of the next one, the ranges are
+    # sorted and disjoint (start < end <= next start) and the ends are their own
+    # running maximum: one pass, the usual case for a list `edgeline config push`
+    # stored in address order. Otherwise only the overlapping runs are visited.
+    overlaps = _overlaps(starts, ends)
+    first = next(overlaps, None)
+    if first is not None and any(map(gt, islice(starts, first, None),
+                                      islice(starts, first + 1, None))):
+        # Out of order (the ranges before `first` are in order, as said above).
         order = sorted(range(len(starts)), key=starts.__getitem__)
         starts = list(map(starts.__getitem__, order))
         ends = list(map(ends.__getitem__, order))
-    if any(map(gt, ends, islice(starts, 1, None))):
-        ends = list(accumulate(ends, max))  # ranges overlap
+        overlaps = _overlaps(starts, ends)
+        first = next(overlaps, None)
+    if first is not None:
+        _running_max(starts, ends, chain((first,), overlaps))
     starts.insert(0, -1)
     ends.insert(0, 0)
     return starts, ends
+
+
+def _overlaps(starts: list[int], ends: list[int]) -> Iterator[int]:
+    """Yield, lazily, each ``i`` whose range reaches past the start of range ``i + 1``."""
+    return compress(count(), map(gt, ends, islice(starts, 1, None)))
+
+
+def _running_max(starts: list[int], ends: list[int], overlaps: Iterable[int]) -> None:
+    """Make each end the maximum of the ends so far, in place; ``starts`` is sorted.
+
+    Only the runs that begin at an overlap (``overlaps``, in increasing
+    order, read lazily) can change: where the running maximum up to ``j -
+    1`` is at most ``starts[j]``, it is below ``ends[j]``, which then stays.
+    A run goes on while the next range starts below the maximum so far.
+    """
+    size = len(starts)
+    reached = 0
+    for index in overlaps:
+        if index < reached:
+            continue  # inside a run already made
+        top = ends[index]
+        after = index + 1
+        while after < size and starts[after] < top:
+            if ends[after] < top:
+                ends[after] = top
+            else:
+                top = ends[after]
+            after += 1
+        reached = after
 
 
 def _numbered(entries: Iterable[str]) -> Iterable[tuple[int, str]]:

@@ -305,6 +305,10 @@ def parse(source: str) -> Node:
 
 
 def _quote(text: str) -> str:
+    # PERF: most texts (paths, hosts, country codes) need no escape; structured
+    # rules quote a few hundred of them each time a configuration loads.
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
     out = ['"']
     for char in text:
         if char == "\\":

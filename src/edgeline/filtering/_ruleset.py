@@ -313,15 +313,17 @@ def _phase_function(name: str, rules: list[Rule], trees: list[Any], generator: G
         guard = guards.get(index)
         if guard is not None:
             condition = f"({guard} and {condition})"
-        body.append(f"    if {condition}:")
+        # PERF: one line a rule and a local for append: fewer tokens and nodes for
+        # compile() (a seventh less time for 100 rules), which the first request
+        # of an isolate pays when its configuration loads (bench/config.py).
         if rule.action.terminal:
-            body.append(f"        hits.append({index})")
-            body.append("        return hits")
+            body.append(f"    if {condition}: return [*hits, {index}]")
         else:
-            body.append(f"        hits.append({index})")
+            body.append(f"    if {condition}: hit({index})")
     lines = [f"def _phase_{name}(v):"]
     lines += ["    " + line for line in generator.prologue()]
     lines.append("    hits = []")
+    lines.append("    hit = hits.append")
     lines += body
     lines.append("    return hits")
     code = "\n".join(lines)
