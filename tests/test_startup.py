@@ -164,3 +164,14 @@ def test_on_demand_modules_load_when_used() -> None:
                  "edgeline.routing._reference", "edgeline.config._ipset",
                  "edgeline.filtering._view", "edgeline.personalize._plan"]:
         assert name in loaded
+
+
+def test_rules_compiler_leaves_managed_rules_out_until_configured() -> None:
+    """A configuration without managed rules does not compile their screens."""
+    done = subprocess.run([sys.executable, "-c", (
+        "import sys\n"
+        "import edgeline.filtering.config\n"
+        "print('edgeline.filtering._managed' in sys.modules)\n")], cwd=ROOT,
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "False"

@@ -43,7 +43,6 @@ from ._ast import Binary, Field, ListRef, Literal, Logical, Node, SetLit
 from ._auth import APIKeyAuthenticator, AuthResult, JWTAuthenticator
 from ._errors import FilterConfigError, RuleError
 from ._lists import IPRangeSet, ListError
-from ._managed import ManagedRules
 from ._parse import MAX_SOURCE, _quote
 from ._ratelimit import BINDING_PERIODS, PenaltyBox, RateLimiter
 from ._ruleset import Rule, Ruleset, RulesetInvalid, compile_ruleset
@@ -505,7 +504,12 @@ def compile_rules_part(config: Any, build: Any) -> Ruleset:
         except FilterConfigError as exc:
             build.problem(f"{path}", str(exc))
     paranoia = getattr(config, "managed_paranoia", None)
-    managed = ManagedRules(paranoia) if paranoia else None
+    managed = None
+    if paranoia:
+        # PERF: the managed rules and their screens load only when configured.
+        from ._managed import ManagedRules
+
+        managed = ManagedRules(paranoia)
     try:
         return compile_ruleset(rules, lists=lists, limiters=limiters,
                                authenticators=authenticators, managed=managed)
