@@ -17,11 +17,33 @@ dict, the part of a lookup no dispatch scheme removes in CPython),
 dispatch and 405 detection, Falcon leaves that to the resource), other
 ratios, and ``compile_ms`` (a fresh router, 203 routes added and compiled;
 ``compile_cpu_ms`` is the process CPU time of the same runs, which a busy
-machine inflates less). ``nodispatch_*_us`` times an oracle told each
-lookup's route in advance, doing the rest of edgeline's work (call, static
-probe, normalization checks, split, params dict); ``speedup_vs_falcon_if_no_dispatch``
-is Falcon's time over it, the ceiling of ``speedup_vs_falcon`` for any
-dispatch scheme behind this API in this interpreter.
+machine inflates less).
+
+Ceilings (oracles told each lookup's route in advance, so they choose
+nothing; not routers):
+
+* ``ceiling_*_us`` only checks the path against its route, the cheapest way
+  CPython offers (one ``==`` on the path for a static route; else the
+  normalization checks, one split, unpacking to the exact length, ``==`` on
+  each static segment and on the method, non-empty parameters) and returns
+  ``(target, params dict)``. Every correct router behind edgeline's API and
+  path rules does at least that work, so ``speedup_vs_falcon_ceiling``
+  (Falcon's time over it) bounds ``speedup_vs_falcon`` from above, whatever
+  the dispatch scheme; the gap is what choosing the route costs.
+* ``ceiling_unchecked_*_us``: the same without the normalization checks
+  (which Falcon does not make): the bound if percent-escapes and dot
+  segments were left to the caller.
+* ``ceiling_values_*_us``: the same, answering a tuple of the parameter
+  values (names kept by the route) instead of a dict: the bound of that API
+  change, if the App never built the mapping.
+* ``choice_us`` is edgeline's time over ``ceiling`` (what choosing the route
+  costs it) and ``choice_room_2x_us`` half Falcon's time minus ``ceiling``
+  (what choosing the route may cost for ``speedup_vs_falcon`` to reach 2.0;
+  negative when no router can).
+* ``nodispatch_*_us`` (``speedup_vs_falcon_if_no_dispatch``), kept to compare
+  with earlier runs: edgeline's own fixed work (call, raw-path probe of the
+  static routes, normalization checks, split, params dict) without checking
+  the path against the route, so a looser bound than ``ceiling``.
 
 Before timing, every router's answer for every lookup is checked, so a router
 that matched the wrong route cannot look fast.
@@ -273,9 +295,9 @@ def lookup(method, path):
 def setup_no_dispatch(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], bool]]:
     """Return an oracle told each lookup's route in advance: edgeline minus dispatch.
 
-    Not a router: one function per route does the work of a compiled lookup
-    except choosing the route (see ``_NO_DISPATCH``), so its time bounds what
-    any dispatch scheme behind edgeline's API could reach in this interpreter.
+    Not a router: one function per route does edgeline's fixed work for a
+    lookup (see ``_NO_DISPATCH``) but neither chooses the route nor checks the
+    path against it, so it bounds less tightly than :func:`setup_ceiling`.
     Picking the function costs one list index, which the bound includes.
     """
     finders: list[Callable[[str, str], Any]] = []
@@ -300,6 +322,106 @@ def setup_no_dispatch(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], 
     return run, check
 
 
+# A lookup told its route that only checks the path against it, the cheapest
+# way CPython offers: a static route is one ``==`` on the path; otherwise the
+# normalization checks, one split, unpacking to the exact length (zero-cost
+# ``try`` in 3.11), ``==`` on each static segment, non-empty parameters, then
+# ``==`` on the method. ``{checks}`` and ``{params}`` vary by variant.
+_CEILING = """\
+def lookup(method, path):
+{checks}    try:
+        {unpack}, = path.split('/')
+    except ValueError:
+        return None
+    if {conditions}:
+        return {index}, {params}
+"""
+
+_CEILING_STATIC = """\
+def lookup(method, path):
+    if path == {path!r} and method == {method!r}:
+        return {index}, {{}}
+"""
+
+_CHECKS = "    if '%' in path or '.' in path and '/.' in path:\n        return None\n"
+
+
+def _ceiling(
+    routes: list[Route], *, checks: bool, values: bool
+) -> tuple[Matcher, Callable[[Lookup], bool]]:
+    """Return a verifying oracle (see ``_CEILING``) and its checker."""
+    finders: list[Callable[[str, str], Any]] = []
+    for i, (method, route_path) in enumerate(routes):
+        segments = route_path.split("/")
+        params = [(k, s[1:]) for k, s in enumerate(segments) if s.startswith(":")]
+        if not params:
+            source = _CEILING_STATIC.format(path=route_path, method=method, index=i)
+        else:
+            conditions = ["not s0"]
+            conditions += [
+                f"s{k}" if s.startswith(":") else f"s{k} == {s!r}"
+                for k, s in enumerate(segments)
+                if k
+            ]
+            conditions.append(f"method == {method!r}")
+            if values:
+                result = "(" + "".join(f"s{k}, " for k, _ in params) + ")"
+            else:
+                result = "{" + ", ".join(f"{name!r}: s{k}" for k, name in params) + "}"
+            source = _CEILING.format(
+                checks=_CHECKS if checks else "",
+                unpack=", ".join(f"s{k}" for k in range(len(segments))),
+                conditions=" and ".join(conditions),
+                index=i,
+                params=result,
+            )
+        namespace: dict[str, Any] = {}
+        exec(source, namespace)
+        finders.append(namespace["lookup"])
+    # NOTE: each lookup is paired with its function once per list of lookups,
+    # so the timed loop is no dearer than edgeline's (no index per lookup):
+    # a bound must not be inflated by the harness.
+    paired: list[tuple[list[Lookup], list[tuple[str, str, Callable[[str, str], Any]]]]] = []
+
+    def run(lookups: list[Lookup]) -> None:
+        calls = next((calls for seen, calls in paired if seen is lookups), None)
+        if calls is None:
+            calls = [(m, p, finders[i]) for m, p, i in lookups]
+            paired.append((lookups, calls))
+        for method, path, find in calls:
+            find(method, path)
+
+    def check(lookup: Lookup) -> bool:
+        found = finders[lookup[2]](lookup[0], lookup[1])
+        return found is not None and found[0] == lookup[2]
+
+    return run, check
+
+
+def setup_ceiling(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], bool]]:
+    """Return an oracle that only verifies the path against its route (``_CEILING``).
+
+    Not a router: any correct router behind edgeline's API and path rules does
+    at least this work for a lookup, whatever it does to choose the route, so
+    Falcon's time over this one bounds ``speedup_vs_falcon`` from above.
+    """
+    return _ceiling(routes, checks=True, values=False)
+
+
+def setup_ceiling_unchecked(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], bool]]:
+    """Return ``setup_ceiling`` without the normalization checks (as Falcon does)."""
+    return _ceiling(routes, checks=False, values=False)
+
+
+def setup_ceiling_values(routes: list[Route]) -> tuple[Matcher, Callable[[Lookup], bool]]:
+    """Return ``setup_ceiling`` answering a tuple of values instead of a params dict.
+
+    The bound of a ``(target, values)`` API whose names stay with the route,
+    if the params mapping were never built: what that API change could gain.
+    """
+    return _ceiling(routes, checks=True, values=True)
+
+
 ROUTERS: dict[str, Callable[[list[Route]], tuple[Matcher, Callable[[Lookup], bool]]]] = {
     "edgeline": setup_edgeline,
     "falcon": setup_falcon,
@@ -308,6 +430,9 @@ ROUTERS: dict[str, Callable[[list[Route]], tuple[Matcher, Callable[[Lookup], boo
     "starlette": setup_starlette,
     "floor": setup_floor,
     "nodispatch": setup_no_dispatch,
+    "ceiling": setup_ceiling,
+    "ceiling_unchecked": setup_ceiling_unchecked,
+    "ceiling_values": setup_ceiling_values,
 }
 
 
@@ -421,13 +546,23 @@ def run(quick: bool = False) -> dict[str, float | str]:
             ratio = statistics.median(samples[f"{peer}_{case}_us"]) / edge
             key = f"speedup_vs_{peer}" if case == "full" else f"speedup_vs_{peer}_{case}"
             out[key] = round(ratio, 2)
-    # Without dispatch (see setup_no_dispatch): the most any matcher behind
-    # edgeline's API could gain on Falcon here.
+    # Without dispatch (see setup_no_dispatch): edgeline's fixed work alone.
     out["speedup_vs_falcon_if_no_dispatch"] = round(
         statistics.median(samples["falcon_full_us"])
         / statistics.median(samples["nodispatch_full_us"]),
         2,
     )
+    # The verifying oracles (see setup_ceiling): bounds on any correct router.
+    for name in ("ceiling", "ceiling_unchecked", "ceiling_values"):
+        out[f"speedup_vs_falcon_{name}"] = round(
+            statistics.median(samples["falcon_full_us"])
+            / statistics.median(samples[f"{name}_full_us"]),
+            2,
+        )
+    # What choosing the route may cost for 2x Falcon, and what it costs edgeline.
+    ceiling = statistics.median(samples["ceiling_full_us"])
+    out["choice_room_2x_us"] = round(statistics.median(samples["falcon_full_us"]) / 2 - ceiling, 4)
+    out["choice_us"] = round(statistics.median(samples["edgeline_full_us"]) - ceiling, 4)
     wall, cpu = compile_ms(routes, 11 if quick else 31)
     _summary("compile_ms", wall, out)
     _summary("compile_cpu_ms", cpu, out)
