@@ -27,8 +27,10 @@ to the data when they differ only in static text (a *table*: nested dicts to
 the method table, and the parameter names that vary). The method is tested
 with a set (a route with one target) or looked up in a dict.
 
-Routes ending in ``{name:path}`` join every length branch they can match, and
-a final block, after the switch, holds them alone for other lengths.
+Routes ending in ``{name:path}`` are held by a final block, after the switch,
+which every length branch that left one out falls through to; a length branch
+holds such a route too where one of its own routes may match the same paths
+(priority then decides between them in the branch).
 
 With ``hot`` (routes that ignore the host), the function is the router's
 ``match`` itself: the raw-path lookup of fully static routes and the checks
@@ -65,8 +67,18 @@ MAX_LENGTH_CHAIN: Final = 12
 MAX_DECISION_DEPTH: Final = 40
 
 # NOTE: int("9" * n) raises ValueError beyond sys.get_int_max_str_digits(),
-# which cannot be set below 640; shorter runs of digits convert inline.
-_INT_INLINE_DIGITS: Final = 640
+# which cannot be set below 640; shorter runs of digits convert directly.
+_INT_SAFE_DIGITS: Final = 640
+
+
+def _int_or_missing(segment: str) -> Any:
+    """Return what the ``int`` converter makes of ``segment``: an int, or MISSING."""
+    # NOTE: str.isdigit alone accepts "²" and Arabic-Indic digits; routes want ASCII.
+    if segment.isdigit() and segment.isascii():
+        if len(segment) < _INT_SAFE_DIGITS:
+            return int(segment)
+        return INT.parse(segment)
+    return MISSING
 
 # The head of the hot ``match``: static routes by raw path, then the checks
 # that prove the path is already normalized (see ``_compiled``). ``_segs`` is
@@ -110,7 +122,7 @@ class _Writer:
     def __init__(self, leaf_methods: LeafMethods, miss: str) -> None:
         self.leaf_methods = leaf_methods
         self.miss = miss
-        self.namespace: dict[str, Any] = {"MISSING": MISSING}
+        self.namespace: dict[str, Any] = {"MISSING": MISSING, "INT": _int_or_missing}
         self.lines: list[str] = []
         self.count = 0
         self.parsers: dict[int, str] = {}
@@ -353,12 +365,10 @@ class _Writer:
                 continue
             var = f"c{i}"
             if converter is INT:
-                # PERF: the int converter inline; see _converters._to_int.
-                tests.append(
-                    f"{seg(i)}.isdigit() and {seg(i)}.isascii() and "
-                    f"(({var} := int({seg(i)})) if len({seg(i)}) < {_INT_INLINE_DIGITS} "
-                    f"else ({var} := {self.parser(converter)}({seg(i)}))) is not MISSING"
-                )
+                # PERF: one call to a function that cannot raise, instead of
+                # the converter's two and a caught exception on a miss; not
+                # inline, whose ~30 nodes per parameter cost more to compile.
+                tests.append(f"({var} := INT({seg(i)})) is not MISSING")
             else:
                 tests.append(f"({var} := {self.parser(converter)}({seg(i)})) is not MISSING")
             values.append(var)
@@ -466,9 +476,16 @@ class _Writer:
             self.emit(inner, f"{names}, = segs")
             # Not an absolute path ("a/b"): only the slow path may answer.
             self.emit(inner, f"if r: return {self.miss}")
-            members = fixed[length] + [t for t in tails if len(t.ranks) + 1 <= length]
-            self.dispatch(members, inner, unpacked=True)
-            self.emit(inner, f"return {self.miss}")
+            fits = [t for t in tails if len(t.ranks) < length]
+            # PERF: a wildcard route joins this branch only if a route here may
+            # match the same paths (then priority decides between them); the
+            # others are left to the block after the switch, which the branch
+            # falls through to (compiling the same route again costs more
+            # than the few tests a path that falls through pays).
+            joined = [t for t in fits if any(_overlap(t, leaf) for leaf in fixed[length])]
+            self.dispatch(fixed[length] + joined, inner, unpacked=True)
+            if len(joined) == len(fits):
+                self.emit(inner, f"return {self.miss}")
 
         if len(fixed) <= MAX_LENGTH_CHAIN:
             # Lengths with more routes first, as in switch().
@@ -494,6 +511,19 @@ def _params(leaf: Leaf) -> list[int]:
     """Return the segment indexes (``segs[i]``) of the leaf's one-segment parameters."""
     fixed = leaf.ranks[:-1] if leaf.has_tail else leaf.ranks
     return [i + 1 for i, rank in enumerate(fixed) if rank != 0]
+
+
+def _overlap(tail: Leaf, leaf: Leaf) -> bool:
+    """Tell whether wildcard route ``tail`` and fixed-length ``leaf`` may match one path.
+
+    Only static text tells paths apart here: two static segments at one
+    position that differ. A parameter may match any text (its converter is
+    not asked), so the answer errs on the side of an overlap.
+    """
+    return not any(
+        rank == 0 and other_rank == 0 and text != other_text
+        for (rank, text), (other_rank, other_text) in zip(tail.shape[:-1], leaf.shape)
+    )
 
 
 def _heaviest(item: tuple[int, str, list[Leaf]]) -> int:
