@@ -47,6 +47,7 @@ method sets and targets are bound in the exec namespace under generated names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -100,6 +101,9 @@ def match(method, path, host='', _segs=None):
 
 _HOT_MISS = "SLOW(method, path)"
 
+# Where a captured route's code names one of its constants (see _Writer.capture).
+_PLACEHOLDER: Final = re.compile("\0([0-9]+)\0")
+
 _FIND_WRAPPER = """\
 def find(segs, n, method):
     return match(method, None, '', segs)"""
@@ -126,6 +130,10 @@ class _Writer:
         self.lines: list[str] = []
         self.count = 0
         self.parsers: dict[int, str] = {}
+        # While one route's code is captured (see :meth:`capture`), the
+        # constants it names: static text and parameter names (str), and
+        # the objects it would bind (prefix, object).
+        self.data: list[str | tuple[str, Any]] | None = None
 
     def emit(self, depth: int, line: str) -> None:
         """Append one line of source at indentation ``depth``."""
@@ -137,6 +145,39 @@ class _Writer:
         name = f"{prefix}{self.count}"
         self.namespace[name] = value
         return name
+
+    def text(self, value: str) -> str:
+        """Return the source for the constant ``value`` (a placeholder while capturing)."""
+        if self.data is None:
+            return repr(value)
+        self.data.append(value)
+        return f"\0{len(self.data) - 1}\0"
+
+    def bound(self, prefix: str, value: Any) -> str:
+        """Return the source naming ``value``: bound now, or a placeholder while capturing."""
+        if self.data is None:
+            return self.bind(prefix, value)
+        self.data.append((prefix, value))
+        return f"\0{len(self.data) - 1}\0"
+
+    def capture(
+        self, emit: Callable[[int], None]
+    ) -> tuple[tuple[str, ...], list[str | tuple[str, Any]]]:
+        """Return the lines ``emit(0)`` writes, with placeholders, and their constants."""
+        lines, self.lines, self.data = self.lines, [], []
+        try:
+            emit(0)
+            return tuple(self.lines), self.data
+        finally:
+            self.lines, self.data = lines, None
+
+    def paste(
+        self, lines: tuple[str, ...], depth: int, fill: Callable[[int], str]
+    ) -> None:
+        """Emit captured ``lines`` at ``depth``, placeholder ``k`` replaced by ``fill(k)``."""
+        indent = "    " * depth
+        for line in lines:
+            self.lines.append(indent + _PLACEHOLDER.sub(lambda m: fill(int(m[1])), line))
 
     def parser(self, converter: Converter) -> str:
         """Return the namespace name of ``converter.parse`` (one per converter)."""
@@ -208,9 +249,62 @@ class _Writer:
             return
         self.count += 1
         var = f"k{self.count}"
-        index = {text: k for k, (text, _) in enumerate(others)}
-        self.emit(depth, f"{var} = {self.bind('F', index.get)}({expr}, -1)")
-        self.tree(var, list(range(len(others))), depth, lambda k, inner: part(others[k][1], inner))
+        # PERF: parts of one route each whose code differs only in constants
+        # (the usual wide level of a real table: /users/{id}, /teams/{id},
+        # ...) share one block, which reads them from the data tuple found
+        # by the same dict lookup; compiling it once costs less than
+        # compiling it per part, and reading a tuple item about as much as
+        # loading a constant.
+        captured: dict[str, tuple[tuple[str, ...], list[str | tuple[str, Any]]]] = {
+            text: self.capture(lambda inner, leaves=leaves: part(leaves, inner))
+            for text, leaves in others
+            if len(leaves) == 1
+        }
+        sharing: dict[tuple[str, ...], int] = {}
+        for lines, _ in captured.values():
+            sharing[lines] = sharing.get(lines, 0) + 1
+        if max(sharing.values(), default=0) < 2:
+            index = {text: k for k, (text, _) in enumerate(others)}
+            self.emit(depth, f"{var} = {self.bind('F', index.get)}({expr}, -1)")
+            self.tree(
+                var, list(range(len(others))), depth, lambda k, inner: part(others[k][1], inner)
+            )
+            return
+        # One branch per block shared by several parts, then per other part.
+        branches: list[Callable[[int], None]] = []
+        blocks: dict[tuple[str, ...], int] = {}
+        rows: dict[str, tuple[Any, ...]] = {}
+        row = f"d{self.count}"
+        for text, leaves in others:
+            if text not in captured:
+                rows[text] = (len(branches),)
+                branches.append(lambda inner, leaves=leaves: part(leaves, inner))
+                continue
+            lines, data = captured[text]
+            if sharing[lines] < 2:
+                rows[text] = (len(branches),)
+                branches.append(
+                    lambda inner, lines=lines, data=data: self.paste(
+                        lines, inner, lambda k: self.constant(data[k])
+                    )
+                )
+                continue
+            block = blocks.get(lines)
+            if block is None:
+                block = blocks[lines] = len(branches)
+                branches.append(
+                    lambda inner, lines=lines: self.paste(lines, inner, lambda k: f"{row}[{k + 1}]")
+                )
+            rows[text] = (block, *(c if isinstance(c, str) else c[1] for c in data))
+        self.emit(depth, f"{row} = {self.bind('F', rows.get)}({expr}, {self.bind('F', (-1,))})")
+        self.emit(depth, f"{var} = {row}[0]")
+        self.tree(var, list(range(len(branches))), depth, lambda k, inner: branches[k](inner))
+
+    def constant(self, captured: str | tuple[str, Any]) -> str:
+        """Return the source for a captured constant, binding it if it is an object."""
+        if isinstance(captured, str):
+            return repr(captured)
+        return self.bind(*captured)
 
     def dispatch(self, members: list[Leaf], depth: int, unpacked: bool) -> None:
         """Emit the code trying ``members`` (which all fit the current ``n``) in order."""
@@ -242,9 +336,10 @@ class _Writer:
         for leaf in members:
             grouped.setdefault(leaf.ranks, []).append(leaf)
         checked: set[int] = set()
-        if unpacked:
+        if unpacked and len(members) > 1:
             # PERF: a parameter position every route here has (``{owner}`` in
-            # all of ``/repos/{owner}/...``) is checked non-empty once, up front.
+            # all of ``/repos/{owner}/...``) is checked non-empty once, up front
+            # (for one route, its own condition does it, with one ``if`` less).
             checked = set.intersection(*(set(_params(leaf)) for leaf in members))
             if checked:
                 self.emit(depth, f"if {' and '.join(f's{i}' for i in sorted(checked))}:")
@@ -330,7 +425,7 @@ class _Writer:
             self.decide(
                 leaves,
                 rest,
-                [*tests, f"{seg(i)} == {text!r}"],
+                [*tests, f"{seg(i)} == {self.text(text)}"],
                 nonempty,
                 conversions,
                 values,
@@ -393,20 +488,20 @@ class _Writer:
                 # Another key (the router's method-agnostic probe) only needs a hit.
                 probes.append(method)
         pairs = ", ".join(
-            [f"{name!r}: {value}" for name, value in zip(leaf.names, values, strict=True)]
+            [f"{self.text(name)}: {value}" for name, value in zip(leaf.names, values, strict=True)]
         )
         if len(by_target) > 1:
             # NOTE: one return, however many targets: a second return with its
             # params literal costs more to compile than the lookup costs here.
-            lookup = f"(t := {self.bind('L', methods.get)}(method)) is not None"
+            lookup = f"(t := {self.bound('L', methods.get)}(method)) is not None"
             self.emit(depth, f"if {' and '.join([*tests, lookup, *conversions])}:")
             self.emit(depth + 1, f"return t, {{{pairs}}}")
             return
         # PERF: one target (say GET, with HEAD served by it): a set membership
         # test, cheaper than a dict lookup.
         (names,) = by_target.values()
-        accepted = self.bind("M", frozenset([*names, *probes]))
-        target = self.bind("T", methods[names[0]])
+        accepted = self.bound("M", frozenset([*names, *probes]))
+        target = self.bound("T", methods[names[0]])
         self.emit(depth, f"if {' and '.join([*tests, f'method in {accepted}', *conversions])}:")
         self.emit(depth + 1, f"return {target}, {{{pairs}}}")
 
