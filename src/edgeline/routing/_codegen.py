@@ -81,6 +81,17 @@ def _int_or_missing(segment: str) -> Any:
         return INT.parse(segment)
     return MISSING
 
+
+def _rest(segs: list[str], start: int) -> str | None:
+    """Return what a ``{name:path}`` route at ``segs[start]`` takes, or None.
+
+    An empty segment inside the rest means the path was not normalized.
+    """
+    rest = "/".join(segs[start:])
+    if rest[:1] == "/" or "//" in rest:
+        return None
+    return rest
+
 # The head of the hot ``match``: static routes by raw path, then the checks
 # that prove the path is already normalized (see ``_compiled``). ``_segs`` is
 # only ever passed by ``find``, with the decoded segments of the slow path.
@@ -126,7 +137,11 @@ class _Writer:
     def __init__(self, leaf_methods: LeafMethods, miss: str) -> None:
         self.leaf_methods = leaf_methods
         self.miss = miss
-        self.namespace: dict[str, Any] = {"MISSING": MISSING, "INT": _int_or_missing}
+        self.namespace: dict[str, Any] = {
+            "MISSING": MISSING,
+            "INT": _int_or_missing,
+            "REST": _rest,
+        }
         self.lines: list[str] = []
         self.count = 0
         self.parsers: dict[int, str] = {}
@@ -234,10 +249,25 @@ class _Writer:
         )
         ordered = [(text, leaves) for _, text, leaves in weighted]
         weights = [weight for weight, _, _ in weighted]
-        chained = _chain_length(weights, 4.0 if rest is not None else None)
+        # PERF: parts of one route each whose code differs only in constants
+        # (the usual wide level of a real table: /users/{id}, /teams/{id},
+        # ...) share one block past the dict lookup, which gives a row: the
+        # block's index and the constants the block reads from it. Compiling
+        # a block once costs less than compiling it per part, and reading a
+        # tuple item about as much as loading a constant.
+        captured: dict[str, tuple[tuple[str, ...], list[str | tuple[str, Any]]]] = {}
+        if rest is None:
+            captured = {
+                text: self.capture(lambda inner, leaves=leaves: part(leaves, inner))
+                for text, leaves in ordered
+                if len(leaves) == 1
+            }
+        chained = _chain_length(
+            weights, 4.0 if rest is not None else None, _branches(ordered, captured)
+        )
         for k, (text, leaves) in enumerate(ordered[:chained]):
-            self.emit(depth, f"{'if' if k == 0 else 'elif'} {expr} == {text!r}:")
-            part(leaves, depth + 1)
+            self.emit(depth, f"{'if' if k == 0 else 'elif'} {expr} == {self.text(text)}:")
+            self.part(captured, text, leaves, part, depth + 1)
         others = ordered[chained:]
         if not others:
             return
@@ -249,25 +279,19 @@ class _Writer:
             return
         self.count += 1
         var = f"k{self.count}"
-        # PERF: parts of one route each whose code differs only in constants
-        # (the usual wide level of a real table: /users/{id}, /teams/{id},
-        # ...) share one block, which reads them from the data tuple found
-        # by the same dict lookup; compiling it once costs less than
-        # compiling it per part, and reading a tuple item about as much as
-        # loading a constant.
-        captured: dict[str, tuple[tuple[str, ...], list[str | tuple[str, Any]]]] = {
-            text: self.capture(lambda inner, leaves=leaves: part(leaves, inner))
-            for text, leaves in others
-            if len(leaves) == 1
-        }
         sharing: dict[tuple[str, ...], int] = {}
-        for lines, _ in captured.values():
-            sharing[lines] = sharing.get(lines, 0) + 1
+        for text, _ in others:
+            if text in captured:
+                lines = captured[text][0]
+                sharing[lines] = sharing.get(lines, 0) + 1
         if max(sharing.values(), default=0) < 2:
             index = {text: k for k, (text, _) in enumerate(others)}
             self.emit(depth, f"{var} = {self.bind('F', index.get)}({expr}, -1)")
             self.tree(
-                var, list(range(len(others))), depth, lambda k, inner: part(others[k][1], inner)
+                var,
+                list(range(len(others))),
+                depth,
+                lambda k, inner: self.part(captured, *others[k], part, inner),
             )
             return
         # One branch per block shared by several parts, then per other part.
@@ -276,16 +300,12 @@ class _Writer:
         rows: dict[str, tuple[Any, ...]] = {}
         row = f"d{self.count}"
         for text, leaves in others:
-            if text not in captured:
-                rows[text] = (len(branches),)
-                branches.append(lambda inner, leaves=leaves: part(leaves, inner))
-                continue
-            lines, data = captured[text]
-            if sharing[lines] < 2:
+            lines = captured[text][0] if text in captured else ()
+            if sharing.get(lines, 0) < 2:
                 rows[text] = (len(branches),)
                 branches.append(
-                    lambda inner, lines=lines, data=data: self.paste(
-                        lines, inner, lambda k: self.constant(data[k])
+                    lambda inner, text=text, leaves=leaves: self.part(
+                        captured, text, leaves, part, inner
                     )
                 )
                 continue
@@ -295,10 +315,26 @@ class _Writer:
                 branches.append(
                     lambda inner, lines=lines: self.paste(lines, inner, lambda k: f"{row}[{k + 1}]")
                 )
+            data = captured[text][1]
             rows[text] = (block, *(c if isinstance(c, str) else c[1] for c in data))
-        self.emit(depth, f"{row} = {self.bind('F', rows.get)}({expr}, {self.bind('F', (-1,))})")
+        self.emit(depth, f"{row} = {self.bind('F', rows.get)}({expr}, (-1,))")
         self.emit(depth, f"{var} = {row}[0]")
         self.tree(var, list(range(len(branches))), depth, lambda k, inner: branches[k](inner))
+
+    def part(
+        self,
+        captured: dict[str, tuple[tuple[str, ...], list[str | tuple[str, Any]]]],
+        text: str,
+        leaves: list[Leaf],
+        part: Callable[[list[Leaf], int], None],
+        depth: int,
+    ) -> None:
+        """Emit one part of a switch alone: its captured code, or ``part`` called now."""
+        if text in captured:
+            lines, data = captured[text]
+            self.paste(lines, depth, lambda k: self.constant(data[k]))
+        else:
+            part(leaves, depth)
 
     def constant(self, captured: str | tuple[str, Any]) -> str:
         """Return the source for a captured constant, binding it if it is an object."""
@@ -372,9 +408,9 @@ class _Writer:
         leaf0 = group[0]
         tail = leaf0.has_tail
         fixed = len(ranks) - 1 if tail else len(ranks)
-        if tail and not unpacked:
-            self.emit(depth, f"if n > {len(ranks)}:")
-            depth += 1
+        # Past the switch on n, the path must be long enough for the route:
+        # tested first, in the route's own condition (an if less for one route).
+        guard = [f"n > {len(ranks)}"] if tail and not unpacked else []
         params = [i + 1 for i in range(fixed) if ranks[i] != 0]
         statics = [
             i + 1 for i in range(fixed) if ranks[i] == 0 and not (i == 0 and first_is_static)
@@ -384,16 +420,15 @@ class _Writer:
         values, conversions = self.conversions(leaf0, params, seg)
         if tail:
             # An empty segment inside the rest means the path was not normalized.
-            conversions.append(
-                f"(rest := '/'.join(segs[{len(ranks)}:]))[:1] != '/' and '//' not in rest"
-            )
+            # PERF: one call, not inline: the test is 18 nodes to compile.
+            conversions.append(f"(rest := REST(segs, {len(ranks)})) is not None")
             values.append("rest")
         # NOTE: a level costs at most 2 + 8 indentation levels (a chain, or a
         # tree on up to 255 parts); below 4 static segments no need to look.
         if len(statics) < 4 or _decision_depth(group, statics) <= MAX_DECISION_DEPTH:
-            self.decide(group, statics, [], nonempty, conversions, values, seg, depth)
+            self.decide(group, statics, guard, nonempty, conversions, values, seg, depth)
         else:
-            self.table(group, statics, nonempty, conversions, values, seg, depth)
+            self.table(group, statics, [*guard, *nonempty], conversions, values, seg, depth)
 
     def decide(
         self,
@@ -566,6 +601,12 @@ class _Writer:
             else:
                 fixed.setdefault(len(leaf.ranks) + 1, []).append(leaf)
 
+        # The first segments of each length's routes (None: a parameter).
+        firsts = {
+            length: {leaf.shape[0][1] if leaf.shape[0][0] == 0 else None for leaf in members}
+            for length, members in fixed.items()
+        }
+
         def branch(length: int, inner: int) -> None:
             names = ", ".join(["r", *(f"s{i}" for i in range(1, length))])
             self.emit(inner, f"{names}, = segs")
@@ -577,7 +618,7 @@ class _Writer:
             # others are left to the block after the switch, which the branch
             # falls through to (compiling the same route again costs more
             # than the few tests a path that falls through pays).
-            joined = [t for t in fits if any(_overlap(t, leaf) for leaf in fixed[length])]
+            joined = [t for t in fits if _competes(t, fixed[length], firsts[length])]
             self.dispatch(fixed[length] + joined, inner, unpacked=True)
             if len(joined) == len(fits):
                 self.emit(inner, f"return {self.miss}")
@@ -608,6 +649,18 @@ def _params(leaf: Leaf) -> list[int]:
     return [i + 1 for i, rank in enumerate(fixed) if rank != 0]
 
 
+def _competes(tail: Leaf, leaves: list[Leaf], firsts: set[str | None]) -> bool:
+    """Tell whether wildcard route ``tail`` may match a path one of ``leaves`` matches.
+
+    ``firsts`` holds the leaves' first segments (None for a parameter), which
+    rule most pairs out without looking further.
+    """
+    rank, text = tail.shape[0]
+    if rank == 0 and text not in firsts and None not in firsts:
+        return False
+    return any(_overlap(tail, leaf) for leaf in leaves)
+
+
 def _overlap(tail: Leaf, leaf: Leaf) -> bool:
     """Tell whether wildcard route ``tail`` and fixed-length ``leaf`` may match one path.
 
@@ -631,13 +684,37 @@ def _weight(leaves: list[Leaf]) -> int:
     return sum(len(leaf.methods) for leaf in leaves)
 
 
-def _chain_length(weights: list[int], table_cost: float | None) -> int:
+def _branches(
+    ordered: list[tuple[str, list[Leaf]]],
+    captured: dict[str, tuple[tuple[str, ...], list[str | tuple[str, Any]]]],
+) -> list[int]:
+    """Return, for each split of ``ordered``, how many branches the parts past it take.
+
+    Parts whose captured code is the same share one branch (see ``switch``).
+    """
+    sizes = [0] * len(ordered)
+    seen: set[tuple[str, ...]] = set()
+    size = 0
+    for p in range(len(ordered) - 1, -1, -1):
+        text = ordered[p][0]
+        if text not in captured:
+            size += 1
+        elif captured[text][0] not in seen:
+            seen.add(captured[text][0])
+            size += 1
+        sizes[p] = size
+    return sizes
+
+
+def _chain_length(weights: list[int], table_cost: float | None, branches: list[int]) -> int:
     """Return how many of the parts (heaviest first) to test with ``==``.
 
     Unit: one ``==`` test. A dict lookup on a fresh segment costs about 3
     (hashing it is most of that), then either ``table_cost`` more when the
-    rest is a data table, or the binary tree on the int it gives. The others
-    pay the failed ``==`` tests before them too. The cheapest split wins.
+    rest is a data table, or the binary tree on the int it gives, over
+    ``branches[p]`` branches for the parts from ``p`` on (fewer than the
+    parts where some share a block). The others pay the failed ``==`` tests
+    before them too. The cheapest split wins.
     """
     remaining = sum(weights)
     best = len(weights)
@@ -647,7 +724,7 @@ def _chain_length(weights: list[int], table_cost: float | None) -> int:
         if table_cost is not None:
             lookup = table_cost
         else:
-            lookup = 3.0 + max(len(weights) - p - 1, 1).bit_length()
+            lookup = 3.0 + max(branches[p] - 1, 1).bit_length()
         cost = prefix + remaining * (p + lookup)
         if cost < best_cost:
             best, best_cost = p, cost
