@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 
 from ._converters import INT, MISSING, Converter
@@ -91,6 +92,7 @@ def _rest(segs: list[str], start: int) -> str | None:
     if rest[:1] == "/" or "//" in rest:
         return None
     return rest
+
 
 # The head of the hot ``match``: static routes by raw path, then the checks
 # that prove the path is already normalized (see ``_compiled``). ``_segs`` is
@@ -186,9 +188,7 @@ class _Writer:
         finally:
             self.lines, self.data = lines, None
 
-    def paste(
-        self, lines: tuple[str, ...], depth: int, fill: Callable[[int], str]
-    ) -> None:
+    def paste(self, lines: tuple[str, ...], depth: int, fill: Callable[[int], str]) -> None:
         """Emit captured ``lines`` at ``depth``, placeholder ``k`` replaced by ``fill(k)``."""
         indent = "    " * depth
         for line in lines:
@@ -258,7 +258,7 @@ class _Writer:
         captured: dict[str, tuple[tuple[str, ...], list[str | tuple[str, Any]]]] = {}
         if rest is None:
             captured = {
-                text: self.capture(lambda inner, leaves=leaves: part(leaves, inner))
+                text: self.capture(partial(part, leaves))
                 for text, leaves in ordered
                 if len(leaves) == 1
             }
@@ -294,8 +294,10 @@ class _Writer:
                 lambda k, inner: self.part(captured, *others[k], part, inner),
             )
             return
-        # One branch per block shared by several parts, then per other part.
-        branches: list[Callable[[int], None]] = []
+        # One branch per block shared by several parts (its lines, in
+        # ``shared``), and per other part (its text and leaves).
+        branches: list[tuple[str, list[Leaf]] | None] = []
+        shared: dict[int, tuple[str, ...]] = {}
         blocks: dict[tuple[str, ...], int] = {}
         rows: dict[str, tuple[Any, ...]] = {}
         row = f"d{self.count}"
@@ -303,23 +305,26 @@ class _Writer:
             lines = captured[text][0] if text in captured else ()
             if sharing.get(lines, 0) < 2:
                 rows[text] = (len(branches),)
-                branches.append(
-                    lambda inner, text=text, leaves=leaves: self.part(
-                        captured, text, leaves, part, inner
-                    )
-                )
+                branches.append((text, leaves))
                 continue
             block = blocks.get(lines)
             if block is None:
                 block = blocks[lines] = len(branches)
-                branches.append(
-                    lambda inner, lines=lines: self.paste(lines, inner, lambda k: f"{row}[{k + 1}]")
-                )
+                shared[block] = lines
+                branches.append(None)
             data = captured[text][1]
             rows[text] = (block, *(c if isinstance(c, str) else c[1] for c in data))
+
+        def branch(k: int, inner: int) -> None:
+            alone = branches[k]
+            if alone is None:
+                self.paste(shared[k], inner, lambda j: f"{row}[{j + 1}]")
+            else:
+                self.part(captured, *alone, part, inner)
+
         self.emit(depth, f"{row} = {self.bind('F', rows.get)}({expr}, (-1,))")
         self.emit(depth, f"{var} = {row}[0]")
-        self.tree(var, list(range(len(branches))), depth, lambda k, inner: branches[k](inner))
+        self.tree(var, list(range(len(branches))), depth, branch)
 
     def part(
         self,
@@ -619,6 +624,15 @@ class _Writer:
             # falls through to (compiling the same route again costs more
             # than the few tests a path that falls through pays).
             joined = [t for t in fits if _competes(t, fixed[length], firsts[length])]
+            # So is a wildcard route that may match the paths of one that
+            # joined: whichever comes first in priority must be tried first.
+            left = [t for t in fits if t not in joined]
+            grown = True
+            while left and joined and grown:
+                more = [t for t in left if any(_overlap(t, other) for other in joined)]
+                left = [t for t in left if t not in more]
+                joined += more
+                grown = bool(more)
             self.dispatch(fixed[length] + joined, inner, unpacked=True)
             if len(joined) == len(fits):
                 self.emit(inner, f"return {self.miss}")
@@ -662,15 +676,18 @@ def _competes(tail: Leaf, leaves: list[Leaf], firsts: set[str | None]) -> bool:
 
 
 def _overlap(tail: Leaf, leaf: Leaf) -> bool:
-    """Tell whether wildcard route ``tail`` and fixed-length ``leaf`` may match one path.
+    """Tell whether wildcard route ``tail`` and ``leaf`` may match one path.
 
     Only static text tells paths apart here: two static segments at one
-    position that differ. A parameter may match any text (its converter is
-    not asked), so the answer errs on the side of an overlap.
+    position that differ (up to where either route's wildcard takes the
+    rest). A parameter may match any text (its converter is not asked), so
+    the answer errs on the side of an overlap.
     """
+    shape = leaf.shape[:-1] if leaf.has_tail else leaf.shape
     return not any(
         rank == 0 and other_rank == 0 and text != other_text
-        for (rank, text), (other_rank, other_text) in zip(tail.shape[:-1], leaf.shape)
+        # NOTE: not strict: the shorter route ends where its wildcard starts.
+        for (rank, text), (other_rank, other_text) in zip(tail.shape[:-1], shape, strict=False)
     )
 
 
