@@ -47,7 +47,6 @@ method sets and targets are bound in the exec namespace under generated names.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Final
@@ -113,9 +112,6 @@ def match(method, path, host='', _segs=None):
     n = len(segs)"""
 
 _HOT_MISS = "SLOW(method, path)"
-
-# Where a captured route's code names one of its constants (see _Writer.capture).
-_PLACEHOLDER: Final = re.compile("\0([0-9]+)\0")
 
 _FIND_WRAPPER = """\
 def find(segs, n, method):
@@ -192,7 +188,11 @@ class _Writer:
         """Emit captured ``lines`` at ``depth``, placeholder ``k`` replaced by ``fill(k)``."""
         indent = "    " * depth
         for line in lines:
-            self.lines.append(indent + _PLACEHOLDER.sub(lambda m: fill(int(m[1])), line))
+            pieces = line.split("\0")
+            # Odd pieces are the placeholders' numbers.
+            for k in range(1, len(pieces), 2):
+                pieces[k] = fill(int(pieces[k]))
+            self.lines.append(indent + "".join(pieces))
 
     def parser(self, converter: Converter) -> str:
         """Return the namespace name of ``converter.parse`` (one per converter)."""
@@ -257,10 +257,17 @@ class _Writer:
         # tuple item about as much as loading a constant.
         captured: dict[str, tuple[tuple[str, ...], list[str | tuple[str, Any]]]] = {}
         if rest is None:
+            # Only routes alike in shape can have the same code: the others
+            # are not captured (PERF: capturing costs a little).
+            alike: dict[tuple[Any, ...], int] = {}
+            for _, leaves in ordered:
+                if len(leaves) == 1:
+                    key = (leaves[0].ranks, leaves[0].converters)
+                    alike[key] = alike.get(key, 0) + 1
             captured = {
                 text: self.capture(partial(part, leaves))
                 for text, leaves in ordered
-                if len(leaves) == 1
+                if len(leaves) == 1 and alike[(leaves[0].ranks, leaves[0].converters)] > 1
             }
         chained = _chain_length(
             weights, 4.0 if rest is not None else None, _branches(ordered, captured)
