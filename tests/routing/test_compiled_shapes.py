@@ -456,6 +456,27 @@ def test_a_path_added_for_several_methods_is_checked_each_time() -> None:
     )
 
 
+def test_a_host_and_a_method_checked_once_are_still_checked_in_other_forms() -> None:
+    router = Router()
+    router.add("GET", "/a", "a", host="API.Example.com.")
+    router.add("GET", "/b/{x}", "b", host="API.Example.com.")  # the host parsed before
+    router.add("GET", "/c/{x}", "c", host="api.example.com")
+    with pytest.raises(RouteError, match="host must be a DNS name"):
+        router.add("GET", "/d", "d", host="api.example.com:8080")
+    with pytest.raises(RouteError, match="method must be an HTTP token"):
+        router.add("GE T", "/e", "e")
+
+    class Method(str):
+        pass
+
+    router.add(Method("PUT"), "/b/{x}", "put", host="api.example.com")
+    assert router.match("GET", "/a", "api.example.com") == ("a", {})
+    assert router.match("GET", "/b/1", "API.EXAMPLE.COM") == ("b", {"x": "1"})
+    assert router.match("PUT", "/b/1", "api.example.com") == ("put", {"x": "1"})
+    assert router.match("GET", "/c/1", "api.example.com.") == ("c", {"x": "1"})
+    assert router.match("GET", "/b/1", "other.example.com") is None
+
+
 def test_segments_parsed_for_one_route_are_checked_again_in_another() -> None:
     router = Router(converters=[Converter("even", _even_only, regex=r"[0-9]+")])
     router.add("GET", "/a/{x}/{n:int}/{e:even}", "a")
