@@ -24,8 +24,13 @@ route taken as equally likely), and finds the rest, past the point where the
 chain costs more on average (:func:`_chain_length`), with one dict lookup: to
 an int and a binary tree on it when the alternatives hold code, or straight
 to the data when they differ only in static text (a *table*: nested dicts to
-the method table, and the parameter names that vary). The method is tested
-with a set (a route with one target) or looked up in a dict.
+the method table, and the parameter names that vary). Past such a dict,
+parts of one route each whose code differs only in constants share one
+block: the dict gives a row (the block's index, then the constants the
+block reads from it), so the block is compiled once (PERF: ``compile()`` of
+the source is most of the cost of building a router, and it grows with the
+number of statements, not their length). The method is tested with a set
+(a route with one target) or looked up in a dict.
 
 Routes ending in ``{name:path}`` are held by a final block, after the switch,
 which every length branch that left one out falls through to; a length branch
@@ -242,7 +247,8 @@ class _Writer:
         likely) are tested first, with ``==``; past the point where that costs
         more on average (see :func:`_chain_length`), the others are found with
         one dict lookup: ``rest(leaves, depth)`` emits it if given (a data
-        table), else it is a dict to an int and a binary tree on the int.
+        table), else it is a dict to an int and a binary tree on the int (a
+        dict to a row, when some parts share a block).
         """
         weighted = sorted(
             ((_weight(leaves), text, leaves) for text, leaves in parts), key=_heaviest
