@@ -233,7 +233,7 @@ def test_a_group_too_deep_for_a_decision_tree_is_a_table() -> None:
     "segment",
     ["0", "007", "42", "²", "١٢", "-1", "+1", " 1", "1_000", "9" * 639, "9" * 640, "9" * 700],
 )
-def test_the_inline_int_converter_agrees_with_the_converter(segment: str) -> None:
+def test_the_generated_int_test_agrees_with_the_converter(segment: str) -> None:
     routes = [("GET", "/n/{n:int}"), ("GET", "/n/{s}")]
     compiled, reference = _pair(routes)
     found = compiled.match("GET", f"/n/{segment}")
