@@ -18,7 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgeline.routing import Converter, MethodNotAllowed, ReferenceRouter, RouteError, Router
-from edgeline.routing._codegen import MAX_DECISION_DEPTH, MAX_LENGTH_CHAIN
+from edgeline.routing._codegen import MAX_DECISION_DEPTH, MAX_LENGTH_CHAIN, generate
+from edgeline.routing._compiled import _leaf_methods
+from edgeline.routing._converters import converter_table
+from edgeline.routing._pattern import ANY_HOST, parse_route
+from edgeline.routing._table import Table
 
 Route = tuple[str, str]
 
@@ -106,6 +110,97 @@ def test_many_first_segments_go_through_a_dict_and_a_tree() -> None:
     assert _agree(compiled, reference, paths, ("GET", "DELETE", "PUT")) > 3 * WIDE
 
 
+def _source(routes: Iterable[Route]) -> str:
+    """Return the finder source generated for ``routes`` (none of them fully static)."""
+    table = Table(ANY_HOST)
+    for method, path in routes:
+        table.insert(parse_route(method, path, path, None, converter_table(), "strict"))
+    return generate(list(table.leaves.values()), _leaf_methods).source
+
+
+# One route per first segment, of a few shapes: the wide level's parts differ
+# only in constants within a shape, and some parts hold several routes.
+SHARED_SHAPES = (
+    "/u{k}/{{x}}",
+    "/u{k}/{{n:int}}/s{k}",
+    "/u{k}/s{k}/{{x}}/{{y}}",
+    "/u{k}/{{rest:path}}",
+)
+
+
+def _one_route_parts() -> list[Route]:
+    routes: list[Route] = []
+    for k in range(4 * WIDE):
+        shape = SHARED_SHAPES[k % len(SHARED_SHAPES)]
+        routes.append(("GET", shape.format(k=k)))
+        if k % 3 == 0:
+            # A second method for the same target kind: a dict, not a set.
+            routes.append(("PUT", shape.format(k=k)))
+        if k % 7 == 0:
+            # A part holding two routes has code of its own.
+            routes.append(("GET", f"/u{k}/own/{{z}}"))
+    return routes
+
+
+def test_one_route_parts_of_a_wide_level_share_their_code() -> None:
+    routes = _one_route_parts()
+    source = _source(routes)
+    # Shared: far fewer returns than routes, and constants read from a row.
+    assert source.count("return ") < len(routes) // 4
+    assert "[1] and" in source
+    compiled, reference = _pair(routes)
+    paths = []
+    for k in range(4 * WIDE):
+        paths += [f"/u{k}/v", f"/u{k}/7/s{k}", f"/u{k}/x/s{k}", f"/u{k}/s{k}/a/b", f"/u{k}/a/b"]
+        paths += [f"/u{k}/7/s{k + 1}", f"/u{k}/s{k + 1}/a/b", f"/u{k}/own/z", f"/u{k}/a//b"]
+    paths += ["/u9999/v", "/v1/v", "/u1/", "/u3/"]
+    assert _agree(compiled, reference, paths, ("GET", "HEAD", "PUT", "DELETE")) > 8 * WIDE
+
+
+def test_a_wildcard_route_joins_only_the_length_branches_it_competes_in() -> None:
+    routes = [
+        ("GET", "/w/{rest:path}"),
+        ("GET", "/w/a/{x}"),  # competes at 3 segments: a static "w" first, like the wildcard
+        ("GET", "/o/{x}/{y}/{z}"),  # another first segment: no competition at 4 segments
+        ("GET", "/q/{rest:path}"),
+        ("GET", "/{p}/q/{x}/{y}/{z}"),  # a parameter first competes with every wildcard
+    ]
+    source = _source(routes)
+    # /w/ at 4 segments (beside /w/a/{x}), both at 6 (beside /{p}/q/...), both at the
+    # end; the 5-segment branch falls through to the end for them.
+    assert source.count("REST(segs, 2)") == 5
+    compiled, reference = _pair(routes)
+    paths = [
+        "/w/a/b",
+        "/w/b",
+        "/w/",
+        "/w/a/b/c",
+        "/w/a/b/c/d",
+        "/o/a/b/c",
+        "/q/a/b/c",
+        "/q/q/a/b/c",
+        "/w/q/a/b/c",
+        "/x/q/a/b/c",
+        "/w//a",
+        "/q/a//b",
+        "/o/a/b",
+        "/o/a/b/c/d",
+    ]
+    assert _agree(compiled, reference, paths, ("GET", "PUT")) > 10
+
+
+def test_a_wildcard_route_outranking_one_in_a_branch_joins_it_too() -> None:
+    routes = [
+        ("GET", "/g/{b}/c"),  # only /{lead}/... competes with it at 4 segments
+        ("GET", "/{lead}/{rest:path}"),
+        ("GET", "/f0/{a}/{rest:path}"),  # outranks /{lead}/... on /f0/...
+    ]
+    compiled, reference = _pair(routes)
+    assert compiled.match("GET", "/f0/w/w") == ("GET /f0/{a}/{rest:path}", {"a": "w", "rest": "w"})
+    paths = ["/f0/w/w", "/g/b/c", "/g/b/d", "/f0/w", "/f0/w/w/w", "/h/b/c", "/f0/b/c", "/g/f0/c"]
+    assert _agree(compiled, reference, paths, ("GET", "PUT")) > 6
+
+
 def test_more_lengths_than_the_length_chain_takes() -> None:
     depth = MAX_LENGTH_CHAIN + 8
     routes = [("GET", "/a" + "".join(f"/{{p{i}}}" for i in range(k))) for k in range(depth)]
@@ -138,7 +233,7 @@ def test_a_group_too_deep_for_a_decision_tree_is_a_table() -> None:
     "segment",
     ["0", "007", "42", "²", "١٢", "-1", "+1", " 1", "1_000", "9" * 639, "9" * 640, "9" * 700],
 )
-def test_the_inline_int_converter_agrees_with_the_converter(segment: str) -> None:
+def test_the_generated_int_test_agrees_with_the_converter(segment: str) -> None:
     routes = [("GET", "/n/{n:int}"), ("GET", "/n/{s}")]
     compiled, reference = _pair(routes)
     found = compiled.match("GET", f"/n/{segment}")
@@ -359,6 +454,27 @@ def test_a_path_added_for_several_methods_is_checked_each_time() -> None:
         MethodNotAllowed(("DELETE", "GET", "HEAD", "PUT")),
         {"x": "1"},
     )
+
+
+def test_a_host_and_a_method_checked_once_are_still_checked_in_other_forms() -> None:
+    router = Router()
+    router.add("GET", "/a", "a", host="API.Example.com.")
+    router.add("GET", "/b/{x}", "b", host="API.Example.com.")  # the host parsed before
+    router.add("GET", "/c/{x}", "c", host="api.example.com")
+    with pytest.raises(RouteError, match="host must be a DNS name"):
+        router.add("GET", "/d", "d", host="api.example.com:8080")
+    with pytest.raises(RouteError, match="method must be an HTTP token"):
+        router.add("GE T", "/e", "e")
+
+    class Method(str):
+        pass
+
+    router.add(Method("PUT"), "/b/{x}", "put", host="api.example.com")
+    assert router.match("GET", "/a", "api.example.com") == ("a", {})
+    assert router.match("GET", "/b/1", "API.EXAMPLE.COM") == ("b", {"x": "1"})
+    assert router.match("PUT", "/b/1", "api.example.com") == ("put", {"x": "1"})
+    assert router.match("GET", "/c/1", "api.example.com.") == ("c", {"x": "1"})
+    assert router.match("GET", "/b/1", "other.example.com") is None
 
 
 def test_segments_parsed_for_one_route_are_checked_again_in_another() -> None:

@@ -24,11 +24,18 @@ route taken as equally likely), and finds the rest, past the point where the
 chain costs more on average (:func:`_chain_length`), with one dict lookup: to
 an int and a binary tree on it when the alternatives hold code, or straight
 to the data when they differ only in static text (a *table*: nested dicts to
-the method table, and the parameter names that vary). The method is tested
-with a set (a route with one target) or looked up in a dict.
+the method table, and the parameter names that vary). Past such a dict,
+parts of one route each whose code differs only in constants share one
+block: the dict gives a row (the block's index, then the constants the
+block reads from it), so the block is compiled once (PERF: ``compile()`` of
+the source is most of the cost of building a router, and it grows with the
+number of statements, not their length). The method is tested with a set
+(a route with one target) or looked up in a dict.
 
-Routes ending in ``{name:path}`` join every length branch they can match, and
-a final block, after the switch, holds them alone for other lengths.
+Routes ending in ``{name:path}`` are held by a final block, after the switch,
+which every length branch that left one out falls through to; a length branch
+holds such a route too where one of its own routes may match the same paths
+(priority then decides between them in the branch).
 
 With ``hot`` (routes that ignore the host), the function is the router's
 ``match`` itself: the raw-path lookup of fully static routes and the checks
@@ -46,6 +53,7 @@ method sets and targets are bound in the exec namespace under generated names.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 
 from ._converters import INT, MISSING, Converter
@@ -65,8 +73,30 @@ MAX_LENGTH_CHAIN: Final = 12
 MAX_DECISION_DEPTH: Final = 40
 
 # NOTE: int("9" * n) raises ValueError beyond sys.get_int_max_str_digits(),
-# which cannot be set below 640; shorter runs of digits convert inline.
-_INT_INLINE_DIGITS: Final = 640
+# which cannot be set below 640; shorter runs of digits convert directly.
+_INT_SAFE_DIGITS: Final = 640
+
+
+def _int_or_missing(segment: str) -> Any:
+    """Return what the ``int`` converter makes of ``segment``: an int, or MISSING."""
+    # NOTE: str.isdigit alone accepts "²" and Arabic-Indic digits; routes want ASCII.
+    if segment.isdigit() and segment.isascii():
+        if len(segment) < _INT_SAFE_DIGITS:
+            return int(segment)
+        return INT.parse(segment)
+    return MISSING
+
+
+def _rest(segs: list[str], start: int) -> str | None:
+    """Return what a ``{name:path}`` route at ``segs[start]`` takes, or None.
+
+    An empty segment inside the rest means the path was not normalized.
+    """
+    rest = "/".join(segs[start:])
+    if rest[:1] == "/" or "//" in rest:
+        return None
+    return rest
+
 
 # The head of the hot ``match``: static routes by raw path, then the checks
 # that prove the path is already normalized (see ``_compiled``). ``_segs`` is
@@ -110,10 +140,18 @@ class _Writer:
     def __init__(self, leaf_methods: LeafMethods, miss: str) -> None:
         self.leaf_methods = leaf_methods
         self.miss = miss
-        self.namespace: dict[str, Any] = {"MISSING": MISSING}
+        self.namespace: dict[str, Any] = {
+            "MISSING": MISSING,
+            "INT": _int_or_missing,
+            "REST": _rest,
+        }
         self.lines: list[str] = []
         self.count = 0
         self.parsers: dict[int, str] = {}
+        # While one route's code is captured (see :meth:`capture`), the
+        # constants it names: static text and parameter names (str), and
+        # the objects it would bind (prefix, object).
+        self.data: list[str | tuple[str, Any]] | None = None
 
     def emit(self, depth: int, line: str) -> None:
         """Append one line of source at indentation ``depth``."""
@@ -125,6 +163,41 @@ class _Writer:
         name = f"{prefix}{self.count}"
         self.namespace[name] = value
         return name
+
+    def text(self, value: str) -> str:
+        """Return the source for the constant ``value`` (a placeholder while capturing)."""
+        if self.data is None:
+            return repr(value)
+        self.data.append(value)
+        return f"\0{len(self.data) - 1}\0"
+
+    def bound(self, prefix: str, value: Any) -> str:
+        """Return the source naming ``value``: bound now, or a placeholder while capturing."""
+        if self.data is None:
+            return self.bind(prefix, value)
+        self.data.append((prefix, value))
+        return f"\0{len(self.data) - 1}\0"
+
+    def capture(
+        self, emit: Callable[[int], None]
+    ) -> tuple[tuple[str, ...], list[str | tuple[str, Any]]]:
+        """Return the lines ``emit(0)`` writes, with placeholders, and their constants."""
+        lines, self.lines, self.data = self.lines, [], []
+        try:
+            emit(0)
+            return tuple(self.lines), self.data
+        finally:
+            self.lines, self.data = lines, None
+
+    def paste(self, lines: tuple[str, ...], depth: int, fill: Callable[[int], str]) -> None:
+        """Emit captured ``lines`` at ``depth``, placeholder ``k`` replaced by ``fill(k)``."""
+        indent = "    " * depth
+        for line in lines:
+            pieces = line.split("\0")
+            # Odd pieces are the placeholders' numbers.
+            for k in range(1, len(pieces), 2):
+                pieces[k] = fill(int(pieces[k]))
+            self.lines.append(indent + "".join(pieces))
 
     def parser(self, converter: Converter) -> str:
         """Return the namespace name of ``converter.parse`` (one per converter)."""
@@ -174,17 +247,40 @@ class _Writer:
         likely) are tested first, with ``==``; past the point where that costs
         more on average (see :func:`_chain_length`), the others are found with
         one dict lookup: ``rest(leaves, depth)`` emits it if given (a data
-        table), else it is a dict to an int and a binary tree on the int.
+        table), else it is a dict to an int and a binary tree on the int (a
+        dict to a row, when some parts share a block).
         """
         weighted = sorted(
             ((_weight(leaves), text, leaves) for text, leaves in parts), key=_heaviest
         )
         ordered = [(text, leaves) for _, text, leaves in weighted]
         weights = [weight for weight, _, _ in weighted]
-        chained = _chain_length(weights, 4.0 if rest is not None else None)
+        # PERF: parts of one route each whose code differs only in constants
+        # (the usual wide level of a real table: /users/{id}, /teams/{id},
+        # ...) share one block past the dict lookup, which gives a row: the
+        # block's index and the constants the block reads from it. Compiling
+        # a block once costs less than compiling it per part, and reading a
+        # tuple item about as much as loading a constant.
+        captured: dict[str, tuple[tuple[str, ...], list[str | tuple[str, Any]]]] = {}
+        if rest is None:
+            # Only routes alike in shape can have the same code: the others
+            # are not captured (PERF: capturing costs a little).
+            alike: dict[tuple[Any, ...], int] = {}
+            for _, leaves in ordered:
+                if len(leaves) == 1:
+                    key = (leaves[0].ranks, leaves[0].converters)
+                    alike[key] = alike.get(key, 0) + 1
+            captured = {
+                text: self.capture(partial(part, leaves))
+                for text, leaves in ordered
+                if len(leaves) == 1 and alike[(leaves[0].ranks, leaves[0].converters)] > 1
+            }
+        chained = _chain_length(
+            weights, 4.0 if rest is not None else None, _branches(ordered, captured)
+        )
         for k, (text, leaves) in enumerate(ordered[:chained]):
-            self.emit(depth, f"{'if' if k == 0 else 'elif'} {expr} == {text!r}:")
-            part(leaves, depth + 1)
+            self.emit(depth, f"{'if' if k == 0 else 'elif'} {expr} == {self.text(text)}:")
+            self.part(captured, text, leaves, part, depth + 1)
         others = ordered[chained:]
         if not others:
             return
@@ -196,9 +292,73 @@ class _Writer:
             return
         self.count += 1
         var = f"k{self.count}"
-        index = {text: k for k, (text, _) in enumerate(others)}
-        self.emit(depth, f"{var} = {self.bind('F', index.get)}({expr}, -1)")
-        self.tree(var, list(range(len(others))), depth, lambda k, inner: part(others[k][1], inner))
+        sharing: dict[tuple[str, ...], int] = {}
+        for text, _ in others:
+            if text in captured:
+                lines = captured[text][0]
+                sharing[lines] = sharing.get(lines, 0) + 1
+        if max(sharing.values(), default=0) < 2:
+            index = {text: k for k, (text, _) in enumerate(others)}
+            self.emit(depth, f"{var} = {self.bind('F', index.get)}({expr}, -1)")
+            self.tree(
+                var,
+                list(range(len(others))),
+                depth,
+                lambda k, inner: self.part(captured, *others[k], part, inner),
+            )
+            return
+        # One branch per block shared by several parts (its lines, in
+        # ``shared``), and per other part (its text and leaves).
+        branches: list[tuple[str, list[Leaf]] | None] = []
+        shared: dict[int, tuple[str, ...]] = {}
+        blocks: dict[tuple[str, ...], int] = {}
+        rows: dict[str, tuple[Any, ...]] = {}
+        row = f"d{self.count}"
+        for text, leaves in others:
+            lines = captured[text][0] if text in captured else ()
+            if sharing.get(lines, 0) < 2:
+                rows[text] = (len(branches),)
+                branches.append((text, leaves))
+                continue
+            block = blocks.get(lines)
+            if block is None:
+                block = blocks[lines] = len(branches)
+                shared[block] = lines
+                branches.append(None)
+            data = captured[text][1]
+            rows[text] = (block, *(c if isinstance(c, str) else c[1] for c in data))
+
+        def branch(k: int, inner: int) -> None:
+            alone = branches[k]
+            if alone is None:
+                self.paste(shared[k], inner, lambda j: f"{row}[{j + 1}]")
+            else:
+                self.part(captured, *alone, part, inner)
+
+        self.emit(depth, f"{row} = {self.bind('F', rows.get)}({expr}, (-1,))")
+        self.emit(depth, f"{var} = {row}[0]")
+        self.tree(var, list(range(len(branches))), depth, branch)
+
+    def part(
+        self,
+        captured: dict[str, tuple[tuple[str, ...], list[str | tuple[str, Any]]]],
+        text: str,
+        leaves: list[Leaf],
+        part: Callable[[list[Leaf], int], None],
+        depth: int,
+    ) -> None:
+        """Emit one part of a switch alone: its captured code, or ``part`` called now."""
+        if text in captured:
+            lines, data = captured[text]
+            self.paste(lines, depth, lambda k: self.constant(data[k]))
+        else:
+            part(leaves, depth)
+
+    def constant(self, captured: str | tuple[str, Any]) -> str:
+        """Return the source for a captured constant, binding it if it is an object."""
+        if isinstance(captured, str):
+            return repr(captured)
+        return self.bind(*captured)
 
     def dispatch(self, members: list[Leaf], depth: int, unpacked: bool) -> None:
         """Emit the code trying ``members`` (which all fit the current ``n``) in order."""
@@ -230,9 +390,10 @@ class _Writer:
         for leaf in members:
             grouped.setdefault(leaf.ranks, []).append(leaf)
         checked: set[int] = set()
-        if unpacked:
+        if unpacked and len(members) > 1:
             # PERF: a parameter position every route here has (``{owner}`` in
-            # all of ``/repos/{owner}/...``) is checked non-empty once, up front.
+            # all of ``/repos/{owner}/...``) is checked non-empty once, up front
+            # (for one route, its own condition does it, with one ``if`` less).
             checked = set.intersection(*(set(_params(leaf)) for leaf in members))
             if checked:
                 self.emit(depth, f"if {' and '.join(f's{i}' for i in sorted(checked))}:")
@@ -265,9 +426,9 @@ class _Writer:
         leaf0 = group[0]
         tail = leaf0.has_tail
         fixed = len(ranks) - 1 if tail else len(ranks)
-        if tail and not unpacked:
-            self.emit(depth, f"if n > {len(ranks)}:")
-            depth += 1
+        # Past the switch on n, the path must be long enough for the route:
+        # tested first, in the route's own condition (an if less for one route).
+        guard = [f"n > {len(ranks)}"] if tail and not unpacked else []
         params = [i + 1 for i in range(fixed) if ranks[i] != 0]
         statics = [
             i + 1 for i in range(fixed) if ranks[i] == 0 and not (i == 0 and first_is_static)
@@ -277,16 +438,15 @@ class _Writer:
         values, conversions = self.conversions(leaf0, params, seg)
         if tail:
             # An empty segment inside the rest means the path was not normalized.
-            conversions.append(
-                f"(rest := '/'.join(segs[{len(ranks)}:]))[:1] != '/' and '//' not in rest"
-            )
+            # PERF: one call, not inline: the test is 18 nodes to compile.
+            conversions.append(f"(rest := REST(segs, {len(ranks)})) is not None")
             values.append("rest")
         # NOTE: a level costs at most 2 + 8 indentation levels (a chain, or a
         # tree on up to 255 parts); below 4 static segments no need to look.
         if len(statics) < 4 or _decision_depth(group, statics) <= MAX_DECISION_DEPTH:
-            self.decide(group, statics, [], nonempty, conversions, values, seg, depth)
+            self.decide(group, statics, guard, nonempty, conversions, values, seg, depth)
         else:
-            self.table(group, statics, nonempty, conversions, values, seg, depth)
+            self.table(group, statics, [*guard, *nonempty], conversions, values, seg, depth)
 
     def decide(
         self,
@@ -318,7 +478,7 @@ class _Writer:
             self.decide(
                 leaves,
                 rest,
-                [*tests, f"{seg(i)} == {text!r}"],
+                [*tests, f"{seg(i)} == {self.text(text)}"],
                 nonempty,
                 conversions,
                 values,
@@ -353,12 +513,10 @@ class _Writer:
                 continue
             var = f"c{i}"
             if converter is INT:
-                # PERF: the int converter inline; see _converters._to_int.
-                tests.append(
-                    f"{seg(i)}.isdigit() and {seg(i)}.isascii() and "
-                    f"(({var} := int({seg(i)})) if len({seg(i)}) < {_INT_INLINE_DIGITS} "
-                    f"else ({var} := {self.parser(converter)}({seg(i)}))) is not MISSING"
-                )
+                # PERF: one call to a function that cannot raise, instead of
+                # the converter's two and a caught exception on a miss; not
+                # inline, whose ~30 nodes per parameter cost more to compile.
+                tests.append(f"({var} := INT({seg(i)})) is not MISSING")
             else:
                 tests.append(f"({var} := {self.parser(converter)}({seg(i)})) is not MISSING")
             values.append(var)
@@ -383,20 +541,20 @@ class _Writer:
                 # Another key (the router's method-agnostic probe) only needs a hit.
                 probes.append(method)
         pairs = ", ".join(
-            [f"{name!r}: {value}" for name, value in zip(leaf.names, values, strict=True)]
+            [f"{self.text(name)}: {value}" for name, value in zip(leaf.names, values, strict=True)]
         )
         if len(by_target) > 1:
             # NOTE: one return, however many targets: a second return with its
             # params literal costs more to compile than the lookup costs here.
-            lookup = f"(t := {self.bind('L', methods.get)}(method)) is not None"
+            lookup = f"(t := {self.bound('L', methods.get)}(method)) is not None"
             self.emit(depth, f"if {' and '.join([*tests, lookup, *conversions])}:")
             self.emit(depth + 1, f"return t, {{{pairs}}}")
             return
         # PERF: one target (say GET, with HEAD served by it): a set membership
         # test, cheaper than a dict lookup.
         (names,) = by_target.values()
-        accepted = self.bind("M", frozenset([*names, *probes]))
-        target = self.bind("T", methods[names[0]])
+        accepted = self.bound("M", frozenset([*names, *probes]))
+        target = self.bound("T", methods[names[0]])
         self.emit(depth, f"if {' and '.join([*tests, f'method in {accepted}', *conversions])}:")
         self.emit(depth + 1, f"return {target}, {{{pairs}}}")
 
@@ -461,14 +619,36 @@ class _Writer:
             else:
                 fixed.setdefault(len(leaf.ranks) + 1, []).append(leaf)
 
+        # The first segments of each length's routes (None: a parameter).
+        firsts = {
+            length: {leaf.shape[0][1] if leaf.shape[0][0] == 0 else None for leaf in members}
+            for length, members in fixed.items()
+        }
+
         def branch(length: int, inner: int) -> None:
             names = ", ".join(["r", *(f"s{i}" for i in range(1, length))])
             self.emit(inner, f"{names}, = segs")
             # Not an absolute path ("a/b"): only the slow path may answer.
             self.emit(inner, f"if r: return {self.miss}")
-            members = fixed[length] + [t for t in tails if len(t.ranks) + 1 <= length]
-            self.dispatch(members, inner, unpacked=True)
-            self.emit(inner, f"return {self.miss}")
+            fits = [t for t in tails if len(t.ranks) < length]
+            # PERF: a wildcard route joins this branch only if a route here may
+            # match the same paths (then priority decides between them); the
+            # others are left to the block after the switch, which the branch
+            # falls through to (compiling the same route again costs more
+            # than the few tests a path that falls through pays).
+            joined = [t for t in fits if _competes(t, fixed[length], firsts[length])]
+            # So is a wildcard route that may match the paths of one that
+            # joined: whichever comes first in priority must be tried first.
+            left = [t for t in fits if t not in joined]
+            grown = True
+            while left and joined and grown:
+                more = [t for t in left if any(_overlap(t, other) for other in joined)]
+                left = [t for t in left if t not in more]
+                joined += more
+                grown = bool(more)
+            self.dispatch(fixed[length] + joined, inner, unpacked=True)
+            if len(joined) == len(fits):
+                self.emit(inner, f"return {self.miss}")
 
         if len(fixed) <= MAX_LENGTH_CHAIN:
             # Lengths with more routes first, as in switch().
@@ -496,6 +676,34 @@ def _params(leaf: Leaf) -> list[int]:
     return [i + 1 for i, rank in enumerate(fixed) if rank != 0]
 
 
+def _competes(tail: Leaf, leaves: list[Leaf], firsts: set[str | None]) -> bool:
+    """Tell whether wildcard route ``tail`` may match a path one of ``leaves`` matches.
+
+    ``firsts`` holds the leaves' first segments (None for a parameter), which
+    rule most pairs out without looking further.
+    """
+    rank, text = tail.shape[0]
+    if rank == 0 and text not in firsts and None not in firsts:
+        return False
+    return any(_overlap(tail, leaf) for leaf in leaves)
+
+
+def _overlap(tail: Leaf, leaf: Leaf) -> bool:
+    """Tell whether wildcard route ``tail`` and ``leaf`` may match one path.
+
+    Only static text tells paths apart here: two static segments at one
+    position that differ (up to where either route's wildcard takes the
+    rest). A parameter may match any text (its converter is not asked), so
+    the answer errs on the side of an overlap.
+    """
+    shape = leaf.shape[:-1] if leaf.has_tail else leaf.shape
+    return not any(
+        rank == 0 and other_rank == 0 and text != other_text
+        # NOTE: not strict: the shorter route ends where its wildcard starts.
+        for (rank, text), (other_rank, other_text) in zip(tail.shape[:-1], shape, strict=False)
+    )
+
+
 def _heaviest(item: tuple[int, str, list[Leaf]]) -> int:
     """Sort key putting the part with the most routes first."""
     return -item[0]
@@ -506,13 +714,37 @@ def _weight(leaves: list[Leaf]) -> int:
     return sum(len(leaf.methods) for leaf in leaves)
 
 
-def _chain_length(weights: list[int], table_cost: float | None) -> int:
+def _branches(
+    ordered: list[tuple[str, list[Leaf]]],
+    captured: dict[str, tuple[tuple[str, ...], list[str | tuple[str, Any]]]],
+) -> list[int]:
+    """Return, for each split of ``ordered``, how many branches the parts past it take.
+
+    Parts whose captured code is the same share one branch (see ``switch``).
+    """
+    sizes = [0] * len(ordered)
+    seen: set[tuple[str, ...]] = set()
+    size = 0
+    for p in range(len(ordered) - 1, -1, -1):
+        text = ordered[p][0]
+        if text not in captured:
+            size += 1
+        elif captured[text][0] not in seen:
+            seen.add(captured[text][0])
+            size += 1
+        sizes[p] = size
+    return sizes
+
+
+def _chain_length(weights: list[int], table_cost: float | None, branches: list[int]) -> int:
     """Return how many of the parts (heaviest first) to test with ``==``.
 
     Unit: one ``==`` test. A dict lookup on a fresh segment costs about 3
     (hashing it is most of that), then either ``table_cost`` more when the
-    rest is a data table, or the binary tree on the int it gives. The others
-    pay the failed ``==`` tests before them too. The cheapest split wins.
+    rest is a data table, or the binary tree on the int it gives, over
+    ``branches[p]`` branches for the parts from ``p`` on (fewer than the
+    parts where some share a block). The others pay the failed ``==`` tests
+    before them too. The cheapest split wins.
     """
     remaining = sum(weights)
     best = len(weights)
@@ -522,7 +754,7 @@ def _chain_length(weights: list[int], table_cost: float | None) -> int:
         if table_cost is not None:
             lookup = table_cost
         else:
-            lookup = 3.0 + max(len(weights) - p - 1, 1).bit_length()
+            lookup = 3.0 + max(branches[p] - 1, 1).bit_length()
         cost = prefix + remaining * (p + lookup)
         if cost < best_cost:
             best, best_cost = p, cost

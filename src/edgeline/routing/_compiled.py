@@ -214,6 +214,8 @@ class Router:
         "_tables",
         "_patterns",
         "_segments",
+        "_hosts",
+        "_methods",
         "_lock",
     )
 
@@ -227,6 +229,9 @@ class Router:
         # methods is parsed once.
         self._patterns: dict[tuple[str, str | None], PathPattern] = {}
         self._segments: dict[str, Segment] = {}
+        self._hosts: dict[str, HostPattern] = {}
+        # PERF: methods already checked (a configuration adds GET hundreds of times).
+        self._methods: set[str] = set()
         self._lock = threading.Lock()
         self.match: MatchFunction = self._compile_and_match
 
@@ -236,12 +241,21 @@ class Router:
 
     def add(self, method: str, path: str, target: Any, *, host: str | None = None) -> None:
         """Register ``target`` for ``method`` on ``path``; raise RouteError if it is bad."""
-        check_method(method, path, host)
+        if type(method) is not str or method not in self._methods:
+            check_method(method, path, host)
+            if type(method) is str:
+                self._methods.add(method)
         cacheable = type(path) is str and (host is None or type(host) is str)
         pattern = self._patterns.get((path, host)) if cacheable else None
         if pattern is None:
             pattern = parse_path(
-                method, path, host, self._converters, self._trailing_slash, self._segments
+                method,
+                path,
+                host,
+                self._converters,
+                self._trailing_slash,
+                self._segments,
+                self._hosts,
             )
             if cacheable:
                 self._patterns[(path, host)] = pattern

@@ -238,12 +238,14 @@ def parse_path(
     converters: Mapping[str, tuple[int, Converter]],
     trailing_slash: TrailingSlash,
     known: dict[str, Segment] | None = None,
+    hosts: dict[str, HostPattern] | None = None,
 ) -> PathPattern:
     """Check a route's path and host; raise RouteError naming the route and the problem.
 
     ``method`` only names the route in error messages. ``known``, if given,
     holds the segments parsed so far by their text, to share (segments are
-    immutable); it must stay with one converter table.
+    immutable); it must stay with one converter table. ``hosts``, if given,
+    holds the host patterns parsed so far by their text, likewise.
     """
     if known is None:
         known = {}
@@ -257,7 +259,12 @@ def parse_path(
         raise _fail(
             method, path, host, "path must not contain '?' or '#' (routes match paths only)"
         )
-    host_pattern = parse_host(method, path, host)
+    if hosts is not None and type(host) is str:
+        host_pattern = hosts.get(host)
+        if host_pattern is None:
+            host_pattern = hosts[host] = parse_host(method, path, host)
+    else:
+        host_pattern = parse_host(method, path, host)
     raw_segments = path[1:].split("/")
     if len(raw_segments) > MAX_SEGMENTS:
         raise _fail(method, path, host, f"path has more than {MAX_SEGMENTS} segments")
