@@ -33,6 +33,8 @@ __all__ = ["Expression", "Generator", "check", "compile_expression", "interpret"
 
 _ORDER: Final = frozenset({"<", ">", "<=", ">="})
 _STRING_OPS: Final = frozenset({"contains", "starts_with", "ends_with", "matches"})
+_LIST_TYPES: Final[dict[type, str]] = {IPRangeSet: "ip", ASNList: "int", StringList: "str",
+                                       PatternList: "str"}
 
 
 class _Checker:
@@ -48,16 +50,31 @@ class _Checker:
         return RuleError(message, self.source, node.pos)
 
     def type_of(self, node: Node) -> str:
-        if isinstance(node, Literal):
-            return "net" if node.kind == "net" else node.kind
+        # PERF: the most frequent nodes of rules are tested first.
+        if isinstance(node, Binary):
+            self.binary(node)
+            return "bool"
+        if isinstance(node, Logical):
+            for item in node.items:
+                got = self.type_of(item)
+                if got != "bool":
+                    raise self.fail(f"'{node.op}' needs true/false operands, not {got}", item)
+            return "bool"
         if isinstance(node, Field):
-            if node.name in MAPS:
-                raise self.fail(f"{node.name} is a map: index it, as in {node.name}[\"name\"]",
-                                node)
             spec = FIELDS.get(node.name)
             if spec is None:
+                if node.name in MAPS:
+                    raise self.fail(f"{node.name} is a map: index it, as in "
+                                    f"{node.name}[\"name\"]", node)
                 raise self.fail(f"unknown field {node.name!r}{_suggest(node.name)}", node)
             return spec[0]
+        if isinstance(node, Literal):
+            return node.kind
+        if isinstance(node, Not):
+            got = self.type_of(node.item)
+            if got != "bool":
+                raise self.fail(f"'not' needs true/false operands, not {got}", node.item)
+            return "bool"
         if isinstance(node, Index):
             if node.name not in MAPS:
                 what = "a field" if node.name in FIELDS else "unknown"
@@ -88,16 +105,6 @@ class _Checker:
                 if want != "any" and got != want:
                     raise self.fail(f"{node.name}() expects {want}, not {got}", arg)
             return result
-        if isinstance(node, (Logical, Not)):
-            for item in (node.items if isinstance(node, Logical) else (node.item,)):
-                if self.type_of(item) != "bool":
-                    op = node.op if isinstance(node, Logical) else "not"
-                    raise self.fail(f"'{op}' needs true/false operands, not "
-                                    f"{self.type_of(item)}", item)
-            return "bool"
-        if isinstance(node, Binary):
-            self.binary(node)
-            return "bool"
         if isinstance(node, (SetLit, ListRef)):
             raise self.fail("a set or list can only follow 'in'", node)
         raise TypeError(f"not a node: {node!r}")
@@ -112,8 +119,7 @@ class _Checker:
                 if found is None:
                     known = ", ".join(f"${n}" for n in sorted(self.lists)) or "none"
                     raise self.fail(f"no list named ${right.name} (known: {known})", right)
-                want = {IPRangeSet: "ip", ASNList: "int", StringList: "str",
-                        PatternList: "str"}.get(type(found))
+                want = _LIST_TYPES.get(type(found))
                 if want != left:
                     raise self.fail(f"${right.name} holds {_kind(found)}; it cannot be "
                                     f"matched against {left}", right)
@@ -128,7 +134,7 @@ class _Checker:
             if left not in ("str", "int", "bool"):
                 raise self.fail(f"a {left} value cannot be tested against a set", node.left)
             for item in right.items:
-                if (item.kind if item.kind != "net" else "net") != left:
+                if item.kind != left:
                     raise self.fail(f"set item is {item.kind}, but the value is {left}", item)
             return
         right_type = self.type_of(node.right)
@@ -284,55 +290,59 @@ class Generator:
         PERF: most requests match few rules; a guard that fails skips its
         rules for one local-variable test each.
         """
-        needs: list[list[tuple[tuple[Any, Any, Node], ...]]] = []
-        counts: dict[Any, int] = {}
+        needs: list[tuple[int, tuple[tuple[Any, Any, Node], ...]]] = []  # (rule, need)
         members: dict[Any, list[tuple[Any, Node]]] = {}
-        for tree in trees:
+        owner: dict[Any, int] = {}  # a test -> the first rule that needs it
+        shared: set[Any] = set()  # tests needed by two rules or more
+        for index, tree in enumerate(trees):
             items = tree.items if isinstance(tree, Logical) and tree.op == "and" else (tree,)
-            mine = []
-            seen = set()
             for item in items:
-                need = self._need(item)
+                anchor = self._anchor(item)
+                need = (anchor,) if anchor is not None else self._alternatives(item)
                 if need is None:
                     continue
-                mine.append(need)
+                needs.append((index, need))
                 for key, value, node in need:
                     group = members.get(key)
                     if group is None:
                         members[key] = [(value, node)]
+                        owner[key] = index
                     else:
                         group.append((value, node))
-                    if key not in seen:
-                        seen.add(key)
-                        counts[key] = counts.get(key, 0) + 1
-            needs.append(mine)
+                        if owner[key] != index:
+                            shared.add(key)
         # name, and whether it is a guard (True) or the very test the rules make (False)
         names: dict[Any, tuple[str, bool]] = {}
         out: dict[int, list[str]] = {}
-        for index, mine in enumerate(needs):
-            parts: list[str] = []
-            for need in mine:
-                alternatives = []
+        for index, need in needs:
+            if len(need) == 1:
+                key = need[0][0]
+                if key not in shared:
+                    continue
+                name, useful = names.get(key) or self._guard_name(key, members[key], names)
+                part = name
+            else:
+                if not all(key in shared for key, _, _ in need):
+                    continue
+                alternatives: list[str] = []
                 useful = False
                 for key, _, _ in need:
-                    if counts[key] < 2:
-                        break
-                    found = names.get(key) or self._guard_name(key, members[key], names)
-                    alternatives.append(found[0])
-                    useful = useful or found[1]
+                    name, guard = names.get(key) or self._guard_name(key, members[key], names)
+                    if name not in alternatives:
+                        alternatives.append(name)
+                    useful = useful or guard
+                part = (alternatives[0] if len(alternatives) == 1
+                        else f"({' or '.join(alternatives)})")
+            if useful:  # else the rule makes the same test, computed up front
+                parts = out.get(index)
+                if parts is None:
+                    out[index] = [part]
                 else:
-                    if useful:  # else the rule makes the same test, computed up front
-                        joined = " or ".join(dict.fromkeys(alternatives))
-                        parts.append(joined if len(alternatives) == 1 else f"({joined})")
-            if parts:
-                out[index] = parts
+                    parts.append(part)
         return out
 
     def _guard_name(self, key: Any, members: list[tuple[Any, Node]],
                     names: dict[Any, tuple[str, bool]]) -> tuple[str, bool]:
-        found = names.get(key)
-        if found is not None:
-            return found
         exact = all(node.op != "matches" for _, node in members)  # type: ignore[union-attr]
         first = members[0][0]
         if exact and all(value == first for value, _ in members):
@@ -354,25 +364,22 @@ class Generator:
         names[key] = (name, guard)
         return name, guard
 
-    def _need(self, node: Node) -> tuple[tuple[Any, Any, Node], ...] | None:
-        """Return the tests one of which must hold for ``node`` to hold, or None."""
-        anchor = self._anchor(node)
-        if anchor is not None:
-            return ((*anchor, node),)
+    def _alternatives(self, node: Node) -> tuple[tuple[Any, Any, Node], ...] | None:
+        """Return, for ``A or B``, a test that ``A`` needs and one that ``B`` needs, or None."""
         if not (isinstance(node, Logical) and node.op == "or"):
             return None
         alternatives = []
         for item in node.items:
             conjuncts = item.items if isinstance(item, Logical) and item.op == "and" else (item,)
-            found = next(((*anchor, conjunct) for conjunct in conjuncts
+            found = next((anchor for conjunct in conjuncts
                           if (anchor := self._anchor(conjunct)) is not None), None)
             if found is None:
                 return None
             alternatives.append(found)
         return tuple(alternatives)
 
-    def _anchor(self, node: Node) -> tuple[Any, Any] | None:
-        """Return (kind and subject, value) of a test a guard can sum up, or None."""
+    def _anchor(self, node: Node) -> tuple[Any, Any, Node] | None:
+        """Return (kind and subject, value, node) of a test a guard can sum up, or None."""
         if not isinstance(node, Binary):
             return None
         left, op, right = node.left, node.op, node.right
@@ -380,14 +387,14 @@ class Generator:
         if isinstance(left, Field):
             if FIELDS.get(left.name, _NO_FIELD)[0] == "ip":
                 if op == "in" and isinstance(right, ListRef):
-                    return ("list", left.name, right.name), None
+                    return ("list", left.name, right.name), None, node
                 if op == "in" and isinstance(right, SetLit):
                     items: tuple[Literal, ...] = right.items
                 elif op == "==" and isinstance(right, Literal):
                     items = (right,)
                 else:
                     return None
-                return ("ip",), [self.network(item) for item in items]
+                return ("ip",), [self.network(item) for item in items], node
             subject = left.name
         elif isinstance(left, Index):
             subject = (left.name, left.key.value) if isinstance(left.key, Literal) else left
@@ -397,9 +404,9 @@ class Generator:
             return None
         if op == "in":
             if isinstance(right, SetLit):
-                return ("in", subject), self.set_values(right)
+                return ("in", subject), self.set_values(right), node
             if isinstance(right, ListRef):
-                return ("list", subject, right.name), None
+                return ("list", subject, right.name), None, node
             return None
         if not isinstance(right, Literal):
             return None
@@ -407,16 +414,16 @@ class Generator:
         if isinstance(value, bool):
             return None
         if op == "==":
-            return ("in", subject), frozenset((value,))
+            return ("in", subject), frozenset((value,)), node
         if op in ("starts_with", "ends_with") and isinstance(value, str):
-            return (op, subject), value
+            return (op, subject), value, node
         if op == "contains" and isinstance(value, str) and value:
-            return ("contains", subject, value[:4]), value
+            return ("contains", subject, value[:4]), value, node
         if op == "matches":
             prefix = self.regex(right)[1]
-            return (("starts_with", subject), prefix) if prefix else None
+            return (("starts_with", subject), prefix, node) if prefix else None
         if op in _ORDER and type(value) is int:
-            return (op, subject), value
+            return (op, subject), value, node
         return None
 
     def _guard_code(self, key: Any, values: list[Any], subject_node: Node) -> str:
