@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import string
 
@@ -46,6 +47,20 @@ def test_precedence_and_or_not() -> None:
     assert isinstance(tree, Logical) and tree.op == "or"
     assert isinstance(tree.items[0], Not)
     assert isinstance(tree.items[1], Logical) and tree.items[1].op == "and"
+
+
+def test_nodes_are_frozen_compare_without_positions_and_take_keywords() -> None:
+    built = Binary("==", Field("http.path", 0), Literal("/", "str", 13), 10)
+    named = Binary(op="==", left=Field(name="http.path"), right=Literal(value="/", kind="str"))
+    parsed = parse('http.path == "/"')
+    assert built == named == parsed and hash(built) == hash(named) == hash(parsed)
+    assert (built.pos, built.right.pos, named.pos) == (10, 13, 0) == (parsed.pos, parsed.right.pos, 0)  # type: ignore[union-attr]
+    assert built != Binary("!=", Field("http.path"), Literal("/", "str"))
+    assert repr(Not(Field("geo.is_eu", 4))) == "Not(item=Field(name='geo.is_eu', pos=4), pos=0)"
+    for node, name in ((built, "op"), (Literal(1, "int"), "value"), (SetLit(()), "items"),
+                       (Logical("or", ()), "items"), (Call("len", ()), "args")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(node, name, None)
 
 
 def test_literals_sets_lists_and_calls() -> None:
