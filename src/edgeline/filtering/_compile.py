@@ -572,8 +572,13 @@ class Generator:
 
     def binary(self, node: Binary) -> tuple[str, int]:
         op = node.op
-        right = node.right
-        if isinstance(node.left, Field) and FIELDS.get(node.left.name, _NO_FIELD)[0] == "ip":
+        left_node, right = node.left, node.right
+        # PERF: fields and literals are never computed up front: their code is written here.
+        if not isinstance(left_node, Field):
+            left = self.expr(left_node)
+        elif FIELDS.get(left_node.name, _NO_FIELD)[0] != "ip":
+            left = self.field(left_node.name)
+        else:
             self.uses_ip = True
             if op == "in" and isinstance(right, ListRef):
                 return self.ip_lookup(self.lists[right.name], ("list", right.name))
@@ -585,7 +590,6 @@ class Generator:
                 ranges = [self.network(right)]
             test = self.ip_lookup(IPRangeSet.from_ranges(ranges), ("ipset", tuple(ranges)))[0]
             return (f"not ({test})", _NOT) if op == "!=" else (test, _AND)
-        left = self.expr(node.left)
         if op == "in":
             if isinstance(right, ListRef):
                 found = self.lists[right.name]
@@ -604,7 +608,10 @@ class Generator:
                 return (f"{left}.startswith({self.constant(prefix)}) and "
                         f"{search}({left}, 0, _MAX) is not None"), _AND
             return f"{search}({left}, 0, _MAX) is not None", _CMP
-        other = self.expr(right)
+        if isinstance(right, Literal) and type(right.value) is str:
+            other = self.constant(right.value)
+        else:
+            other = self.expr(right)
         if op == "contains":
             return f"{other} in {left}", _CMP
         if op == "starts_with":

@@ -502,8 +502,11 @@ def compile_rules_part(config: Any, build: Any) -> Ruleset:
     rules: list[Rule] = []
     paths: dict[str, int] = {}
     for index, item in enumerate(getattr(config, "rules", ())):
-        path = f"$.rules[{index}]"
-        if not _references(item, path, limiters, authenticators, config, build):
+        action = item.action
+        if ((getattr(action, "limiter", None) is not None
+             or getattr(action, "authenticator", None) is not None)
+                and not _references(item, f"$.rules[{index}]", limiters, authenticators, config,
+                                    build)):
             continue
         expression = getattr(item, "expression", None)
         tree = None
@@ -517,7 +520,7 @@ def compile_rules_part(config: Any, build: Any) -> Ruleset:
                               enabled=item.enabled, tree=tree))
             paths[item.id] = index
         except FilterConfigError as exc:
-            build.problem(f"{path}", str(exc))
+            build.problem(f"$.rules[{index}]", str(exc))
     paranoia = getattr(config, "managed_paranoia", None)
     managed = None
     if paranoia:
