@@ -74,8 +74,7 @@ def match_to_expression(match: Any) -> str:
 
 
 def _test(name: str, op: str, at: int) -> tuple[str, Field, int, int]:
-    """Return the text ``name op `` written at offset ``at``, the field node, and the
-    offsets of the operator and of the right side."""
+    """Return ``name op `` written at offset ``at``: text, field node, operator and right offsets."""
     return f"{name} {op} ", Field(name, at), at + len(name) + 1, at + len(name) + len(op) + 2
 
 
