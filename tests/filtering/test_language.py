@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import string
 
 import pytest
@@ -45,6 +47,20 @@ def test_precedence_and_or_not() -> None:
     assert isinstance(tree, Logical) and tree.op == "or"
     assert isinstance(tree.items[0], Not)
     assert isinstance(tree.items[1], Logical) and tree.items[1].op == "and"
+
+
+def test_nodes_are_frozen_compare_without_positions_and_take_keywords() -> None:
+    built = Binary("==", Field("http.path", 0), Literal("/", "str", 13), 10)
+    named = Binary(op="==", left=Field(name="http.path"), right=Literal(value="/", kind="str"))
+    parsed = parse('http.path == "/"')
+    assert built == named == parsed and hash(built) == hash(named) == hash(parsed)
+    assert (built.pos, built.right.pos, named.pos) == (10, 13, 0) == (parsed.pos, parsed.right.pos, 0)  # type: ignore[union-attr]
+    assert built != Binary("!=", Field("http.path"), Literal("/", "str"))
+    assert repr(Not(Field("geo.is_eu", 4))) == "Not(item=Field(name='geo.is_eu', pos=4), pos=0)"
+    for node, name in ((built, "op"), (Literal(1, "int"), "value"), (SetLit(()), "items"),
+                       (Logical("or", ()), "items"), (Call("len", ()), "args")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(node, name, None)
 
 
 def test_literals_sets_lists_and_calls() -> None:
@@ -170,6 +186,9 @@ def _condition() -> st.SearchStrategy:
         st.builds(Not, inner),
         st.builds(lambda op, items: Logical(op, tuple(items)), st.sampled_from(["and", "or"]),
                   st.lists(inner, min_size=2, max_size=3)),
+        # Conditions compared as true/false values: the generated code must keep
+        # comparisons from chaining and operators from binding across them.
+        st.builds(lambda op, a, b: Binary(op, a, b), st.sampled_from(["==", "!="]), inner, inner),
     ), max_leaves=6)
 
 
@@ -336,7 +355,8 @@ def test_guards_of_every_kind_keep_the_verdicts(sources: list[str]) -> None:
     lists = {**LISTS, "bad_asns": ASNList(["1"])}
     rules = [Rule(f"r{i}", source, {"type": "log"}) for i, source in enumerate(sources)]
     phase = compile_ruleset(rules, lists=lists).phases[0]
-    assert " = " in phase.code and "(g" in phase.code  # the rules share guards
+    guard = re.search(r"^    (g[0-9]+) = ", phase.code, re.MULTILINE)
+    assert guard and re.search(rf"^ +if .*\b{guard[1]}\b", phase.code, re.MULTILINE)  # shared
     for path in ("/", "/a", "/ab", "/b1", "/x.php", "/ap"):
         for agent in ("", "abcd", "abcde", "xabcdx", "abc"):
             for query in ("", "q", "q=1", "q=12"):
@@ -346,3 +366,71 @@ def test_guards_of_every_kind_keep_the_verdicts(sources: list[str]) -> None:
                     expected = [i for i, rule in enumerate(rules)
                                 if interpret(parse(rule.expression), view, lists)]
                     assert phase.evaluate(view) == expected, (phase.code, view.path, agent)
+
+
+def _phase(sources: list[str], terminal: frozenset[int] = frozenset()) -> object:
+    from edgeline.filtering import Rule, compile_ruleset
+
+    lists = {**LISTS, "bad_asns": ASNList(["1"])}
+    rules = [Rule(f"r{i}", source, {"type": "block" if i in terminal else "log"})
+             for i, source in enumerate(sources)]
+    return compile_ruleset(rules, lists=lists).phases[0]
+
+
+def _verdicts(phase: object, sources: list[str], terminal: frozenset[int], view: object) -> None:
+    expected = []
+    for index, source in enumerate(sources):
+        if interpret(parse(source), view, {**LISTS, "bad_asns": ASNList(["1"])}):
+            expected.append(index)
+            if index in terminal:
+                break
+    assert phase.evaluate(view) == expected, phase.code  # type: ignore[attr-defined]
+
+
+def test_rules_that_share_a_guard_in_a_row_are_written_in_one_block() -> None:
+    sources = ['http.path starts_with "/a1" and geo.asn == 1', 'http.path starts_with "/a2"',
+               'http.path starts_with "/a3" or http.path ends_with ".php"',
+               'geo.asn > 3', 'http.path starts_with "/a4" and http.header["x-a"] == "b"',
+               'http.header["x-a"] in {"c" "d"} and http.path starts_with "/a5"']
+    terminal = frozenset({1})
+    phase = _phase(sources, terminal)
+    code = phase.code  # type: ignore[attr-defined]
+    guard = re.search(r"^    (g[0-9]+) = [^\n]*startswith", code, re.MULTILINE)
+    assert guard, code
+    name = guard[1]
+    lines = code.split("\n")
+    # Rules 0 and 1 in a block opened by the path guard; rule 2 (an 'or') and rule 3
+    # (no path test) outside it; rules 4 and 5 share it again, with the header guard
+    # kept in front of rule 5's own test.
+    opened = lines.index(f"    if {name}:")
+    assert lines[opened + 1].startswith("        if ")
+    assert lines[opened + 2].endswith("return [*hits, 1]")
+    assert lines[opened + 3].startswith("    if ") and lines[opened + 4] == "    if f1 > 3: hit(3)"
+    assert lines[opened + 5] == f"    if {name}:"
+    assert re.match(r"        if g[0-9]+ and h[0-9]+ in ", lines[opened + 7]), lines[opened + 7]
+    for path in ("/", "/a1", "/a2x", "/a3", "/x.php", "/a4", "/a5"):
+        for asn, header in (("1", "b"), ("4", "c"), ("0", "")):
+            _verdicts(phase, sources, terminal,
+                      make_view(path, headers={"x-a": header}, cf={"asn": asn}))
+
+
+def test_a_subexpression_in_several_rules_is_computed_once_and_parenthesized_as_needed() -> None:
+    sources = ['lower(http.user_agent) contains "bot" and not ip.src in $office',
+               'lower(http.user_agent) ends_with "x" or (geo.asn > 1) == (geo.asn < 9)',
+               'ip.src in $office and not (http.path == "/a" or lower(http.user_agent) == "y")']
+    phase = _phase(sources)
+    code = phase.code  # type: ignore[attr-defined]
+    assert code.count(".lower()") == 1 and code.count("ipk is not None") == 1, code
+    # Parentheses only where Python needs them: around an 'or' under 'not', around
+    # comparisons compared with each other (they would chain).
+    rules = re.sub(r"_k[0-9]+", "K", "\n".join(code.split("\n")[-4:-1]))
+    assert re.fullmatch(r"    if K in (h[0-9]) and not (h[0-9]): hit\(0\)\n"
+                        r"    if \1\.endswith\(K\) or \(f1 > 1\) == \(f1 < 9\): hit\(1\)\n"
+                        r"    if \2 and not \(f2 == K or \1 == K\): hit\(2\)", rules), code
+    for agent in ("", "a bot", "x", "y", "Y"):
+        for ip in ("203.0.113.5", "192.0.2.1"):
+            for asn in ("0", "5", "10"):
+                for path in ("/", "/a"):
+                    _verdicts(phase, sources, frozenset(), make_view(
+                        path, headers={"user-agent": agent, "cf-connecting-ip": ip},
+                        cf={"asn": asn}))

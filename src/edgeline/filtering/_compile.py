@@ -33,6 +33,8 @@ __all__ = ["Expression", "Generator", "check", "compile_expression", "interpret"
 
 _ORDER: Final = frozenset({"<", ">", "<=", ">="})
 _STRING_OPS: Final = frozenset({"contains", "starts_with", "ends_with", "matches"})
+_LIST_TYPES: Final[dict[type, str]] = {IPRangeSet: "ip", ASNList: "int", StringList: "str",
+                                       PatternList: "str"}
 
 
 class _Checker:
@@ -48,16 +50,31 @@ class _Checker:
         return RuleError(message, self.source, node.pos)
 
     def type_of(self, node: Node) -> str:
-        if isinstance(node, Literal):
-            return "net" if node.kind == "net" else node.kind
+        # PERF: the most frequent nodes of rules are tested first.
+        if isinstance(node, Binary):
+            self.binary(node)
+            return "bool"
+        if isinstance(node, Logical):
+            for item in node.items:
+                got = self.type_of(item)
+                if got != "bool":
+                    raise self.fail(f"'{node.op}' needs true/false operands, not {got}", item)
+            return "bool"
         if isinstance(node, Field):
-            if node.name in MAPS:
-                raise self.fail(f"{node.name} is a map: index it, as in {node.name}[\"name\"]",
-                                node)
             spec = FIELDS.get(node.name)
             if spec is None:
+                if node.name in MAPS:
+                    raise self.fail(f"{node.name} is a map: index it, as in "
+                                    f"{node.name}[\"name\"]", node)
                 raise self.fail(f"unknown field {node.name!r}{_suggest(node.name)}", node)
             return spec[0]
+        if isinstance(node, Literal):
+            return node.kind
+        if isinstance(node, Not):
+            got = self.type_of(node.item)
+            if got != "bool":
+                raise self.fail(f"'not' needs true/false operands, not {got}", node.item)
+            return "bool"
         if isinstance(node, Index):
             if node.name not in MAPS:
                 what = "a field" if node.name in FIELDS else "unknown"
@@ -88,16 +105,6 @@ class _Checker:
                 if want != "any" and got != want:
                     raise self.fail(f"{node.name}() expects {want}, not {got}", arg)
             return result
-        if isinstance(node, (Logical, Not)):
-            for item in (node.items if isinstance(node, Logical) else (node.item,)):
-                if self.type_of(item) != "bool":
-                    op = node.op if isinstance(node, Logical) else "not"
-                    raise self.fail(f"'{op}' needs true/false operands, not "
-                                    f"{self.type_of(item)}", item)
-            return "bool"
-        if isinstance(node, Binary):
-            self.binary(node)
-            return "bool"
         if isinstance(node, (SetLit, ListRef)):
             raise self.fail("a set or list can only follow 'in'", node)
         raise TypeError(f"not a node: {node!r}")
@@ -112,8 +119,7 @@ class _Checker:
                 if found is None:
                     known = ", ".join(f"${n}" for n in sorted(self.lists)) or "none"
                     raise self.fail(f"no list named ${right.name} (known: {known})", right)
-                want = {IPRangeSet: "ip", ASNList: "int", StringList: "str",
-                        PatternList: "str"}.get(type(found))
+                want = _LIST_TYPES.get(type(found))
                 if want != left:
                     raise self.fail(f"${right.name} holds {_kind(found)}; it cannot be "
                                     f"matched against {left}", right)
@@ -128,7 +134,7 @@ class _Checker:
             if left not in ("str", "int", "bool"):
                 raise self.fail(f"a {left} value cannot be tested against a set", node.left)
             for item in right.items:
-                if (item.kind if item.kind != "net" else "net") != left:
+                if item.kind != left:
                     raise self.fail(f"set item is {item.kind}, but the value is {left}", item)
             return
         right_type = self.type_of(node.right)
@@ -190,12 +196,31 @@ def check(node: Node, source: str, lists: Mapping[str, Any] | None = None) -> st
 
 # -- code generation ----------------------------------------------------------------
 
+# How tightly a piece of generated code binds, loosest first. PERF: code is
+# parenthesized only where Python needs it: compile() reads every pair of
+# parentheses at a cost (about a microsecond a pair on CPython 3.11), and a
+# configuration's rules pay it when they load (bench/config.py).
+_OR: Final = 1
+_AND: Final = 2
+_NOT: Final = 3
+_CMP: Final = 4  # comparisons and membership tests; they chain, so an operand needs _ATOM
+_ATOM: Final = 5  # names, literals, calls, subscripts
+_LEAVES: Final = frozenset({Literal, Field, SetLit, ListRef})
+_IP_TESTS: Final = frozenset({"in", "==", "!="})
+_NO_FIELD: Final = ("",)
+
 
 class Generator:
-    """Turn checked trees into Python source over shared constants and field locals."""
+    """Turn checked trees into Python source over shared constants and field locals.
+
+    Each load compiles its own trees; within one compile, what several passes
+    need of a node (its set's values, a network, a regex and its literal
+    prefix) is worked out once, and nodes computed up front are found by
+    identity (PERF: no hashing or comparing of subtrees while code is written).
+    """
 
     __slots__ = ("namespace", "fields", "maps", "uses_ip", "_constants", "source", "lists",
-                 "hoisted", "_hoisted_lines")
+                 "named", "_lines", "_sets", "_networks", "_regexes")
 
     def __init__(self, lists: Mapping[str, Any] | None = None) -> None:
         self.namespace: dict[str, Any] = {"_url_decode": url_decode, "_to_string": to_string,
@@ -206,8 +231,12 @@ class Generator:
         self._constants: dict[tuple[str, Any], str] = {}
         self.source = ""
         self.lists = lists or {}
-        self.hoisted: dict[Node, str] = {}
-        self._hoisted_lines: list[str] = []
+        # id() of a node of the trees being compiled -> the local computed up front for it
+        self.named: dict[int, str] = {}
+        self._lines: list[str] = []  # the statements that compute those locals
+        self._sets: dict[int, frozenset[Any]] = {}
+        self._networks: dict[str, tuple[int, int]] = {}
+        self._regexes: dict[str, tuple[re.Pattern[str], str]] = {}
 
     def hoist(self, trees: list[Node], sources: list[str]) -> None:
         """Compute pure subexpressions used more than once a single time, up front.
@@ -217,27 +246,32 @@ class Generator:
         are hoisted (function calls, map lookups, IP membership); regexes
         stay behind the ``and`` that guards them.
         """
-        counts: dict[Node, int] = {}
-        order: list[tuple[Node, str]] = []
-
-        def walk(node: Node, source: str) -> None:
-            for child in _children(node):
-                walk(child, source)
-            if _hoistable(node):
-                counts[node] = counts.get(node, 0) + 1
-                if counts[node] == 2:
-                    order.append((node, source))
-
+        found: dict[Node, list[Node]] = {}  # a subtree -> its occurrences, in order
+        order: list[tuple[list[Node], str]] = []
+        nodes: list[Node] = []
         for tree, source in zip(trees, sources, strict=True):
-            walk(tree, source)
-        for node, source in order:
+            if type(tree) in _LEAVES:
+                continue
+            _hoistables(tree, nodes)
+            for node in nodes:
+                same = found.get(node)
+                if same is None:
+                    found[node] = [node]
+                    continue
+                same.append(node)
+                if len(same) == 2:
+                    order.append((same, source))
+            nodes.clear()
+        named = self.named
+        for same, source in order:
             self.source = source
-            code = self.expr(node)
-            name = f"h{len(self.hoisted)}"
-            self._hoisted_lines.append(f"{name} = {code}")
-            self.hoisted[node] = name
+            code = self.code(same[0])[0]
+            name = f"h{len(self._lines)}"
+            self._lines.append(f"{name} = {code}")
+            for node in same:
+                named[id(node)] = name
 
-    def guards(self, trees: list[Node]) -> dict[int, str]:
+    def guards(self, trees: list[Node]) -> dict[int, list[str]]:
         """Give rules that share a cheap necessary test one guard, computed up front.
 
         A rule ``A and B and ...`` can only match when each conjunct holds,
@@ -248,64 +282,72 @@ class Generator:
         192.0.2.1``), are summed up by one test that holds whenever any of
         them does (``f.startswith(("/admin/3", "/api/v2/"))``,
         ``m.get("x-v") in {"1", "2"}``, one lookup in the union of the
-        networks). Returns rule index -> its guards (``g1 and (g2 or g4)``);
-        the rule's code becomes ``g1 and (g2 or g4) and (rule)``. The rules
-        themselves are unchanged, so a guard can only skip work, never
-        change a verdict.
+        networks). Returns rule index -> its guards (``["g1", "(g2 or g4)"]``,
+        each fit to be an operand of ``and``); the rule's code becomes
+        ``g1 and (g2 or g4) and (rule)``. The rules themselves are unchanged,
+        so a guard can only skip work, never change a verdict.
 
         PERF: most requests match few rules; a guard that fails skips its
         rules for one local-variable test each.
         """
-        needs: list[list[tuple[tuple[Any, Any, Node], ...]]] = []
-        counts: dict[Any, int] = {}
+        needs: list[tuple[int, tuple[tuple[Any, Any, Node], ...]]] = []  # (rule, need)
         members: dict[Any, list[tuple[Any, Node]]] = {}
-        for tree in trees:
+        owner: dict[Any, int] = {}  # a test -> the first rule that needs it
+        shared: set[Any] = set()  # tests needed by two rules or more
+        for index, tree in enumerate(trees):
             items = tree.items if isinstance(tree, Logical) and tree.op == "and" else (tree,)
-            mine = []
-            seen = set()
             for item in items:
-                need = self._need(item)
+                anchor = self._anchor(item)
+                need = (anchor,) if anchor is not None else self._alternatives(item)
                 if need is None:
                     continue
-                mine.append(need)
+                needs.append((index, need))
                 for key, value, node in need:
-                    members.setdefault(key, []).append((value, node))
-                    if key not in seen:
-                        seen.add(key)
-                        counts[key] = counts.get(key, 0) + 1
-            needs.append(mine)
+                    group = members.get(key)
+                    if group is None:
+                        members[key] = [(value, node)]
+                        owner[key] = index
+                    else:
+                        group.append((value, node))
+                        if owner[key] != index:
+                            shared.add(key)
         # name, and whether it is a guard (True) or the very test the rules make (False)
         names: dict[Any, tuple[str, bool]] = {}
-        out: dict[int, str] = {}
-        for index, mine in enumerate(needs):
-            parts: list[str] = []
-            for need in mine:
-                alternatives = []
+        out: dict[int, list[str]] = {}
+        for index, need in needs:
+            if len(need) == 1:
+                key = need[0][0]
+                if key not in shared:
+                    continue
+                name, useful = names.get(key) or self._guard_name(key, members[key], names)
+                part = name
+            else:
+                if not all(key in shared for key, _, _ in need):
+                    continue
+                alternatives: list[str] = []
                 useful = False
                 for key, _, _ in need:
-                    if counts[key] < 2:
-                        break
-                    found = names.get(key) or self._guard_name(key, members[key], names)
-                    alternatives.append(found[0])
-                    useful = useful or found[1]
+                    name, guard = names.get(key) or self._guard_name(key, members[key], names)
+                    if name not in alternatives:
+                        alternatives.append(name)
+                    useful = useful or guard
+                part = (alternatives[0] if len(alternatives) == 1
+                        else f"({' or '.join(alternatives)})")
+            if useful:  # else the rule makes the same test, computed up front
+                parts = out.get(index)
+                if parts is None:
+                    out[index] = [part]
                 else:
-                    if useful:  # else the rule makes the same test, computed up front
-                        joined = " or ".join(dict.fromkeys(alternatives))
-                        parts.append(joined if len(alternatives) == 1 else f"({joined})")
-            if parts:
-                out[index] = " and ".join(parts)
+                    parts.append(part)
         return out
 
     def _guard_name(self, key: Any, members: list[tuple[Any, Node]],
                     names: dict[Any, tuple[str, bool]]) -> tuple[str, bool]:
-        found = names.get(key)
-        if found is not None:
-            return found
         exact = all(node.op != "matches" for _, node in members)  # type: ignore[union-attr]
-        distinct = {tuple(value) if isinstance(value, list) else value for value, _ in members}
-        if len(distinct) == 1 and exact:
+        first = members[0][0]
+        if exact and all(value == first for value, _ in members):
             # Every rule makes this same test: compute it once, where the rules make it.
-            code = self.expr(members[0][1])
+            code = self.code(members[0][1])[0]
             guard = False
         else:
             subject = members[0][1].left  # type: ignore[union-attr]
@@ -314,70 +356,74 @@ class Generator:
         if code.isidentifier():
             name = code  # already computed up front
         else:
-            name = f"g{len(self._hoisted_lines)}"
-            self._hoisted_lines.append(f"{name} = {code}")
+            name = f"g{len(self._lines)}"
+            self._lines.append(f"{name} = {code}")
         if not guard:
             for _, node in members:
-                self.hoisted[node] = name
+                self.named[id(node)] = name
         names[key] = (name, guard)
         return name, guard
 
-    def _need(self, node: Node) -> tuple[tuple[Any, Any, Node], ...] | None:
-        """Return the tests one of which must hold for ``node`` to hold, or None."""
-        anchor = self._anchor(node)
-        if anchor is not None:
-            return ((*anchor, node),)
+    def _alternatives(self, node: Node) -> tuple[tuple[Any, Any, Node], ...] | None:
+        """Return, for ``A or B``, a test that ``A`` needs and one that ``B`` needs, or None."""
         if not (isinstance(node, Logical) and node.op == "or"):
             return None
         alternatives = []
         for item in node.items:
             conjuncts = item.items if isinstance(item, Logical) and item.op == "and" else (item,)
-            found = next(((*anchor, conjunct) for conjunct in conjuncts
+            found = next((anchor for conjunct in conjuncts
                           if (anchor := self._anchor(conjunct)) is not None), None)
             if found is None:
                 return None
             alternatives.append(found)
         return tuple(alternatives)
 
-    def _anchor(self, node: Node) -> tuple[Any, Any] | None:
-        """Return (kind and subject, value) of a test a guard can sum up, or None."""
+    def _anchor(self, node: Node) -> tuple[Any, Any, Node] | None:
+        """Return (kind and subject, value, node) of a test a guard can sum up, or None."""
         if not isinstance(node, Binary):
             return None
         left, op, right = node.left, node.op, node.right
-        if not isinstance(left, (Field, Index, Call)):
+        subject: Any
+        if isinstance(left, Field):
+            if FIELDS.get(left.name, _NO_FIELD)[0] == "ip":
+                if op == "in" and isinstance(right, ListRef):
+                    return ("list", left.name, right.name), None, node
+                if op == "in" and isinstance(right, SetLit):
+                    items: tuple[Literal, ...] = right.items
+                elif op == "==" and isinstance(right, Literal):
+                    items = (right,)
+                else:
+                    return None
+                return ("ip",), [self.network(item) for item in items], node
+            subject = left.name
+        elif isinstance(left, Index):
+            subject = (left.name, left.key.value) if isinstance(left.key, Literal) else left
+        elif isinstance(left, Call):
+            subject = left
+        else:
             return None
-        if isinstance(left, Field) and FIELDS.get(left.name, ("",))[0] == "ip":
-            if op == "in" and isinstance(right, ListRef):
-                return ("list", left.name, right.name), None
-            if op == "in" and isinstance(right, SetLit):
-                items = right.items
-            elif op == "==" and isinstance(right, Literal):
-                items = (right,)
-            else:
-                return None
-            checker = _Checker(self.source, self.lists)
-            return ("ip",), [_network(checker, item) for item in items]
-        subject = _subject(left)
         if op == "in":
             if isinstance(right, SetLit):
-                return ("in", subject), frozenset(item.value for item in right.items)
+                return ("in", subject), self.set_values(right), node
             if isinstance(right, ListRef):
-                return ("list", subject, right.name), None
+                return ("list", subject, right.name), None, node
             return None
-        if not isinstance(right, Literal) or isinstance(right.value, bool):
+        if not isinstance(right, Literal):
             return None
         value = right.value
+        if isinstance(value, bool):
+            return None
         if op == "==":
-            return ("in", subject), frozenset((value,))
+            return ("in", subject), frozenset((value,)), node
         if op in ("starts_with", "ends_with") and isinstance(value, str):
-            return (op, subject), value
+            return (op, subject), value, node
         if op == "contains" and isinstance(value, str) and value:
-            return ("contains", subject, value[:4]), value
+            return ("contains", subject, value[:4]), value, node
         if op == "matches":
-            prefix = literal_prefix(_regex(_Checker(self.source, self.lists), right))
-            return (("starts_with", subject), prefix) if prefix else None
+            prefix = self.regex(right)[1]
+            return (("starts_with", subject), prefix, node) if prefix else None
         if op in _ORDER and type(value) is int:
-            return (op, subject), value
+            return (op, subject), value, node
         return None
 
     def _guard_code(self, key: Any, values: list[Any], subject_node: Node) -> str:
@@ -385,12 +431,11 @@ class Generator:
         if kind == "ip":
             self.uses_ip = True
             networks = IPRangeSet.from_ranges(r for ranges in values for r in ranges)
-            return self.ip_lookup(networks, ("guard", "ip", tuple(networks.spans())))
+            return self.ip_lookup(networks, ("guard", "ip", tuple(networks.spans())))[0]
         subject = self.expr(subject_node)
         if kind == "in":
             union = frozenset().union(*values)
-            name = self.constant(union, ("guard", tuple(sorted(map(repr, union)))))
-            return f"({subject} in {name})"
+            return f"{subject} in {self.constant(union, ('guard', union))}"
         if kind in ("starts_with", "ends_with"):
             texts = tuple(sorted(set(values)))
             method = "startswith" if kind == "starts_with" else "endswith"
@@ -400,24 +445,49 @@ class Generator:
             for value in values[1:]:
                 while not value.startswith(common):
                     common = common[:-1]
-            return f"({self.constant(common)} in {subject})"
+            return f"{self.constant(common)} in {subject}"
         bound = min(values) if kind in (">", ">=") else max(values)
-        return f"({subject} {kind} {bound!r})"
+        return f"{subject} {kind} {bound!r}"
 
-    def ip_lookup(self, ranges: IPRangeSet, key: Any) -> str:
+    def set_values(self, node: SetLit) -> frozenset[Any]:
+        """Return the values of a set literal (once per node and compile)."""
+        values = self._sets.get(id(node))
+        if values is None:
+            values = self._sets[id(node)] = frozenset([item.value for item in node.items])
+        return values
+
+    def network(self, item: Literal) -> tuple[int, int]:
+        """Return the range of an IP literal (once per spelling and compile)."""
+        text = str(item.value)
+        found = self._networks.get(text)
+        if found is None:
+            found = self._networks[text] = _network(_Checker(self.source, self.lists), item)
+        return found
+
+    def regex(self, item: Literal) -> tuple[re.Pattern[str], str]:
+        """Return a pattern literal compiled, and its literal prefix (once per compile)."""
+        text = str(item.value)
+        found = self._regexes.get(text)
+        if found is None:
+            pattern = _regex(_Checker(self.source, self.lists), item)
+            found = self._regexes[text] = (pattern, literal_prefix(pattern))
+        return found
+
+    def ip_lookup(self, ranges: IPRangeSet, key: Any) -> tuple[str, int]:
         """Return code testing ``ipk`` against ``ranges`` (PERF: inline, no Python call)."""
         spans = ranges.spans() if len(ranges) <= 4 else ()
         if spans or not len(ranges):
             # PERF: a few ranges are cheaper as inline comparisons than as a lookup.
-            tests = " or ".join(
-                f"{start} <= ipk < {end}" if end - start > 1 else f"ipk == {start}"
-                for start, end in spans)
-            return f"(ipk is not None and ({tests or 'False'}))"
+            tests = [f"{start} <= ipk < {end}" if end - start > 1 else f"ipk == {start}"
+                     for start, end in spans]
+            if len(tests) > 1:
+                return f"ipk is not None and ({' or '.join(tests)})", _AND
+            return f"ipk is not None and {tests[0] if tests else 'False'}", _AND
         starts, ends = ranges.arrays()
         self.namespace["_bisect"] = bisect_right
         s = self.constant(starts, ("starts", key))
         e = self.constant(ends, ("ends", key))
-        return f"(ipk is not None and {e}[_bisect({s}, ipk) - 1] > ipk)"
+        return f"ipk is not None and {e}[_bisect({s}, ipk) - 1] > ipk", _AND
 
     def constant(self, value: Any, key: Any = None) -> str:
         """Bind ``value`` in the generated code's globals; return its name."""
@@ -445,120 +515,140 @@ class Generator:
         lines += [f"{local} = v.{MAPS[name][0]}" for name, local in self.maps.items()]
         if self.uses_ip:
             lines.append("ipk = v.ip_key")
-        return lines + self._hoisted_lines
+        return lines + self._lines
 
     def expr(self, node: Node) -> str:
-        hoisted = self.hoisted.get(node) if self.hoisted else None
-        if hoisted is not None:
-            return hoisted
+        """Return code for ``node`` that is safe as an operand anywhere (an atom)."""
+        code, precedence = self.code(node)
+        return code if precedence == _ATOM else f"({code})"
+
+    def operand(self, node: Node, least: int) -> str:
+        """Return code for ``node`` where an expression binding at least ``least`` belongs."""
+        code, precedence = self.code(node)
+        return code if precedence >= least else f"({code})"
+
+    def conjoin(self, tests: list[str], node: Node) -> str:
+        """Return code for ``tests and node`` (``tests``: operands of ``and``, maybe none)."""
+        if not tests:
+            return self.code(node)[0]
+        return " and ".join((*tests, self.operand(node, _AND)))
+
+    def code(self, node: Node) -> tuple[str, int]:
+        """Return code for ``node`` with no parentheses around it, and how tightly it binds."""
+        if self.named:
+            name = self.named.get(id(node))
+            if name is not None:
+                return name, _ATOM
+        if isinstance(node, Binary):
+            return self.binary(node)
+        if isinstance(node, Logical):
+            if node.op == "and":
+                return " and ".join([self.operand(i, _AND) for i in node.items]), _AND
+            return " or ".join([self.operand(i, _OR) for i in node.items]), _OR
+        if isinstance(node, Field):
+            return self.field(node.name), _ATOM
         if isinstance(node, Literal):
             if isinstance(node.value, (bool, int)):
-                return repr(node.value)
-            return self.constant(node.value)
-        if isinstance(node, Field):
-            if FIELDS[node.name][0] == "ip":
-                return self.field(node.name)
-            return self.field(node.name)
+                return repr(node.value), _ATOM
+            return self.constant(node.value), _ATOM
+        if isinstance(node, Not):
+            return "not " + self.operand(node.item, _NOT), _NOT
         if isinstance(node, Index):
             local = self.maps.get(node.name)
             if local is None:
                 local = self.maps[node.name] = f"m{len(self.maps)}"
             fold = MAPS[node.name][1]
             if isinstance(node.key, Literal):
-                key = str(node.key.value)
-                return f"{local}.get({self.constant(key.lower() if fold else key)}, '')"
-            key_code = self.expr(node.key)
-            return f"{local}.get(({key_code}).lower() if {fold!r} else ({key_code}), '')"
+                text = str(node.key.value)
+                return f"{local}.get({self.constant(text.lower() if fold else text)}, '')", _ATOM
+            key = self.expr(node.key)
+            return f"{local}.get({key}{'.lower()' if fold else ''}, '')", _ATOM
         if isinstance(node, Call):
             args = [self.expr(a) for a in node.args]
             if node.name == "concat":
-                return "''.join((" + "".join(f"_to_string({a})," for a in args) + "))"
-            return FUNCTIONS[node.name][2].format(*args)
-        if isinstance(node, Logical):
-            return "(" + f" {node.op} ".join(self.expr(i) for i in node.items) + ")"
-        if isinstance(node, Not):
-            return f"(not {self.expr(node.item)})"
-        if isinstance(node, Binary):
-            return self.binary(node)
+                return "''.join((" + "".join(f"_to_string({a})," for a in args) + "))", _ATOM
+            return FUNCTIONS[node.name][2].format(*args), _ATOM
         raise TypeError(f"cannot generate code for {node!r}")
 
-    def binary(self, node: Binary) -> str:
+    def binary(self, node: Binary) -> tuple[str, int]:
         op = node.op
-        left_ip = isinstance(node.left, Field) and FIELDS.get(node.left.name, ("",))[0] == "ip"
-        if left_ip:
+        left_node, right = node.left, node.right
+        # PERF: fields and literals are never computed up front: their code is written here.
+        if not isinstance(left_node, Field):
+            left = self.expr(left_node)
+        elif FIELDS.get(left_node.name, _NO_FIELD)[0] != "ip":
+            left = self.field(left_node.name)
+        else:
             self.uses_ip = True
-            checker = _Checker(self.source, self.lists)
-            if op == "in" and isinstance(node.right, ListRef):
-                found = self.lists[node.right.name]
-                return self.ip_lookup(found, ("list", node.right.name))
+            if op == "in" and isinstance(right, ListRef):
+                return self.ip_lookup(self.lists[right.name], ("list", right.name))
             if op == "in":
-                assert isinstance(node.right, SetLit)
-                ranges = [_network(checker, item) for item in node.right.items]
+                assert isinstance(right, SetLit)
+                ranges = [self.network(item) for item in right.items]
             else:
-                assert isinstance(node.right, Literal)
-                ranges = [_network(checker, node.right)]
-            test = self.ip_lookup(IPRangeSet.from_ranges(ranges), ("ipset", tuple(ranges)))
-            return f"(not {test})" if op == "!=" else test
-        left = self.expr(node.left)
+                assert isinstance(right, Literal)
+                ranges = [self.network(right)]
+            test = self.ip_lookup(IPRangeSet.from_ranges(ranges), ("ipset", tuple(ranges)))[0]
+            return (f"not ({test})", _NOT) if op == "!=" else (test, _AND)
         if op == "in":
-            right = node.right
             if isinstance(right, ListRef):
                 found = self.lists[right.name]
                 if isinstance(found, PatternList):
                     search = self.constant(found.search, ("list", right.name))
-                    return f"({search}({left}) is not None)"
-                return f"({left} in {self.constant(found.values, ('list', right.name))})"
+                    return f"{search}({left}) is not None", _CMP
+                return f"{left} in {self.constant(found.values, ('list', right.name))}", _CMP
             assert isinstance(right, SetLit)
-            values = frozenset(item.value for item in right.items)
-            return f"({left} in {self.constant(values, ('set', tuple(sorted(map(repr, values)))))})"
+            return f"{left} in {self.constant(self.set_values(right))}", _CMP
         if op == "matches":
-            assert isinstance(node.right, Literal)
-            pattern = _regex(_Checker(self.source, self.lists), node.right)
+            assert isinstance(right, Literal)
+            pattern, prefix = self.regex(right)
             search = self.constant(pattern.search, ("re", pattern.pattern))
-            prefix = literal_prefix(pattern)
             if prefix:
                 # PERF: an anchored pattern cannot match a value without its literal start.
-                return (f"({left}.startswith({self.constant(prefix)}) and "
-                        f"{search}({left}, 0, _MAX) is not None)")
-            return f"({search}({left}, 0, _MAX) is not None)"
-        other = self.expr(node.right)
+                return (f"{left}.startswith({self.constant(prefix)}) and "
+                        f"{search}({left}, 0, _MAX) is not None"), _AND
+            return f"{search}({left}, 0, _MAX) is not None", _CMP
+        if isinstance(right, Literal) and type(right.value) is str:
+            other = self.constant(right.value)
+        else:
+            other = self.expr(right)
         if op == "contains":
-            return f"({other} in {left})"
+            return f"{other} in {left}", _CMP
         if op == "starts_with":
-            return f"{left}.startswith({other})"
+            return f"{left}.startswith({other})", _ATOM
         if op == "ends_with":
-            return f"{left}.endswith({other})"
-        return f"({left} {op} {other})"
+            return f"{left}.endswith({other})", _ATOM
+        return f"{left} {op} {other}", _CMP
 
 
-def _subject(node: Node) -> Any:
-    """Return a cheap key for the value a test looks at (PERF: no tree hashing)."""
-    if isinstance(node, Field):
-        return node.name
-    if isinstance(node, Index) and isinstance(node.key, Literal):
-        return node.name, node.key.value
-    return node
+def _hoistables(node: Node, out: list[Node]) -> None:
+    """Append the subtrees of ``node`` worth computing up front, children first.
 
-
-def _children(node: Node) -> tuple[Node, ...]:
-    if isinstance(node, Index):
-        return (node.key,)
-    if isinstance(node, Call):
-        return node.args
-    if isinstance(node, Logical):
-        return node.items
-    if isinstance(node, Not):
-        return (node.item,)
+    PERF: leaves (fields, literals, sets, list names) are never hoisted and
+    have no children: they are not visited.
+    """
     if isinstance(node, Binary):
-        return (node.left, node.right)
-    return ()
-
-
-def _hoistable(node: Node) -> bool:
-    if isinstance(node, (Call, Index)):
-        return True
-    return (isinstance(node, Binary) and node.op in ("in", "==", "!=")
-            and isinstance(node.left, Field) and FIELDS.get(node.left.name, ("",))[0] == "ip")
+        left, right = node.left, node.right
+        if type(left) not in _LEAVES:
+            _hoistables(left, out)
+        elif (isinstance(left, Field) and node.op in _IP_TESTS
+              and FIELDS.get(left.name, _NO_FIELD)[0] == "ip"):
+            out.append(node)  # its right side is a leaf: a list, a set or a literal
+            return
+        if type(right) not in _LEAVES:
+            _hoistables(right, out)
+    elif isinstance(node, Logical):
+        for item in node.items:
+            if type(item) not in _LEAVES:
+                _hoistables(item, out)
+    elif isinstance(node, Not):
+        if type(node.item) not in _LEAVES:
+            _hoistables(node.item, out)
+    elif isinstance(node, (Call, Index)):
+        for child in node.args if isinstance(node, Call) else (node.key,):
+            if type(child) not in _LEAVES:
+                _hoistables(child, out)
+        out.append(node)
 
 
 class Expression:
@@ -588,7 +678,7 @@ def compile_expression(
                         f"{_TYPE_NAMES.get(type_, type_)}", source, 0)
     generator = Generator(lists)
     generator.source = source
-    body = generator.expr(tree)
+    body = generator.code(tree)[0]
     lines = ["def _expression(v):", *("    " + line for line in generator.prologue()),
              f"    return {body}"]
     code = "\n".join(lines)

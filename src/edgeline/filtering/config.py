@@ -45,7 +45,18 @@ from ._errors import FilterConfigError, RuleError
 from ._lists import IPRangeSet, ListError
 from ._parse import MAX_SOURCE, _quote
 from ._ratelimit import BINDING_PERIODS, PenaltyBox, RateLimiter
-from ._ruleset import Rule, Ruleset, RulesetInvalid, compile_ruleset
+from ._ruleset import (
+    Action,
+    Allow,
+    Block,
+    Log,
+    RateLimit,
+    RequireAuth,
+    Rule,
+    Ruleset,
+    RulesetInvalid,
+    compile_ruleset,
+)
 
 __all__ = ["build_authenticators", "build_limiters", "compile_rules_part",
            "match_to_expression", "match_to_tree"]
@@ -62,119 +73,122 @@ def match_to_expression(match: Any) -> str:
     return match_to_tree(match)[0]
 
 
-class _Writer:
-    """Source text written piece by piece, with the offset of the next piece."""
-
-    __slots__ = ("pieces", "pos")
-
-    def __init__(self) -> None:
-        self.pieces: list[str] = []
-        self.pos = 0
-
-    def put(self, piece: str) -> int:
-        """Append ``piece``; return the offset it starts at."""
-        start = self.pos
-        self.pieces.append(piece)
-        self.pos += len(piece)
-        return start
-
-    def field(self, name: str) -> Field:
-        return Field(name, self.put(name))
-
-    def text(self, value: str) -> Literal:
-        return Literal(value, "str", self.put(_quote(value)))
-
-    def binary(self, field: str, op: str, right: Any) -> Binary:
-        left = self.field(field)
-        self.put(" ")
-        at = self.put(op)
-        self.put(" ")
-        return Binary(op, left, right(), at)
-
-    def set_of(self, values: Any, literal: Any) -> SetLit:
-        brace = self.put("{")
-        items = []
-        for position, value in enumerate(values):
-            if position:
-                self.put(" ")
-            items.append(literal(value))
-        self.put("}")
-        return SetLit(tuple(items), brace)
+def _test(name: str, op: str, at: int) -> tuple[str, Field, int, int]:
+    """Return ``name op `` written at offset ``at``: text, field node, operator and right offsets."""
+    return f"{name} {op} ", Field(name, at), at + len(name) + 1, at + len(name) + len(op) + 2
 
 
-def _asn(writer: _Writer, value: int) -> Literal:
-    return Literal(value, "int", writer.put(str(value)))
+def _strings(values: Any, at: int) -> tuple[str, SetLit]:
+    """Return the text of a set of strings written at offset ``at``, and its node."""
+    quoted = [_quote(value) for value in values]
+    items = []
+    pos = at + 1
+    for value, text in zip(values, quoted, strict=True):
+        items.append(Literal(value, "str", pos))
+        pos += len(text) + 1
+    return "{" + " ".join(quoted) + "}", SetLit(tuple(items), at)
+
+
+def _integers(values: Any, at: int) -> tuple[str, SetLit]:
+    """Return the text of a set of integers written at offset ``at``, and its node."""
+    texts = [str(value) for value in values]
+    items = []
+    pos = at + 1
+    for value, text in zip(values, texts, strict=True):
+        items.append(Literal(value, "int", pos))
+        pos += len(text) + 1
+    return "{" + " ".join(texts) + "}", SetLit(tuple(items), at)
+
+
+def _host(pattern: str, at: int) -> tuple[str, Binary]:
+    host = pattern.lower()
+    op, value = ("ends_with", host[1:]) if host.startswith("*.") else ("==", host)
+    head, field, where, right = _test("http.host", op, at)
+    return head + _quote(value), Binary(op, field, Literal(value, "str", right), where)
 
 
 def match_to_tree(match: Any) -> tuple[str, Node]:
     """Return the expression of a structured ``kv_schemas.Match`` and its syntax tree.
 
     PERF: the tree is built directly, as :func:`parse` would build it from
-    the text (positions included), so that structured rules, most of a
-    configuration, skip the tokenizer and the parser when it loads.
+    the text (positions included, worked out from the lengths of the pieces),
+    so that structured rules, most of a configuration, skip the tokenizer and
+    the parser when it loads.
     """
-    w = _Writer()
+    texts: list[str] = []
     parts: list[Node] = []
-
-    def part() -> None:
-        if parts:
-            w.put(" and ")
-
+    at = 0  # where the next part starts: after the parts so far, each followed by " and "
     if match.methods:
-        part()
-        parts.append(w.binary("http.method", "in", lambda: w.set_of(match.methods, w.text)))
+        head, field, where, right = _test("http.method", "in", at)
+        text, values = _strings(match.methods, right)
+        texts.append(head + text)
+        parts.append(Binary("in", field, values, where))
+        at = right + len(text) + 5
     if match.path_prefix is not None:
-        part()
-        parts.append(w.binary("http.path", "starts_with", lambda: w.text(match.path_prefix)))
+        head, field, where, right = _test("http.path", "starts_with", at)
+        text = _quote(match.path_prefix)
+        texts.append(head + text)
+        parts.append(Binary("starts_with", field, Literal(match.path_prefix, "str", right),
+                            where))
+        at = right + len(text) + 5
     if match.hosts:
-        part()
-        hosts: list[Node] = []
-        many = len(match.hosts) > 1
-        if many:
-            w.put("(")
-        start = w.pos
-        for position, pattern in enumerate(match.hosts):
-            if position:
-                w.put(" or ")
-            host = pattern.lower()
-            if host.startswith("*."):
-                hosts.append(w.binary("http.host", "ends_with", lambda h=host: w.text(h[1:])))
-            else:
-                hosts.append(w.binary("http.host", "==", lambda h=host: w.text(h)))
-        if many:
-            w.put(")")
-        parts.append(Logical("or", tuple(hosts), start) if many else hosts[0])
+        if len(match.hosts) == 1:
+            text, test = _host(match.hosts[0], at)
+            texts.append(text)
+            parts.append(test)
+            at += len(text) + 5
+        else:
+            start = pos = at + 1
+            alternatives: list[str] = []
+            tests: list[Node] = []
+            for pattern in match.hosts:
+                text, test = _host(pattern, pos)
+                alternatives.append(text)
+                tests.append(test)
+                pos += len(text) + 4  # " or "
+            text = "(" + " or ".join(alternatives) + ")"
+            texts.append(text)
+            parts.append(Logical("or", tuple(tests), start))
+            at += len(text) + 5
     if match.countries:
-        part()
-        parts.append(w.binary("geo.country", "in", lambda: w.set_of(match.countries, w.text)))
+        head, field, where, right = _test("geo.country", "in", at)
+        text, values = _strings(match.countries, right)
+        texts.append(head + text)
+        parts.append(Binary("in", field, values, where))
+        at = right + len(text) + 5
     if match.asns:
-        part()
-        parts.append(w.binary("geo.asn", "in",
-                              lambda: w.set_of(match.asns, lambda a: _asn(w, a))))
+        head, field, where, right = _test("geo.asn", "in", at)
+        text, values = _integers(match.asns, right)
+        texts.append(head + text)
+        parts.append(Binary("in", field, values, where))
+        at = right + len(text) + 5
     if match.ip_list is not None:
-        part()
-        parts.append(w.binary("ip.src", "in", lambda: ListRef(match.ip_list,
-                                                              w.put(f"${match.ip_list}"))))
+        head, field, where, right = _test("ip.src", "in", at)
+        texts.append(f"{head}${match.ip_list}")
+        parts.append(Binary("in", field, ListRef(match.ip_list, right), where))
     if not parts:
-        return "true", Literal(True, "bool", w.put("true"))
+        return "true", Literal(True, "bool", 0)
     tree = parts[0] if len(parts) == 1 else Logical("and", tuple(parts), 0)
-    return "".join(w.pieces), tree
+    return " and ".join(texts), tree
 
 
-def _action(action: Any) -> dict[str, Any]:
-    kind = type(action).__name__.lower()
-    if kind == "block":
-        return {"type": "block", "status": action.status, "body": action.message}
-    if kind in ("allow", "log"):
-        return {"type": kind}
-    if kind == "ratelimit":
-        return {"type": "rate_limit", "limiter": action.limiter}
-    if kind == "requireauth":
-        return {"type": "require_auth", "authenticator": action.authenticator}
-    # A variant added to the schema later: its fields are the action's options.
+def _action(action: Any) -> Action | dict[str, Any]:
+    """Return the action of a ``kv_schemas`` rule action (PERF: the common ones built as is)."""
+    kind = type(action).__name__
+    if kind == "Block":
+        return Block(action.status, action.message)
+    if kind == "Allow":
+        return Allow()
+    if kind == "Log":
+        return Log()
+    if kind == "RateLimit":
+        return RateLimit(action.limiter)
+    if kind == "RequireAuth":
+        return RequireAuth(action.authenticator)
+    # Others, and a variant added to the schema later: its fields are the action's options.
     import msgspec
     data = msgspec.to_builtins(action)
-    return dict(data) if isinstance(data, dict) else {"type": kind}
+    return dict(data) if isinstance(data, dict) else {"type": kind.lower()}
 
 
 def _binding(env: Any, name: str) -> Any:
@@ -487,8 +501,11 @@ def compile_rules_part(config: Any, build: Any) -> Ruleset:
     rules: list[Rule] = []
     paths: dict[str, int] = {}
     for index, item in enumerate(getattr(config, "rules", ())):
-        path = f"$.rules[{index}]"
-        if not _references(item, path, limiters, authenticators, config, build):
+        action = item.action
+        if ((getattr(action, "limiter", None) is not None
+             or getattr(action, "authenticator", None) is not None)
+                and not _references(item, f"$.rules[{index}]", limiters, authenticators, config,
+                                    build)):
             continue
         expression = getattr(item, "expression", None)
         tree = None
@@ -502,7 +519,7 @@ def compile_rules_part(config: Any, build: Any) -> Ruleset:
                               enabled=item.enabled, tree=tree))
             paths[item.id] = index
         except FilterConfigError as exc:
-            build.problem(f"{path}", str(exc))
+            build.problem(f"$.rules[{index}]", str(exc))
     paranoia = getattr(config, "managed_paranoia", None)
     managed = None
     if paranoia:
