@@ -187,7 +187,7 @@ class Settings:
 
 
 FULL = Settings(repeats=3, wrk_duration_s=5, warmup_s=1, stream_requests=300)
-QUICK = Settings(repeats=1, wrk_duration_s=2, warmup_s=0, stream_requests=100)
+QUICK = Settings(repeats=1, wrk_duration_s=1, warmup_s=0, stream_requests=100)
 
 STARTUP_TIMEOUT_S = 30.0
 SHUTDOWN_TIMEOUT_S = 10.0

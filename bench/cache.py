@@ -248,7 +248,7 @@ def run(quick: bool = False) -> dict[str, float]:
     figures: dict[str, float] = {}
     figures.update(zipf_hit_ratios(50_000 if quick else 400_000))
     figures.update(inprocess(2_000 if quick else 20_000))
-    figures.update(over_http(5 if quick else 10, 1 if quick else 3))
+    figures.update(over_http(2 if quick else 10, 1 if quick else 3))
     return figures
 
 
