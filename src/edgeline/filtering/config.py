@@ -80,22 +80,20 @@ def _test(name: str, op: str, at: int) -> tuple[str, Field, int, int]:
 
 def _strings(values: Any, at: int) -> tuple[str, SetLit]:
     """Return the text of a set of strings written at offset ``at``, and its node."""
-    quoted = [_quote(value) for value in values]
-    items = []
-    pos = at + 1
-    for value, text in zip(values, quoted, strict=True):
-        items.append(Literal(value, "str", pos))
-        pos += len(text) + 1
-    return "{" + " ".join(quoted) + "}", SetLit(tuple(items), at)
+    return _set(values, [_quote(value) for value in values], "str", at)
 
 
 def _integers(values: Any, at: int) -> tuple[str, SetLit]:
     """Return the text of a set of integers written at offset ``at``, and its node."""
-    texts = [str(value) for value in values]
+    return _set(values, [str(value) for value in values], "int", at)
+
+
+def _set(values: Any, texts: list[str], kind: str, at: int) -> tuple[str, SetLit]:
+    """Return ``{texts...}`` written at offset ``at`` and its node of ``kind`` literals."""
     items = []
     pos = at + 1
     for value, text in zip(values, texts, strict=True):
-        items.append(Literal(value, "int", pos))
+        items.append(Literal(value, kind, pos))
         pos += len(text) + 1
     return "{" + " ".join(texts) + "}", SetLit(tuple(items), at)
 
