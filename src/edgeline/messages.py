@@ -15,7 +15,7 @@ from .errors import BodyConsumed, BodyTooLarge
 from .headers import Headers, HeadersInit
 from .url import URL
 
-__all__ = ["Body", "Request", "Response"]
+__all__ = ["Body", "Request", "Response", "close_body"]
 
 Body = bytes | AsyncIterable[bytes]
 BodyInit = bytes | bytearray | memoryview | str | AsyncIterable[bytes] | None
@@ -35,6 +35,20 @@ def _coerce_body(body: BodyInit) -> Body:
     if hasattr(body, "__aiter__"):
         return body
     raise TypeError(f"body must be bytes, str or an async iterable of bytes, not {type(body).__name__}")
+
+
+async def close_body(body: object) -> None:
+    """Close a streamed body that will not be read to its end (its stream and connection).
+
+    Calls the iterator's ``aclose`` if it has one; an error while closing is
+    ignored, since the body is being given up. Bytes need nothing.
+    """
+    close = getattr(body, "aclose", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception:
+            pass
 
 
 class _Message:

@@ -20,7 +20,7 @@ from .._heap import settle
 from ..app import App
 from ..context import Context
 from ..headers import Headers
-from ..messages import Request
+from ..messages import Request, close_body
 from ..url import URL
 
 __all__ = ["AsgiAdapter", "answer_lifespan", "receive_body"]
@@ -216,12 +216,7 @@ class AsgiAdapter:
             # suspended; closing it runs its cleanup now (e.g. the cache
             # releasing requests collapsed onto this transfer) instead of
             # whenever it is collected.
-            aclose = getattr(body, "aclose", None)
-            if aclose is not None:
-                try:
-                    await aclose()
-                except Exception:
-                    pass
+            await close_body(body)
             if isinstance(exc, Exception):
                 log.error("response body failed mid-stream for %s %s: %s", request.method,
                           request.path, exc)

@@ -46,7 +46,7 @@ from urllib.parse import urljoin, urlsplit
 
 from ..errors import OriginError
 from ..headers import Headers
-from ..messages import Request, Response
+from ..messages import Request, Response, close_body
 from ..types import Transport
 from ._directives import EMPTY, Directives, parse_cache_control
 from ._entry import Entry
@@ -667,12 +667,7 @@ class CachingTransport:
                 flight.release("failed" if not complete else "unstorable")
                 if not complete:
                     # The client went away mid-body: let the origin transfer go too.
-                    aclose = getattr(source, "aclose", None)
-                    if aclose is not None:
-                        try:
-                            await aclose()
-                        except Exception:
-                            pass
+                    await close_body(source)
 
     async def _validate(self, request: Request, found: _Lookup, entry: Entry,
                         req_cc: Directives, flight: _Flight) -> Response:

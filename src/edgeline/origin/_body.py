@@ -9,6 +9,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from ..errors import BodyTooLarge
+from ..messages import close_body
 from ._errors import OriginFailure, OriginStreamError
 
 __all__ = ["LimitedBody", "GuardedBody"]
@@ -94,9 +95,4 @@ class GuardedBody:
                     extra={"origin": self._origin, "elapsed_ms": exc.elapsed_ms})
 
     async def aclose(self) -> None:
-        close = getattr(self._source, "aclose", None)
-        if close is not None:
-            try:
-                await close()
-            except Exception:
-                pass
+        await close_body(self._source)

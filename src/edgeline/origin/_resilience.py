@@ -26,14 +26,13 @@ from random import SystemRandom
 from typing import Any
 
 from ..errors import OriginError
-from ..messages import Request, Response
+from ..messages import Request, Response, close_body
 from ..types import Transport
 from ._errors import OriginFailure, OriginReset, OriginTimeout, OriginUnavailable
 
 __all__ = [
     "IDEMPOTENT", "BreakerTransport", "CircuitBreaker", "FailoverTransport", "HealthRegistry",
     "RetryBudget", "RetryTransport", "TimeoutTransport", "backoff_delay", "can_resend",
-    "discard",
 ]
 
 Clock = Callable[[], float]
@@ -56,16 +55,6 @@ def can_resend(request: Request, exc: BaseException | None = None) -> bool:
     if exc is not None and not getattr(exc, "sent", True):
         return replayable
     return request.method in IDEMPOTENT and isinstance(body, bytes)
-
-
-async def discard(response: Response) -> None:
-    """Release a response that will not be passed on (its stream and connection)."""
-    close = getattr(response.body, "aclose", None)
-    if close is not None:
-        try:
-            await close()
-        except Exception:
-            pass
 
 
 class CircuitBreaker:
@@ -343,7 +332,7 @@ class FailoverTransport:
                     break
                 continue
             if i < final and response.status in self.on_status and can_resend(request):
-                await discard(response)
+                await close_body(response.body)
                 attempts += 1
                 continue
             return response
@@ -398,7 +387,7 @@ class RetryTransport:
                 if (response.status not in self.on_status or n >= self.attempts
                         or not can_resend(request) or not budget.try_spend()):
                     return response
-                await discard(response)
+                await close_body(response.body)
                 tries += 1
             await self._sleep(backoff_delay(n, self.backoff, self.backoff_max))
             n += 1
