@@ -56,7 +56,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Final
 
-from ._converters import INT, MISSING, Converter
+from ._converters import INT, MISSING, Converter, int_or_missing
 from ._table import Leaf
 
 __all__ = ["Finder", "Generated", "generate"]
@@ -71,21 +71,6 @@ MAX_LENGTH_CHAIN: Final = 12
 # (the tokenizer allows 100 levels of indentation); deeper groups are matched
 # with nested dict lookups in one flat condition instead.
 MAX_DECISION_DEPTH: Final = 40
-
-# NOTE: int("9" * n) raises ValueError beyond sys.get_int_max_str_digits(),
-# which cannot be set below 640; shorter runs of digits convert directly.
-_INT_SAFE_DIGITS: Final = 640
-
-
-def _int_or_missing(segment: str) -> Any:
-    """Return what the ``int`` converter makes of ``segment``: an int, or MISSING."""
-    # NOTE: str.isdigit alone accepts "²" and Arabic-Indic digits; routes want ASCII.
-    if segment.isdigit() and segment.isascii():
-        if len(segment) < _INT_SAFE_DIGITS:
-            return int(segment)
-        return INT.parse(segment)
-    return MISSING
-
 
 def _rest(segs: list[str], start: int) -> str | None:
     """Return what a ``{name:path}`` route at ``segs[start]`` takes, or None.
@@ -142,7 +127,7 @@ class _Writer:
         self.miss = miss
         self.namespace: dict[str, Any] = {
             "MISSING": MISSING,
-            "INT": _int_or_missing,
+            "INT": int_or_missing,
             "REST": _rest,
         }
         self.lines: list[str] = []
